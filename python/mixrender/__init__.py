@@ -1,0 +1,127 @@
+"""mixrender: a TOML mix file in, a bit-identical stereo render out.
+
+    import mixrender
+    mix = mixrender.load("song.toml")
+    report = mix.render("song.wav")        # writes the file, returns a RenderReport
+    audio = mix.render()                   # or: the master as a (frames, 2) float32 array
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, overload
+
+import numpy as np
+import numpy.typing as npt
+
+from . import render as _render
+from .errors import (
+    MixError,
+    MixFileError,
+    RenderError,
+    RoutingError,
+    SourceError,
+    UnsupportedError,
+)
+from .mixfile import MixFile, load_mixfile
+from .plan import build_plan, plan_bytes
+from .render import RenderReport, Progress
+from .sources import InMemorySource, probe_sources
+
+__version__ = "0.1.0"
+
+
+@dataclass(frozen=True)
+class Mix:
+    """A loaded, validated mix file (and any sources given in memory)."""
+
+    file: MixFile
+    sources: Mapping[str, InMemorySource] = field(default_factory=dict)
+
+    @property
+    def path(self) -> Path:
+        return self.file.path
+
+    def check(self) -> None:
+        """Validates what a render needs beyond the file: every source header, the plan."""
+        build_plan(self.file, probe_sources(self.file, self.sources))
+
+    def plan(self, *, rough: bool = False) -> bytes:
+        """The engine plan as canonical JSON bytes."""
+        return plan_bytes(build_plan(self.file, probe_sources(self.file, self.sources), rough=rough))
+
+    @overload
+    def render(
+        self, out: None = None, *, rough: bool = ..., block_size: int | None = ...,
+        threads: int | None = ..., stems: None = ..., report: None = ...,
+        dtype: str = ..., progress: Progress | None = ...,
+    ) -> npt.NDArray[np.floating[Any]]: ...
+
+    @overload
+    def render(
+        self, out: str | os.PathLike[str], *, rough: bool = ..., block_size: int | None = ...,
+        threads: int | None = ..., stems: None = ..., report: None = ...,
+        dtype: str = ..., progress: Progress | None = ...,
+    ) -> RenderReport: ...
+
+    def render(
+        self,
+        out: str | os.PathLike[str] | None = None,
+        *,
+        rough: bool = False,
+        block_size: int | None = None,
+        threads: int | None = None,
+        stems: str | os.PathLike[str] | None = None,
+        report: str | os.PathLike[str] | None = None,
+        dtype: str = "float32",
+        progress: Progress | None = None,
+    ) -> RenderReport | npt.NDArray[np.floating[Any]]:
+        """Renders the mix.
+
+        With `out`, writes the file (format by extension: .wav, .flac, .aif/.aiff) through a
+        temporary file renamed into place, and returns the RenderReport. Without, returns the
+        clipped, undithered master as a new `(frames, 2)` array of `dtype` ("float32" or
+        "float64").
+        """
+        if stems is not None:
+            raise UnsupportedError(self.path, None, "", "stems are not supported yet")
+        if report is not None:
+            raise UnsupportedError(self.path, None, "", "the JSON render report is not supported yet")
+        target = Path(out) if out is not None else None
+        rep, audio = _render.render(
+            self.file, target, sources=dict(self.sources), rough=rough, block_size=block_size,
+            threads=threads, dtype=dtype, progress=progress,
+        )
+        if audio is not None:
+            return audio
+        return rep
+
+
+def load(path: str | os.PathLike[str], *, sources: Mapping[str, InMemorySource] | None = None) -> Mix:
+    """Loads and validates a mix file. `sources` maps a track's `source` string to
+    `(array, sample_rate)`, replacing that file (arrays are used as they are, not copied)."""
+    mix = Mix(load_mixfile(path), dict(sources or {}))
+    if sources:
+        known = {t.source for t in mix.file.tracks}
+        unknown = sorted(set(sources) - known)
+        if unknown:
+            raise MixFileError(mix.path, None, "", f"in-memory sources for unknown source strings: "
+                               f"{', '.join(map(repr, unknown))}; use a track's `source` value as key")
+    return mix
+
+
+__all__ = [
+    "Mix",
+    "MixError",
+    "MixFileError",
+    "RenderError",
+    "RenderReport",
+    "RoutingError",
+    "SourceError",
+    "UnsupportedError",
+    "__version__",
+    "load",
+]

@@ -1,0 +1,3 @@
+from mixrender.cli import app
+
+app(prog_name="mixrender")

@@ -1,0 +1,175 @@
+"""From a validated mix file to the engine's plan: canonical JSON bytes.
+
+Names become indices, times become frames (the spec's rounding), lanes get their
+effective shapes, solo is resolved, and what a rough render bypasses is dropped. The
+bytes are canonical (sorted keys, round-trip floats), so the same mix and sources give
+the same plan on any machine, and the plan's hash can key a cache.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from .errors import MixFileError, UnsupportedError
+from .mixfile import Insert, Lane, MixFile, Strip
+from .sources import SourceInfo
+
+PLAN_VERSION = 1
+
+#: Insert types whose processing has landed in the engine.
+SUPPORTED_INSERTS = frozenset({"gain", "width"})
+
+Json = dict[str, Any]
+
+
+def frame_of(seconds: float, sample_rate: int) -> int:
+    """`round(t * sample_rate)` in float64 with halves away from zero (not Python's round)."""
+    x = seconds * sample_rate
+    whole = math.floor(x)
+    return int(whole) + (1 if x - whole >= 0.5 else 0)
+
+
+def resampled_frames(frames: int, source_rate: int, sample_rate: int) -> int:
+    """`ceil(frames * sample_rate / source_rate)`, exactly, in integers."""
+    return -(-frames * sample_rate // source_rate)
+
+
+def _lane(value: float, lane: Lane | None, sample_rate: int, *, stepped: bool = False) -> Json:
+    if lane is None:
+        return {"points": [[0, float(value), "linear", 0.0]]}
+    points = []
+    for p in lane.points:
+        shape = "step" if stepped else (p.shape or lane.curve)
+        tension = p.tension if p.tension is not None else lane.tension
+        points.append([frame_of(p.seconds, sample_rate), float(p.value), shape, float(tension)])
+    return {"points": points}
+
+
+class _Planner:
+    def __init__(self, mix: MixFile, infos: Sequence[SourceInfo], rough: bool) -> None:
+        self.mix, self.infos, self.rough = mix, infos, rough
+        self.sr = mix.session.sample_rate
+        self.strips: list[Strip] = [*mix.tracks, *mix.buses]
+        self.index = {s.name: i for i, s in enumerate(self.strips)}
+
+    def lane(self, auto: Mapping[str, Lane], target: str, value: float, **kw: bool) -> Json:
+        return _lane(value, None if self.rough else auto.get(target), self.sr, **kw)
+
+    def insert(self, owner: str, auto: Mapping[str, Lane], ins: Insert) -> Json:
+        where = f'{owner} > insert "{ins.name}"'
+        if ins.type not in SUPPORTED_INSERTS:
+            raise UnsupportedError(
+                self.mix.path, ins.line, where,
+                f'insert type "{ins.type}" is not supported yet by this mixrender '
+                f"(supported now: {', '.join(sorted(SUPPORTED_INSERTS))}); "
+                "remove it, set bypass = true and render with --rough, or upgrade mixrender",
+            )
+        lane = lambda key: self.lane(auto, f"{ins.name}.{key}", float(ins.params[key]))  # noqa: E731
+        if ins.type == "gain":
+            return {"type": "gain", "name": ins.name, "bypass": ins.bypass,
+                    "gain_db": lane("gain_db"), "polarity": bool(ins.params["polarity"])}
+        if ins.params.get("mono_below_hz") is not None:
+            raise UnsupportedError(self.mix.path, ins.line, f"{where} > mono_below_hz",
+                                   "mono_below_hz is not supported yet; remove the key")
+        return {"type": "width", "name": ins.name, "bypass": ins.bypass, "width": lane("width")}
+
+    def inserts(self, owner: str, auto: Mapping[str, Lane], inserts: Sequence[Insert]) -> list[Json]:
+        # A rough render bypasses every insert, so it renders even with ones not supported yet.
+        return [] if self.rough else [self.insert(owner, auto, i) for i in inserts]
+
+    def soloed_silenced(self) -> list[bool]:
+        """Per strip: silenced by a solo elsewhere (tracks only; solo never mutes a bus)."""
+        soloed = {s.name for s in self.strips if s.solo}
+        if not soloed:
+            return [False] * len(self.strips)
+
+        def reaches(name: str, seen: frozenset[str] = frozenset()) -> bool:
+            if name in soloed:
+                return True
+            s = self.strips[self.index[name]]
+            nxt = [s.output, *(send.to for send in s.sends)]
+            return any(n != "master" and n not in seen and reaches(n, seen | {name}) for n in nxt)
+
+        return [s.kind == "track" and not reaches(s.name) for s in self.strips]
+
+    def strip(self, i: int, s: Strip, silenced: bool) -> Json:
+        a = s.automation
+        source = None
+        if s.kind == "track":
+            info = self.infos[i]
+            source = {"channels": info.channels, "sample_rate": info.sample_rate,
+                      "frames": info.frames, "offset": frame_of(s.offset_s, self.sr)}
+        sends = [] if self.rough else [
+            {"to": self.index[d.to], "tap": d.tap,
+             "level_db": self.lane(a, f"sends.{d.to}.level_db", d.level_db),
+             "pan": self.lane(a, f"sends.{d.to}.pan", d.pan)}
+            for d in s.sends
+        ]
+        return {
+            "name": s.name,
+            "source": source,
+            "clip_gain_db": s.clip_gain_db,
+            "polarity": s.polarity,
+            "pan_law": s.pan_law or self.mix.session.pan_law,
+            "gain_db": self.lane(a, "gain_db", s.gain_db),
+            "pan": self.lane(a, "pan", s.pan),
+            "width": self.lane(a, "width", s.width),
+            "mute": self.lane(a, "mute", 1.0 if s.mute else 0.0, stepped=True),
+            "solo_muted": silenced,
+            "vcas": [k for k, v in enumerate(self.mix.vcas) if s.name in v.members],
+            "output": "master" if s.output == "master" else {"strip": self.index[s.output]},
+            "sends": sends,
+            "inserts": self.inserts(s.label, a, s.inserts),
+        }
+
+    def frames(self) -> int:
+        session = self.mix.session
+        if session.end is not None:
+            return frame_of(session.end, self.sr)
+        last = 0
+        for s, info in zip(self.mix.tracks, self.infos, strict=True):
+            length = resampled_frames(info.frames, info.sample_rate, self.sr)
+            last = max(last, frame_of(s.offset_s, self.sr) + length)
+        return last + frame_of(session.tail_s, self.sr)
+
+    def plan(self) -> Json:
+        silenced = self.soloed_silenced()
+        m = self.mix
+        return {
+            "version": PLAN_VERSION,
+            "sample_rate": self.sr,
+            "frames": self.frames(),
+            "strips": [self.strip(i, s, silenced[i]) for i, s in enumerate(self.strips)],
+            "vcas": [{"name": v.name, "gain_db": self.lane(v.automation, "gain_db", v.gain_db)}
+                     for v in m.vcas],
+            "master": {"gain_db": self.lane(m.master.automation, "gain_db", m.master.gain_db),
+                       "inserts": self.inserts("master", m.master.automation, m.master.inserts)},
+            "output": {"bit_depth": m.render.bit_depth,
+                       "dither": m.render.dither and m.render.bit_depth != 32,
+                       "seed": m.render.seed},
+        }
+
+
+def build_plan(mix: MixFile, infos: Sequence[SourceInfo], *, rough: bool = False) -> Json:
+    """The engine plan for `mix` with its sources' `infos` (in track order).
+
+    Raises UnsupportedError for parts of the format whose processing has not landed
+    (a rough render bypasses inserts, so it does not need them).
+    """
+    if mix.render.loudness_lufs is not None:
+        raise UnsupportedError(mix.path, mix.line_of("render", "loudness_lufs"),
+                               "render > loudness_lufs",
+                               "loudness normalisation is not supported yet; remove the key")
+    return _Planner(mix, infos, rough).plan()
+
+
+def plan_bytes(plan: Json) -> bytes:
+    """Canonical JSON: sorted keys, no spaces, shortest round-trip floats, no NaN."""
+    try:
+        text = json.dumps(plan, sort_keys=True, separators=(",", ":"), allow_nan=False)
+    except ValueError as e:  # a NaN slipped through validation: a bug, said plainly
+        raise MixFileError("<plan>", None, "", f"plan holds a non-finite number ({e})") from None
+    return text.encode()

@@ -1,0 +1,91 @@
+"""The output file: written block by block to a temporary file, renamed into place at the end.
+
+An interrupted or failed render never leaves a half-written file where the output
+should be: the temporary file sits beside the output (same file system, so the rename
+is atomic) and is removed on any error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import soundfile as sf
+
+from .errors import RenderError
+
+#: libsndfile's command to stop writing a PEAK chunk, which carries a time stamp.
+_SFC_SET_ADD_PEAK_CHUNK = 0x1050
+
+FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aif": "AIFF", ".aiff": "AIFF"}
+SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
+#: The engine's output block type per bit depth: 24-bit samples travel as int32 << 8.
+DTYPES: dict[int, type[np.generic]] = {16: np.int16, 24: np.int32, 32: np.float32}
+
+
+def output_format(path: Path, bit_depth: int) -> tuple[str, str]:
+    """`(format, subtype)` for soundfile, from the output's extension and the bit depth."""
+    fmt = FORMATS.get(path.suffix.lower())
+    if fmt is None:
+        allowed = ", ".join(sorted(FORMATS))
+        raise RenderError(f"{path}: unknown output extension {path.suffix!r}; use one of {allowed}")
+    if fmt == "FLAC" and bit_depth == 32:
+        raise RenderError(f"{path}: FLAC cannot hold 32-bit float; use bit_depth = 24 or a .wav output")
+    return fmt, SUBTYPES[bit_depth]
+
+
+def hash_block(hasher: Any, block: npt.NDArray[Any]) -> None:
+    """Feeds the block's samples as the WAV data chunk holds them (little-endian words)."""
+    if block.dtype == np.int32:  # 24-bit in the top three bytes: keep bytes 1..3 of each word
+        block = np.ascontiguousarray(block.astype("<i4").view(np.uint8).reshape(-1, 4)[:, 1:])
+    else:
+        block = block.astype(block.dtype.newbyteorder("<"), copy=False)
+    hasher.update(memoryview(np.ascontiguousarray(block)).cast("B"))
+
+
+class AtomicWriter:
+    """A soundfile writer whose file appears at `path` only when `commit` is called."""
+
+    def __init__(self, path: Path, sample_rate: int, bit_depth: int) -> None:
+        self.path = path
+        fmt, subtype = output_format(path, bit_depth)
+        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._file = sf.SoundFile(str(self.tmp), "w", sample_rate, 2, subtype, format=fmt)
+        except (OSError, sf.LibsndfileError, RuntimeError) as e:
+            raise RenderError(f"{path}: cannot write the output ({e})") from None
+        if subtype == "FLOAT":  # so that two renders are byte-identical files
+            sf._snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+        self.sha256 = hashlib.sha256()
+
+    def write(self, block: npt.NDArray[Any]) -> None:
+        hash_block(self.sha256, block)
+        self._file.write(block)
+
+    def commit(self) -> None:
+        self._file.close()
+        os.replace(self.tmp, self.path)
+
+    def abort(self) -> None:
+        self._file.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> AtomicWriter:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.abort()

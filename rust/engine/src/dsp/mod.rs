@@ -1,0 +1,93 @@
+//! Inserts: small state structs behind one trait.
+//!
+//! A processor allocates in `prepare`, clears in `reset` without allocating, reports its
+//! latency, and processes planar f64 blocks in place. Parameters come from automation
+//! lanes evaluated at timeline frames, so a block's size is never audible.
+
+mod gain;
+mod width;
+
+pub use gain::Gain;
+pub use width::{Width, apply as apply_width};
+
+use crate::plan::Insert;
+
+/// One block of a strip's signal, planar, processed in place.
+pub struct AudioBlock<'a> {
+    /// Timeline frame of the first sample.
+    pub start: u64,
+    /// 1 (mono) or 2; a processor that makes stereo from mono sets it to 2.
+    pub channels: usize,
+    pub left: &'a mut [f64],
+    /// Unused while `channels == 1`.
+    pub right: &'a mut [f64],
+}
+
+impl AudioBlock<'_> {
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.left.len()
+    }
+
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.left.is_empty()
+    }
+}
+
+/// The contract every insert keeps.
+pub trait Processor: Send + Sync {
+    /// Allocates everything the processor needs for blocks of up to `max_block` frames.
+    fn prepare(&mut self, sample_rate: f64, max_block: usize);
+    /// Clears all state (delay lines, envelopes) without allocating.
+    fn reset(&mut self);
+    /// Frames of delay the processor adds, compensated by the engine.
+    fn latency(&self) -> usize {
+        0
+    }
+    /// Processes one block in place; never allocates.
+    fn process(&mut self, block: &mut AudioBlock<'_>);
+}
+
+/// An insert as the strip runs it: the processor and whether it is bypassed.
+pub struct Slot {
+    pub name: String,
+    pub bypass: bool,
+    pub processor: Box<dyn Processor>,
+}
+
+impl Slot {
+    /// Builds the processor for a planned insert.
+    #[must_use]
+    pub fn from_plan(insert: &Insert) -> Self {
+        let (name, bypass, processor): (&String, bool, Box<dyn Processor>) = match insert {
+            Insert::Gain {
+                name,
+                bypass,
+                gain_db,
+                polarity,
+            } => (
+                name,
+                *bypass,
+                Box::new(Gain::new(gain_db.clone(), *polarity)),
+            ),
+            Insert::Width {
+                name,
+                bypass,
+                width,
+            } => (name, *bypass, Box::new(Width::new(width.clone()))),
+        };
+        Self {
+            name: name.clone(),
+            bypass,
+            processor,
+        }
+    }
+
+    pub fn process(&mut self, block: &mut AudioBlock<'_>) {
+        // A bypassed insert keeps its latency (compensated elsewhere) but does nothing.
+        if !self.bypass {
+            self.processor.process(block);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! The engine's errors: structured, written once, mapped once at the binding.
+
+use core::fmt;
+
+pub type Result<T, E = EngineError> = core::result::Result<T, E>;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The plan is malformed or refers to something that does not exist.
+    Plan { reason: String },
+    /// Outputs and sends form a cycle; the names in order, the first repeated last.
+    RoutingCycle { names: Vec<String> },
+    /// A block of source audio did not have the length the engine asked for.
+    SourceLength {
+        track: String,
+        expected: usize,
+        actual: usize,
+    },
+    /// An output buffer whose length does not match the block.
+    OutputLength { expected: usize, actual: usize },
+    /// `process_block` called with a block larger than prepared or past the end.
+    BlockSize { requested: usize, allowed: usize },
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Plan { reason } => write!(f, "invalid render plan: {reason}"),
+            Self::RoutingCycle { names } => {
+                let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
+                write!(f, "routing cycle: {}", quoted.join(" -> "))
+            }
+            Self::SourceLength {
+                track,
+                expected,
+                actual,
+            } => write!(
+                f,
+                "track \"{track}\": expected {expected} source samples in this block, got {actual}"
+            ),
+            Self::OutputLength { expected, actual } => {
+                write!(
+                    f,
+                    "output buffer holds {actual} samples, the block needs {expected}"
+                )
+            }
+            Self::BlockSize { requested, allowed } => {
+                write!(
+                    f,
+                    "block of {requested} frames requested, at most {allowed} allowed"
+                )
+            }
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}

@@ -1,0 +1,21 @@
+//! mixrender's engine: a resolved render plan in, stereo blocks out.
+//!
+//! Pure Rust, no Python: the binding crate (`rust/py`) converts numpy blocks and the
+//! plan's bytes and calls [`Engine`]. Every sample is float64; every transcendental
+//! function goes through [`math`] (libm); the same plan and source bytes give the same
+//! output bits for any block size and thread count.
+
+pub mod automation;
+pub mod dither;
+pub mod dsp;
+pub mod error;
+pub mod graph;
+pub mod math;
+pub mod pan;
+pub mod plan;
+pub mod render;
+pub mod resample;
+
+pub use error::{EngineError, Result};
+pub use plan::{PLAN_VERSION, Plan};
+pub use render::{Engine, EngineConfig, OutputBlock, SourceBlock, Stats};

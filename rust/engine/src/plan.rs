@@ -1,0 +1,255 @@
+//! The render plan: everything the engine needs, as plain serde data.
+//!
+//! Python resolves a mix file (names, musical time, routing, defaults, solo) into this
+//! plan and hands it over once, as canonical JSON. Positions are already frames and
+//! every reference is an index, so the engine never sees a name it must look up.
+//! Unknown fields are refused: a plan the engine does not fully understand must not
+//! render.
+
+use serde::Deserialize;
+
+use crate::error::{EngineError, Result};
+
+/// The plan layout this engine reads; bumped whenever the layout changes meaning.
+pub const PLAN_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Plan {
+    pub version: u32,
+    pub sample_rate: u32,
+    /// Output length in frames, from timeline frame 0.
+    pub frames: u64,
+    /// Tracks first, then buses, each in declaration order; an index here is a strip id.
+    pub strips: Vec<Strip>,
+    pub vcas: Vec<Vca>,
+    pub master: Master,
+    pub output: Output,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Strip {
+    pub name: String,
+    /// `Some` for a track, `None` for a bus.
+    pub source: Option<Source>,
+    /// Clip gain in dB with the polarity folded in by the engine; 0 for buses.
+    pub clip_gain_db: f64,
+    pub polarity: bool,
+    pub pan_law: PanLaw,
+    pub gain_db: Lane,
+    pub pan: Lane,
+    pub width: Lane,
+    /// 0 = sounding, 1 = muted; stepped.
+    pub mute: Lane,
+    /// Silenced because something else is soloed (resolved statically by the planner).
+    pub solo_muted: bool,
+    /// Indices into [`Plan::vcas`].
+    pub vcas: Vec<usize>,
+    pub output: Destination,
+    pub sends: Vec<Send>,
+    pub inserts: Vec<Insert>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Source {
+    pub channels: usize,
+    pub sample_rate: u32,
+    /// Length in source frames (at `sample_rate`).
+    pub frames: u64,
+    /// Timeline frame of the source's first sample.
+    pub offset: u64,
+}
+
+/// Where a strip's output goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Destination {
+    Master,
+    Strip(usize),
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Send {
+    /// Index of the destination bus in [`Plan::strips`].
+    pub to: usize,
+    pub tap: Tap,
+    pub level_db: Lane,
+    pub pan: Lane,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Tap {
+    PreInserts,
+    PreFader,
+    PostFader,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum PanLaw {
+    #[serde(rename = "-3dB")]
+    Minus3,
+    #[serde(rename = "-4.5dB")]
+    Minus4_5,
+    #[serde(rename = "-6dB")]
+    Minus6,
+    #[serde(rename = "0dB")]
+    Zero,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Vca {
+    pub name: String,
+    pub gain_db: Lane,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Master {
+    pub gain_db: Lane,
+    pub inserts: Vec<Insert>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Output {
+    /// 16 or 24 (integers, optionally dithered) or 32 (IEEE float).
+    pub bit_depth: u32,
+    pub dither: bool,
+    pub seed: u64,
+}
+
+/// An insert; the variants are exactly the types whose processing has landed.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Insert {
+    Gain {
+        name: String,
+        bypass: bool,
+        gain_db: Lane,
+        polarity: bool,
+    },
+    Width {
+        name: String,
+        bypass: bool,
+        width: Lane,
+    },
+}
+
+/// An automation lane: breakpoints on frames. A static value is a single point.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lane {
+    pub points: Vec<Point>,
+}
+
+/// `[frame, value, shape, tension]`: `shape` applies to the segment that starts here.
+#[derive(Debug, Clone, Copy, PartialEq, Deserialize)]
+pub struct Point(pub u64, pub f64, pub Shape, pub f64);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Shape {
+    Linear,
+    Step,
+    Smooth,
+    FastStart,
+    FastEnd,
+    Bezier,
+}
+
+impl Lane {
+    /// A lane that holds one value forever.
+    #[must_use]
+    pub fn constant(value: f64) -> Self {
+        Self {
+            points: vec![Point(0, value, Shape::Linear, 0.0)],
+        }
+    }
+}
+
+impl Plan {
+    /// Parses a plan from its JSON bytes and checks what serde cannot.
+    ///
+    /// # Errors
+    /// [`EngineError::Plan`] for malformed JSON, another version or a dangling index.
+    pub fn from_json(bytes: &[u8]) -> Result<Self> {
+        let plan: Self = serde_json::from_slice(bytes).map_err(|e| EngineError::Plan {
+            reason: e.to_string(),
+        })?;
+        plan.validate()?;
+        Ok(plan)
+    }
+
+    fn validate(&self) -> Result<()> {
+        let bad = |reason: String| Err(EngineError::Plan { reason });
+        if self.version != PLAN_VERSION {
+            return bad(format!(
+                "plan version {} is not the engine's {PLAN_VERSION}",
+                self.version
+            ));
+        }
+        if !(8000..=384_000).contains(&self.sample_rate) {
+            return bad(format!("sample rate {} out of range", self.sample_rate));
+        }
+        if ![16, 24, 32].contains(&self.output.bit_depth) {
+            return bad(format!(
+                "bit depth {} is not 16, 24 or 32",
+                self.output.bit_depth
+            ));
+        }
+        let n = self.strips.len();
+        let mut lanes: Vec<(&str, &Lane)> = vec![("master gain_db", &self.master.gain_db)];
+        for vca in &self.vcas {
+            lanes.push((&vca.name, &vca.gain_db));
+        }
+        for s in &self.strips {
+            if let Some(src) = &s.source {
+                if !(1..=2).contains(&src.channels) {
+                    return bad(format!("{}: {} channels", s.name, src.channels));
+                }
+                if src.sample_rate == 0 {
+                    return bad(format!("{}: source sample rate 0", s.name));
+                }
+            }
+            if let Destination::Strip(i) = s.output {
+                if i >= n || self.strips[i].source.is_some() {
+                    return bad(format!("{}: output {i} is not a bus", s.name));
+                }
+            }
+            if s.vcas.iter().any(|&v| v >= self.vcas.len()) {
+                return bad(format!("{}: VCA index out of range", s.name));
+            }
+            for send in &s.sends {
+                if send.to >= n || self.strips[send.to].source.is_some() {
+                    return bad(format!("{}: send to {} is not a bus", s.name, send.to));
+                }
+                lanes.push((&s.name, &send.level_db));
+                lanes.push((&s.name, &send.pan));
+            }
+            for l in [&s.gain_db, &s.pan, &s.width, &s.mute] {
+                lanes.push((&s.name, l));
+            }
+        }
+        for (owner, lane) in lanes {
+            if lane.points.is_empty() {
+                return bad(format!("{owner}: empty automation lane"));
+            }
+            if lane.points.windows(2).any(|w| w[1].0 < w[0].0) {
+                return bad(format!("{owner}: automation points out of order"));
+            }
+            if lane
+                .points
+                .iter()
+                .any(|p| !p.1.is_finite() || !p.3.is_finite())
+            {
+                return bad(format!("{owner}: automation value not finite"));
+            }
+        }
+        Ok(())
+    }
+}

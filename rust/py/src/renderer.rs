@@ -1,0 +1,123 @@
+//! `Renderer`: one render's engine, driven block by block from Python.
+
+use mixrender_engine::{Engine, EngineConfig, OutputBlock, Plan, SourceBlock};
+use numpy::{PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+
+use crate::errors::to_py;
+
+/// A source block as soundfile reads it: C-contiguous `(frames, channels)`.
+#[derive(FromPyObject)]
+pub(crate) enum SourceArray<'py> {
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+/// The caller's preallocated `(frames, 2)` output block.
+#[derive(FromPyObject)]
+pub(crate) enum OutArray<'py> {
+    F32(PyReadwriteArray2<'py, f32>),
+    F64(PyReadwriteArray2<'py, f64>),
+    I16(PyReadwriteArray2<'py, i16>),
+    /// 24-bit samples shifted left by 8, as libsndfile takes them.
+    I32(PyReadwriteArray2<'py, i32>),
+}
+
+fn contiguous<S>(slice: Result<S, numpy::AsSliceError>) -> PyResult<S> {
+    slice.map_err(|_| {
+        PyValueError::new_err("audio blocks must be C-contiguous: use np.ascontiguousarray")
+    })
+}
+
+#[pyclass(name = "Renderer", module = "mixrender._engine")]
+pub(crate) struct PyRenderer {
+    engine: Engine,
+    wanted: Vec<usize>,
+}
+
+#[pymethods]
+impl PyRenderer {
+    /// Builds the engine from the plan's canonical JSON bytes.
+    #[new]
+    #[pyo3(signature = (plan, max_block, threads))]
+    fn new(py: Python<'_>, plan: &[u8], max_block: usize, threads: usize) -> PyResult<Self> {
+        let engine = py
+            .detach(|| {
+                let plan = Plan::from_json(plan)?;
+                Engine::new(&plan, EngineConfig { max_block, threads })
+            })
+            .map_err(to_py)?;
+        let wanted = vec![0; engine.tracks()];
+        Ok(Self { engine, wanted })
+    }
+
+    /// Output length in frames.
+    #[getter]
+    fn frames(&self) -> u64 {
+        self.engine.frames()
+    }
+
+    /// Timeline frame of the next block.
+    #[getter]
+    fn position(&self) -> u64 {
+        self.engine.position()
+    }
+
+    /// Source frames each track needs for the next block of `n` frames (a new list).
+    fn wanted(&mut self, n: usize) -> Vec<usize> {
+        self.engine.source_frames_wanted(n, &mut self.wanted);
+        self.wanted.clone()
+    }
+
+    /// Renders the next `n` frames. `inputs` holds one `(frames, channels)` float32 or
+    /// float64 array per track, with exactly the frames `wanted(n)` asked for; they are
+    /// widened into the engine's float64 buffers (the one copy) with the GIL released.
+    fn process(&mut self, py: Python<'_>, inputs: Vec<SourceArray<'_>>, n: usize) -> PyResult<()> {
+        let mut blocks = Vec::with_capacity(inputs.len());
+        for a in &inputs {
+            blocks.push(match a {
+                SourceArray::F32(x) => SourceBlock::F32(contiguous(x.as_slice())?),
+                SourceArray::F64(x) => SourceBlock::F64(contiguous(x.as_slice())?),
+            });
+        }
+        let engine = &mut self.engine;
+        py.detach(|| engine.process_block(&blocks, n))
+            .map_err(to_py)
+    }
+
+    /// Writes the last block into `out`, a preallocated C-contiguous `(frames, 2)` array:
+    /// float32/float64 are clipped, int16/int32 (24-bit, shifted left by 8) are dithered
+    /// and quantised as the plan says. No copy beyond the conversion itself.
+    fn write(&self, py: Python<'_>, mut out: OutArray<'_>) -> PyResult<()> {
+        let shape_ok = |s: &[usize]| s.len() == 2 && s[1] == 2;
+        let block = match &mut out {
+            OutArray::F32(a) if shape_ok(a.shape()) => {
+                OutputBlock::F32(contiguous(a.as_slice_mut())?)
+            }
+            OutArray::F64(a) if shape_ok(a.shape()) => {
+                OutputBlock::F64(contiguous(a.as_slice_mut())?)
+            }
+            OutArray::I16(a) if shape_ok(a.shape()) => {
+                OutputBlock::I16(contiguous(a.as_slice_mut())?)
+            }
+            OutArray::I32(a) if shape_ok(a.shape()) => {
+                OutputBlock::I24(contiguous(a.as_slice_mut())?)
+            }
+            _ => {
+                return Err(PyValueError::new_err(
+                    "output block must have shape (frames, 2)",
+                ));
+            }
+        };
+        let engine = &self.engine;
+        py.detach(|| engine.write_output(block)).map_err(to_py)
+    }
+
+    /// `((peak_l, peak_r), (clipped_l, clipped_r))` so far: peaks as linear `|x|` before
+    /// the clip, clipped sample counts per channel.
+    fn stats(&self) -> ((f64, f64), (u64, u64)) {
+        let s = self.engine.stats();
+        ((s.peak[0], s.peak[1]), (s.clipped[0], s.clipped[1]))
+    }
+}

@@ -1,0 +1,91 @@
+"""The command line: exit codes, one-line errors, the summary."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+from typer.testing import CliRunner
+
+from conftest import MixWriter, noise
+from mixrender.cli import app
+
+runner = CliRunner()
+
+MIX = """
+format = "mixrender/1"
+[session]
+sample_rate = 48000
+[[track]]
+name = "T"
+source = "s.wav"
+"""
+
+
+def test_render_prints_a_summary_and_writes_beside_the_mix(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    mix = write_mix(MIX, s__wav=(noise(0.5), 48000))
+    result = runner.invoke(app, ["render", str(mix)])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "mix.wav").exists()
+    lines = result.output.splitlines()
+    sha = [ln for ln in lines if ln.startswith("sha256: ")]
+    assert len(sha) == 1 and len(sha[0].split()[1]) == 64
+    assert "0:02.500" in result.output  # 0.5 s of source + the default 2 s tail
+    assert "dBFS" in result.output and "clipped" in result.output
+
+
+def test_render_options(write_mix: MixWriter, tmp_path: Path) -> None:
+    mix = write_mix(MIX, s__wav=(noise(0.5), 48000))
+    out = tmp_path / "sub" / "o.flac"
+    args = ["render", str(mix), "-o", str(out), "--rough", "--block-size", "100", "--threads", "1"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert out.exists()
+
+
+def test_a_mix_error_is_one_line_and_exit_1(write_mix: MixWriter) -> None:
+    mix = write_mix(MIX.replace("sample_rate = 48000", "sample_rate = 48000\ngian = 1"))
+    result = runner.invoke(app, ["render", str(mix)])
+    assert result.exit_code == 1
+    assert "Traceback" not in result.output
+    assert "mix.toml:" in result.output and "gian" in result.output
+
+
+def test_a_missing_source_is_exit_1_and_names_it(write_mix: MixWriter) -> None:
+    mix = write_mix(MIX)
+    result = runner.invoke(app, ["check", str(mix)])
+    assert result.exit_code == 1
+    assert "s.wav" in result.output and "not found" in result.output
+
+
+def test_usage_errors_exit_2(write_mix: MixWriter) -> None:
+    mix = write_mix(MIX, s__wav=(noise(0.1), 48000))
+    assert runner.invoke(app, ["render", str(mix), "--block-size", "0"]).exit_code == 2
+    assert runner.invoke(app, ["render", str(mix), "--threads", "zero"]).exit_code == 2
+    assert runner.invoke(app, ["render"]).exit_code == 2
+    assert runner.invoke(app, ["render", "/nonexistent/mix.toml"]).exit_code == 2
+    assert runner.invoke(app, ["frobnicate"]).exit_code == 2
+
+
+def test_check_validates_without_rendering(write_mix: MixWriter, tmp_path: Path) -> None:
+    mix = write_mix(MIX, s__wav=(noise(0.1), 48000))
+    result = runner.invoke(app, ["check", str(mix)])
+    assert result.exit_code == 0, result.output
+    assert "ok" in result.output
+    assert not (tmp_path / "mix.wav").exists()
+
+
+def test_python_dash_m_works(write_mix: MixWriter, tmp_path: Path) -> None:
+    mix = write_mix(MIX, s__wav=(np.zeros(100), 48000))
+    run = subprocess.run(
+        [sys.executable, "-m", "mixrender", "check", str(mix)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    assert "ok" in run.stdout
