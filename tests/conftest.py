@@ -5,6 +5,7 @@ from __future__ import annotations
 import textwrap
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -40,7 +41,7 @@ def write_mix(tmp_path: Path) -> MixWriter:
     """`write_mix(toml_text, name="mix.toml", **sources)` writes the mix and each source
     given as `filename=(array, rate)` or `filename=(array, rate, subtype)` into tmp_path."""
 
-    def write(text: str, name: str = "mix.toml", **sources: tuple[object, ...]) -> Path:
+    def write(text: str, name: str = "mix.toml", **sources: tuple[Any, ...]) -> Path:
         for filename, spec in sources.items():
             array, rate, *rest = spec
             subtype = rest[0] if rest else "FLOAT"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import mixrender
-from conftest import MixWriter, noise, tone
+from conftest import REPO, MixWriter, noise, tone
 
 BUSY = """
 format = "mixrender/1"
@@ -136,3 +136,13 @@ def test_two_processes_with_different_hash_seeds_write_the_same_bytes(
 
 def test_the_plan_is_canonical_bytes(busy: Path) -> None:
     assert mixrender.load(busy).plan() == mixrender.load(busy).plan()
+
+
+def test_the_demo_mix_renders_the_same_bits_on_one_thread_and_two(tmp_path: Path) -> None:
+    demo = mixrender.load(REPO / "mixes" / "demo" / "demo.toml")
+    a = demo.render(tmp_path / "a.wav", block_size=1000, threads=1)
+    b = demo.render(tmp_path / "b.wav", block_size=4096, threads=2)
+    assert a.audio_sha256 == b.audio_sha256
+    assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
+    assert a.clipped_samples == 0
+    assert a.sample_peak_dbfs is not None and -12.0 < a.sample_peak_dbfs < -1.0

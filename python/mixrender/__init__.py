@@ -1,9 +1,9 @@
 """mixrender: a TOML mix file in, a bit-identical stereo render out.
 
-    import mixrender
-    mix = mixrender.load("song.toml")
-    report = mix.render("song.wav")        # writes the file, returns a RenderReport
-    audio = mix.render()                   # or: the master as a (frames, 2) float32 array
+import mixrender
+mix = mixrender.load("song.toml")
+report = mix.render("song.wav")        # writes the file, returns a RenderReport
+audio = mix.render()                   # or: the master as a (frames, 2) float32 array
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ from .errors import (
 )
 from .mixfile import MixFile, load_mixfile
 from .plan import build_plan, plan_bytes
-from .render import RenderReport, Progress
+from .render import Progress, RenderReport
 from .sources import InMemorySource, probe_sources
 
 __version__ = "0.1.0"
@@ -51,20 +51,36 @@ class Mix:
 
     def plan(self, *, rough: bool = False) -> bytes:
         """The engine plan as canonical JSON bytes."""
-        return plan_bytes(build_plan(self.file, probe_sources(self.file, self.sources), rough=rough))
+        return plan_bytes(
+            build_plan(self.file, probe_sources(self.file, self.sources), rough=rough)
+        )
 
     @overload
     def render(
-        self, out: None = None, *, rough: bool = ..., block_size: int | None = ...,
-        threads: int | None = ..., stems: None = ..., report: None = ...,
-        dtype: str = ..., progress: Progress | None = ...,
+        self,
+        out: None = None,
+        *,
+        rough: bool = ...,
+        block_size: int | None = ...,
+        threads: int | None = ...,
+        stems: None = ...,
+        report: None = ...,
+        dtype: str = ...,
+        progress: Progress | None = ...,
     ) -> npt.NDArray[np.floating[Any]]: ...
 
     @overload
     def render(
-        self, out: str | os.PathLike[str], *, rough: bool = ..., block_size: int | None = ...,
-        threads: int | None = ..., stems: None = ..., report: None = ...,
-        dtype: str = ..., progress: Progress | None = ...,
+        self,
+        out: str | os.PathLike[str],
+        *,
+        rough: bool = ...,
+        block_size: int | None = ...,
+        threads: int | None = ...,
+        stems: None = ...,
+        report: None = ...,
+        dtype: str = ...,
+        progress: Progress | None = ...,
     ) -> RenderReport: ...
 
     def render(
@@ -89,18 +105,28 @@ class Mix:
         if stems is not None:
             raise UnsupportedError(self.path, None, "", "stems are not supported yet")
         if report is not None:
-            raise UnsupportedError(self.path, None, "", "the JSON render report is not supported yet")
+            raise UnsupportedError(
+                self.path, None, "", "the JSON render report is not supported yet"
+            )
         target = Path(out) if out is not None else None
         rep, audio = _render.render(
-            self.file, target, sources=dict(self.sources), rough=rough, block_size=block_size,
-            threads=threads, dtype=dtype, progress=progress,
+            self.file,
+            target,
+            sources=dict(self.sources),
+            rough=rough,
+            block_size=block_size,
+            threads=threads,
+            dtype=dtype,
+            progress=progress,
         )
         if audio is not None:
             return audio
         return rep
 
 
-def load(path: str | os.PathLike[str], *, sources: Mapping[str, InMemorySource] | None = None) -> Mix:
+def load(
+    path: str | os.PathLike[str], *, sources: Mapping[str, InMemorySource] | None = None
+) -> Mix:
     """Loads and validates a mix file. `sources` maps a track's `source` string to
     `(array, sample_rate)`, replacing that file (arrays are used as they are, not copied)."""
     mix = Mix(load_mixfile(path), dict(sources or {}))
@@ -108,8 +134,13 @@ def load(path: str | os.PathLike[str], *, sources: Mapping[str, InMemorySource] 
         known = {t.source for t in mix.file.tracks}
         unknown = sorted(set(sources) - known)
         if unknown:
-            raise MixFileError(mix.path, None, "", f"in-memory sources for unknown source strings: "
-                               f"{', '.join(map(repr, unknown))}; use a track's `source` value as key")
+            raise MixFileError(
+                mix.path,
+                None,
+                "",
+                f"in-memory sources for unknown source strings: "
+                f"{', '.join(map(repr, unknown))}; use a track's `source` value as key",
+            )
     return mix
 
 

@@ -12,7 +12,14 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeRemainingColumn
+from rich.progress import (
+    BarColumn,
+    Progress,
+    TaskID,
+    TaskProgressColumn,
+    TextColumn,
+    TimeRemainingColumn,
+)
 
 from . import __version__, load
 from .errors import MixError
@@ -48,7 +55,9 @@ def _length(frames: int, rate: int) -> str:
 
 def _summary(rep: RenderReport) -> None:
     peak = "silent" if rep.sample_peak_dbfs is None else f"{rep.sample_peak_dbfs:.2f} dBFS"
-    clip = f"[red]{rep.clipped_samples} samples clipped[/]" if rep.clipped_samples else "none clipped"
+    clip = (
+        f"[red]{rep.clipped_samples} samples clipped[/]" if rep.clipped_samples else "none clipped"
+    )
     out.print(f"rendered [bold]{rep.output}[/]", highlight=False)
     out.print(f"  length   {_length(rep.frames, rep.sample_rate)}", highlight=False)
     out.print(f"  format   {rep.bit_depth}-bit, stereo", highlight=False)
@@ -62,15 +71,19 @@ class _LazyProgress:
     def __init__(self) -> None:
         self.start = time.monotonic()
         self.bar: Progress | None = None
-        self.task = None
+        self.task: TaskID | None = None
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
             if time.monotonic() - self.start < _PROGRESS_AFTER_S or not err.is_terminal:
                 return
             self.bar = Progress(
-                TextColumn("rendering"), BarColumn(), TaskProgressColumn(), TimeRemainingColumn(),
-                console=err, transient=True,
+                TextColumn("rendering"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeRemainingColumn(),
+                console=err,
+                transient=True,
             )
             self.bar.start()
             self.task = self.bar.add_task("render", total=total)
@@ -90,7 +103,8 @@ def render(
         typer.Option("-o", "--output", help="Output file (.wav, .flac, .aiff); default <mix>.wav."),
     ] = None,
     rough: Annotated[
-        bool, typer.Option("--rough", help="Faders-only balance: bypass inserts, sends, automation.")
+        bool,
+        typer.Option("--rough", help="Faders-only balance: bypass inserts, sends, automation."),
     ] = False,
     block_size: Annotated[
         int, typer.Option("--block-size", min=1, max=MAX_BLOCK, help="Frames per block.")
@@ -104,8 +118,11 @@ def render(
     bar = _LazyProgress()
     try:
         rep = load(mix).render(
-            target, rough=rough, block_size=block_size,
-            threads=threads or default_threads(), progress=bar,
+            target,
+            rough=rough,
+            block_size=block_size,
+            threads=threads or default_threads(),
+            progress=bar,
         )
     except MixError as e:
         raise _fail(e) from None

@@ -389,10 +389,12 @@ def _suggest(word: str, options: Sequence[str], noun: str) -> str:
 def _flatten_lanes(
     raw: Mapping[str, Any], prefix: tuple[str, ...] = ()
 ) -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Lanes with their key parts: dotted TOML keys nest tables, a lane table has points."""
+    """Lanes with their key parts. Dotted TOML keys nest tables of lanes; a table that has
+    points, is empty or holds a plain value (curve = "step") is one lane written as a table."""
     for key, value in raw.items():
         parts = (*prefix, key)
-        if isinstance(value, dict) and "points" not in value:
+        nested = isinstance(value, dict) and value and "points" not in value
+        if nested and all(isinstance(v, dict | list) for v in value.values()):
             yield from _flatten_lanes(value, parts)
         else:
             yield parts, value
@@ -1077,7 +1079,8 @@ class _Reader:
                 hint = f'; did you mean "sends.{close}.{name}"?' if close else ""
                 self.fail(at, f"{unknown}: {noun} has no send to {_show(bus)} ({have}){hint}")
             if name not in send_keys:
-                self.fail(at, f"{unknown}; {form}{_suggest(name, list(send_keys), 'send keys')}")
+                options = [f"sends.{bus}.{key}" for key in send_keys]
+                self.fail(at, f"{unknown}; {form}{_suggest(written, options, 'targets')}")
             return written, send_keys[name]
         insert = targets.inserts.get(head)
         if insert is None:

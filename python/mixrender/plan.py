@@ -62,21 +62,37 @@ class _Planner:
         where = f'{owner} > insert "{ins.name}"'
         if ins.type not in SUPPORTED_INSERTS:
             raise UnsupportedError(
-                self.mix.path, ins.line, where,
+                self.mix.path,
+                ins.line,
+                where,
                 f'insert type "{ins.type}" is not supported yet by this mixrender '
                 f"(supported now: {', '.join(sorted(SUPPORTED_INSERTS))}); "
                 "remove it, set bypass = true and render with --rough, or upgrade mixrender",
             )
-        lane = lambda key: self.lane(auto, f"{ins.name}.{key}", float(ins.params[key]))  # noqa: E731
+
+        def lane(key: str) -> Json:
+            return self.lane(auto, f"{ins.name}.{key}", float(ins.params[key]))
+
         if ins.type == "gain":
-            return {"type": "gain", "name": ins.name, "bypass": ins.bypass,
-                    "gain_db": lane("gain_db"), "polarity": bool(ins.params["polarity"])}
+            return {
+                "type": "gain",
+                "name": ins.name,
+                "bypass": ins.bypass,
+                "gain_db": lane("gain_db"),
+                "polarity": bool(ins.params["polarity"]),
+            }
         if ins.params.get("mono_below_hz") is not None:
-            raise UnsupportedError(self.mix.path, ins.line, f"{where} > mono_below_hz",
-                                   "mono_below_hz is not supported yet; remove the key")
+            raise UnsupportedError(
+                self.mix.path,
+                ins.line,
+                f"{where} > mono_below_hz",
+                "mono_below_hz is not supported yet; remove the key",
+            )
         return {"type": "width", "name": ins.name, "bypass": ins.bypass, "width": lane("width")}
 
-    def inserts(self, owner: str, auto: Mapping[str, Lane], inserts: Sequence[Insert]) -> list[Json]:
+    def inserts(
+        self, owner: str, auto: Mapping[str, Lane], inserts: Sequence[Insert]
+    ) -> list[Json]:
         # A rough render bypasses every insert, so it renders even with ones not supported yet.
         return [] if self.rough else [self.insert(owner, auto, i) for i in inserts]
 
@@ -100,14 +116,25 @@ class _Planner:
         source = None
         if s.kind == "track":
             info = self.infos[i]
-            source = {"channels": info.channels, "sample_rate": info.sample_rate,
-                      "frames": info.frames, "offset": frame_of(s.offset_s, self.sr)}
-        sends = [] if self.rough else [
-            {"to": self.index[d.to], "tap": d.tap,
-             "level_db": self.lane(a, f"sends.{d.to}.level_db", d.level_db),
-             "pan": self.lane(a, f"sends.{d.to}.pan", d.pan)}
-            for d in s.sends
-        ]
+            source = {
+                "channels": info.channels,
+                "sample_rate": info.sample_rate,
+                "frames": info.frames,
+                "offset": frame_of(s.offset_s, self.sr),
+            }
+        sends = (
+            []
+            if self.rough
+            else [
+                {
+                    "to": self.index[d.to],
+                    "tap": d.tap,
+                    "level_db": self.lane(a, f"sends.{d.to}.level_db", d.level_db),
+                    "pan": self.lane(a, f"sends.{d.to}.pan", d.pan),
+                }
+                for d in s.sends
+            ]
+        )
         return {
             "name": s.name,
             "source": source,
@@ -143,13 +170,19 @@ class _Planner:
             "sample_rate": self.sr,
             "frames": self.frames(),
             "strips": [self.strip(i, s, silenced[i]) for i, s in enumerate(self.strips)],
-            "vcas": [{"name": v.name, "gain_db": self.lane(v.automation, "gain_db", v.gain_db)}
-                     for v in m.vcas],
-            "master": {"gain_db": self.lane(m.master.automation, "gain_db", m.master.gain_db),
-                       "inserts": self.inserts("master", m.master.automation, m.master.inserts)},
-            "output": {"bit_depth": m.render.bit_depth,
-                       "dither": m.render.dither and m.render.bit_depth != 32,
-                       "seed": m.render.seed},
+            "vcas": [
+                {"name": v.name, "gain_db": self.lane(v.automation, "gain_db", v.gain_db)}
+                for v in m.vcas
+            ],
+            "master": {
+                "gain_db": self.lane(m.master.automation, "gain_db", m.master.gain_db),
+                "inserts": self.inserts("master", m.master.automation, m.master.inserts),
+            },
+            "output": {
+                "bit_depth": m.render.bit_depth,
+                "dither": m.render.dither and m.render.bit_depth != 32,
+                "seed": m.render.seed,
+            },
         }
 
 
@@ -160,9 +193,12 @@ def build_plan(mix: MixFile, infos: Sequence[SourceInfo], *, rough: bool = False
     (a rough render bypasses inserts, so it does not need them).
     """
     if mix.render.loudness_lufs is not None:
-        raise UnsupportedError(mix.path, mix.line_of("render", "loudness_lufs"),
-                               "render > loudness_lufs",
-                               "loudness normalisation is not supported yet; remove the key")
+        raise UnsupportedError(
+            mix.path,
+            mix.line_of("render", "loudness_lufs"),
+            "render > loudness_lufs",
+            "loudness normalisation is not supported yet; remove the key",
+        )
     return _Planner(mix, infos, rough).plan()
 
 

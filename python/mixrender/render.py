@@ -54,7 +54,9 @@ def _dbfs(peak: float) -> float | None:
 
 
 def default_threads() -> int:
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return (
+        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    )
 
 
 def render(
@@ -68,7 +70,7 @@ def render(
     dtype: str = "float32",
     progress: Progress | None = None,
 ) -> tuple[RenderReport, npt.NDArray[Any] | None]:
-    """Renders `mix` to the file `out`, or, with `out=None`, to an array returned beside the report."""
+    """Renders `mix` to the file `out`, or with `out=None` to an array returned with the report."""
     block = DEFAULT_BLOCK if block_size is None else block_size
     if not 1 <= block <= MAX_BLOCK:
         raise ValueError(f"block_size must be 1 .. {MAX_BLOCK}, not {block}")

@@ -11,6 +11,7 @@ spec gives no range, the one here is a deliberate, documented choice.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import Any, Final, Literal
 
 FORMAT: Final = "mixrender/1"
@@ -78,9 +79,6 @@ class Table:
             if key.name == name:
                 return key
         return None
-
-    def without(self, *names: str) -> tuple[Key, ...]:
-        return tuple(key for key in self.keys if key.name not in names)
 
 
 # --- shared vocabulary --------------------------------------------------------------------
@@ -196,10 +194,12 @@ _AUTOMATION = Key(
     'lanes: target = [[time, value], ...] or {points, curve, tension}; targets are "gain_db", '
     '"pan", "width", "mute", "sends.<bus>.level_db", "sends.<bus>.pan", '
     '"<insert>.<key>" and "<eq insert>.bands.<N>.<gain_db|freq_hz|q>"',
-    default={},
+    default=MappingProxyType({}),
 )
-_MASTER_AUTOMATION = Key("automation", "lanes", 'lanes: "gain_db" and "<insert>.<key>"', default={})
-_VCA_AUTOMATION = Key("automation", "lanes", 'lanes: "gain_db"', default={})
+_MASTER_AUTOMATION = Key(
+    "automation", "lanes", 'lanes: "gain_db" and "<insert>.<key>"', default=MappingProxyType({})
+)
+_VCA_AUTOMATION = Key("automation", "lanes", 'lanes: "gain_db"', default=MappingProxyType({}))
 
 # --- inserts ----------------------------------------------------------------------------------
 
@@ -595,10 +595,10 @@ TOP: Final = Table(
             table=SESSION,
             example="[session]\nsample_rate = 48000",
         ),
-        Key("render", "table", "output settings", default={}, table=RENDER),
+        Key("render", "table", "output settings", default=MappingProxyType({}), table=RENDER),
         Key("track", "tables", "[[track]]: the tracks, in order", default=(), table=TRACK),
         Key("bus", "tables", "[[bus]]: the buses, in order", default=(), table=BUS),
-        Key("master", "table", "the master bus", default={}, table=MASTER_TABLE),
+        Key("master", "table", "the master bus", default=MappingProxyType({}), table=MASTER_TABLE),
         Key("vca", "tables", "[[vca]]: VCA groups", default=(), table=VCA),
     ),
 )

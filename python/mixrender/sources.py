@@ -70,12 +70,15 @@ def _probe_array(mix: MixFile, track: Strip, given: InMemorySource) -> SourceInf
     try:
         data, rate = given
     except (TypeError, ValueError):
-        raise _error(mix, track, str(track.source), "in-memory source must be (array, sample_rate)")
+        reason = "in-memory source must be (array, sample_rate)"
+        raise _error(mix, track, str(track.source), reason) from None
     array = np.asarray(data)
     if array.ndim == 1:
         array = array[:, np.newaxis]
     if array.ndim != 2 or array.shape[1] < 1:
-        reason = f"in-memory source has shape {array.shape}; expected (frames,) or (frames, channels)"
+        reason = (
+            f"in-memory source has shape {array.shape}; expected (frames,) or (frames, channels)"
+        )
         raise _error(mix, track, str(track.source), reason)
     if array.shape[1] > 2:
         reason = f"has {array.shape[1]} channels; {_ADVICE_CHANNELS}"
@@ -98,7 +101,9 @@ def probe_sources(
     infos = []
     for track in mix.tracks:
         given = overrides.get(track.source or "")
-        infos.append(_probe_array(mix, track, given) if given is not None else _probe_file(mix, track))
+        infos.append(
+            _probe_array(mix, track, given) if given is not None else _probe_file(mix, track)
+        )
     return infos
 
 
@@ -118,17 +123,23 @@ class FileReader:
 
     def read(self, frames: int) -> npt.NDArray[np.floating[Any]]:
         if frames > self._buf.shape[0]:
-            self._buf = np.zeros((max(frames, 2 * self._buf.shape[0]), self._info.channels),
-                                 dtype=self._info.dtype)
+            self._buf = np.zeros(
+                (max(frames, 2 * self._buf.shape[0]), self._info.channels), dtype=self._info.dtype
+            )
         out = self._buf[:frames]
         try:
             got = self._file.read(frames, dtype=self._info.dtype, always_2d=True, out=out)
         except (sf.LibsndfileError, RuntimeError) as e:
-            reason = f"reading failed near frame {self._file.tell()} ({e}): the file is truncated or corrupt"
+            reason = (
+                f"reading failed near frame {self._file.tell()} ({e}): "
+                "the file is truncated or corrupt"
+            )
             raise _error(self._mix, self._track, str(self._track.source), reason) from None
         if got.shape[0] != frames:
-            reason = (f"ended early: its header promises {self._info.frames} frames but reading "
-                      "stopped before that; the file is truncated or corrupt")
+            reason = (
+                f"ended early: its header promises {self._info.frames} frames but reading "
+                "stopped before that; the file is truncated or corrupt"
+            )
             raise _error(self._mix, self._track, str(self._track.source), reason)
         return out
 

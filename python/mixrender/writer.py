@@ -35,7 +35,9 @@ def output_format(path: Path, bit_depth: int) -> tuple[str, str]:
         allowed = ", ".join(sorted(FORMATS))
         raise RenderError(f"{path}: unknown output extension {path.suffix!r}; use one of {allowed}")
     if fmt == "FLAC" and bit_depth == 32:
-        raise RenderError(f"{path}: FLAC cannot hold 32-bit float; use bit_depth = 24 or a .wav output")
+        raise RenderError(
+            f"{path}: FLAC cannot hold 32-bit float; use bit_depth = 24 or a .wav output"
+        )
     return fmt, SUBTYPES[bit_depth]
 
 
@@ -45,7 +47,7 @@ def hash_block(hasher: Any, block: npt.NDArray[Any]) -> None:
         block = np.ascontiguousarray(block.astype("<i4").view(np.uint8).reshape(-1, 4)[:, 1:])
     else:
         block = block.astype(block.dtype.newbyteorder("<"), copy=False)
-    hasher.update(memoryview(np.ascontiguousarray(block)).cast("B"))
+    hasher.update(np.ascontiguousarray(block).data)
 
 
 class AtomicWriter:
