@@ -609,6 +609,7 @@ impl StripState {
                 channels: self.channels,
                 left: &mut l[..n],
                 right: &mut r[..n],
+                sidechain: None,
             };
             for slot in &mut self.inserts {
                 slot.process(&mut block);
@@ -756,6 +757,7 @@ impl MasterState {
             channels: 2,
             left: &mut l[..n],
             right: &mut r[..n],
+            sidechain: None,
         };
         for slot in &mut self.inserts {
             slot.process(&mut block);

@@ -21,6 +21,17 @@ pub struct AudioBlock<'a> {
     pub left: &'a mut [f64],
     /// Unused while `channels == 1`.
     pub right: &'a mut [f64],
+    /// The key signal of an external sidechain (compressor, gate), aligned with this block.
+    pub sidechain: Option<Sidechain<'a>>,
+}
+
+/// A key signal: another strip's pre-fader signal, block-aligned with the keyed insert's input.
+#[derive(Clone, Copy)]
+pub struct Sidechain<'a> {
+    /// 1 or 2; `right` equals `left` for a mono key.
+    pub channels: usize,
+    pub left: &'a [f64],
+    pub right: &'a [f64],
 }
 
 impl AudioBlock<'_> {
