@@ -13,6 +13,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import schema
 from .errors import MixFileError, UnsupportedError
 from .mixfile import Insert, Lane, MixFile, Strip
 from .sources import SourceInfo
@@ -21,6 +22,9 @@ PLAN_VERSION = 1
 
 #: Insert types whose processing has landed in the engine.
 SUPPORTED_INSERTS = frozenset({"gain", "width"})
+
+#: Keys that fix an insert's latency or structure: plain values in the plan, never lanes.
+FIXED_KEYS = frozenset({"oversample", "lookahead_ms", "slope_db_oct"})
 
 Json = dict[str, Any]
 
@@ -59,6 +63,7 @@ class _Planner:
         return _lane(value, None if self.rough else auto.get(target), self.sr, **kw)
 
     def insert(self, owner: str, auto: Mapping[str, Lane], ins: Insert) -> Json:
+        """An insert as the engine reads it: numeric keys as lanes, the rest as they are."""
         where = f'{owner} > insert "{ins.name}"'
         if ins.type not in SUPPORTED_INSERTS:
             raise UnsupportedError(
@@ -67,20 +72,8 @@ class _Planner:
                 where,
                 f'insert type "{ins.type}" is not supported yet by this mixrender '
                 f"(supported now: {', '.join(sorted(SUPPORTED_INSERTS))}); "
-                "remove it, set bypass = true and render with --rough, or upgrade mixrender",
+                "remove it, or render with --rough, which bypasses every insert",
             )
-
-        def lane(key: str) -> Json:
-            return self.lane(auto, f"{ins.name}.{key}", float(ins.params[key]))
-
-        if ins.type == "gain":
-            return {
-                "type": "gain",
-                "name": ins.name,
-                "bypass": ins.bypass,
-                "gain_db": lane("gain_db"),
-                "polarity": bool(ins.params["polarity"]),
-            }
         if ins.params.get("mono_below_hz") is not None:
             raise UnsupportedError(
                 self.mix.path,
@@ -88,7 +81,45 @@ class _Planner:
                 f"{where} > mono_below_hz",
                 "mono_below_hz is not supported yet; remove the key",
             )
-        return {"type": "width", "name": ins.name, "bypass": ins.bypass, "width": lane("width")}
+        for target, written in auto.items():
+            fixed = target.removeprefix(f"{ins.name}.")
+            if fixed != target and fixed in FIXED_KEYS:
+                raise UnsupportedError(
+                    self.mix.path,
+                    written.line,
+                    f"{where} > {fixed}",
+                    f"{fixed} cannot be automated: it sets the insert's latency or structure",
+                )
+        out: Json = {"type": ins.type, "name": ins.name, "bypass": ins.bypass}
+        for key in schema.INSERT_TYPES[ins.type].keys:
+            name = key.name
+            if name in schema.INSERT_COMMON_NAMES:
+                continue
+            value = ins.params.get(name)
+            if name == "bands":
+                prefix = f"{ins.name}.bands"
+                bands = value or ()
+                out[name] = [self.band(auto, f"{prefix}.{i}", b) for i, b in enumerate(bands, 1)]
+            elif name == "sidechain":
+                out[name] = None if value is None else self.index[value]
+            elif name in FIXED_KEYS or key.kind not in ("float", "int") or value is None:
+                out[name] = value
+            else:
+                out[name] = self.lane(auto, f"{ins.name}.{name}", float(value))
+        return out
+
+    def band(self, auto: Mapping[str, Lane], prefix: str, band: Mapping[str, Any]) -> Json:
+        def lane(key: str, default: float | None = None) -> Json | None:
+            value = band.get(key, default)
+            return None if value is None else self.lane(auto, f"{prefix}.{key}", float(value))
+
+        return {
+            "type": band["type"],
+            "freq_hz": lane("freq_hz"),
+            "gain_db": lane("gain_db", 0.0),
+            "q": lane("q"),
+            "slope_db_oct": band.get("slope_db_oct"),
+        }
 
     def inserts(
         self, owner: str, auto: Mapping[str, Lane], inserts: Sequence[Insert]

@@ -38,26 +38,31 @@ impl Lane {
 
     /// Index of the first point strictly after `frame`.
     #[inline]
-    fn next_index(&self, frame: u64) -> usize {
+    fn next_index(&self, frame: i64) -> usize {
+        // Frames before the timeline (negative: audio still in a latency pre-roll) come
+        // before every point.
+        let Ok(frame) = u64::try_from(frame) else {
+            return 0;
+        };
         self.points.partition_point(|p| p.0 <= frame)
     }
 
-    /// The value at timeline frame `n`.
+    /// The value at timeline frame `n` (before frame 0: the first value).
     #[must_use]
-    pub fn value_at(&self, n: u64) -> f64 {
+    pub fn value_at(&self, n: i64) -> f64 {
         segment_value(&self.points, self.next_index(n), n)
     }
 
     /// The value on the control grid: the value at the last grid frame at or before `n`.
     #[must_use]
-    pub fn grid_value_at(&self, n: u64) -> f64 {
-        self.value_at(n - n % CONTROL_GRID)
+    pub fn grid_value_at(&self, n: i64) -> f64 {
+        self.value_at(grid_frame(n))
     }
 
     /// If the lane holds one value over frames `start .. start + len`, that value.
     #[must_use]
-    pub fn constant_over(&self, start: u64, len: usize) -> Option<f64> {
-        let end = start + len as u64; // exclusive
+    pub fn constant_over(&self, start: i64, len: usize) -> Option<f64> {
+        let end = start + len as i64; // exclusive
         let pts = &self.points;
         let i = self.next_index(start);
         if i == pts.len() {
@@ -65,20 +70,20 @@ impl Lane {
         }
         // The next point must not fall inside the range, except where a flat region continues.
         let flat = i == 0 || pts[i - 1].2 == Shape::Step || pts[i - 1].1 == pts[i].1;
-        (flat && pts[i].0 >= end).then(|| segment_value(pts, i, start))
+        (flat && frame_i64(pts[i].0) >= end).then(|| segment_value(pts, i, start))
     }
 
     /// Writes the value of every frame `start .. start + out.len()` into `out`.
     /// Returns the value when it is constant over the range (then `out` is not written).
-    pub fn fill(&self, start: u64, out: &mut [f64]) -> Option<f64> {
+    pub fn fill(&self, start: i64, out: &mut [f64]) -> Option<f64> {
         if let Some(v) = self.constant_over(start, out.len()) {
             return Some(v);
         }
         let pts = &self.points;
         let mut i = self.next_index(start);
         for (k, o) in out.iter_mut().enumerate() {
-            let n = start + k as u64;
-            while i < pts.len() && pts[i].0 <= n {
+            let n = start + k as i64;
+            while i < pts.len() && frame_i64(pts[i].0) <= n {
                 i += 1;
             }
             *o = segment_value(pts, i, n);
@@ -87,9 +92,21 @@ impl Lane {
     }
 }
 
+/// The last frame of the control grid at or before `n`.
+#[inline]
+#[must_use]
+pub fn grid_frame(n: i64) -> i64 {
+    n - n.rem_euclid(CONTROL_GRID as i64)
+}
+
+#[inline]
+fn frame_i64(frame: u64) -> i64 {
+    i64::try_from(frame).unwrap_or(i64::MAX)
+}
+
 /// The value at frame `n`, where `i` is the index of the first point after `n`.
 #[inline]
-fn segment_value(pts: &[Point], i: usize, n: u64) -> f64 {
+fn segment_value(pts: &[Point], i: usize, n: i64) -> f64 {
     if i == 0 {
         return pts[0].1;
     }
@@ -101,7 +118,7 @@ fn segment_value(pts: &[Point], i: usize, n: u64) -> f64 {
         return v0;
     }
     #[allow(clippy::cast_precision_loss)] // frames below 2^53
-    let f = (n - n0) as f64 / (n1 - n0) as f64;
+    let f = (n - frame_i64(n0)) as f64 / (n1 - n0) as f64;
     v0 + (v1 - v0) * shape.ease(f, tension)
 }
 
@@ -153,8 +170,8 @@ mod tests {
             (Shape::Step, 0.9, 0.0),
         ] {
             let l = lane(&[(0, 0.0, shape), (100, 1.0, Shape::Linear)]);
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let n = (f * 100.0) as u64;
+            #[allow(clippy::cast_possible_truncation)]
+            let n = (f * 100.0) as i64;
             assert!((l.value_at(n) - want).abs() < 1e-15, "{shape:?}");
         }
         let b = Lane {
@@ -175,7 +192,7 @@ mod tests {
             (90, 0.0, Shape::Linear),
         ]);
         let mut buf = vec![0.0; 13];
-        for start in 0..120 {
+        for start in -20..120 {
             match l.fill(start, &mut buf) {
                 Some(v) => {
                     for k in 0..13 {
@@ -200,5 +217,17 @@ mod tests {
         assert_eq!(l.grid_value_at(31), 0.0);
         assert_eq!(l.grid_value_at(32), 32.0);
         assert_eq!(l.grid_value_at(63), 32.0);
+        assert_eq!(l.grid_value_at(-1), 0.0);
+        assert_eq!(grid_frame(-1), -32);
+    }
+
+    #[test]
+    fn frames_before_the_timeline_hold_the_first_value() {
+        let l = lane(&[(0, 2.0, Shape::Linear), (0, 5.0, Shape::Linear), (10, 6.0, Shape::Linear)]);
+        assert_eq!(l.value_at(-3), 2.0);
+        assert_eq!(l.value_at(0), 5.0);
+        let mut buf = [0.0; 6];
+        assert_eq!(l.fill(-3, &mut buf), None);
+        assert_eq!(buf[..4], [2.0, 2.0, 2.0, 5.0]);
     }
 }

@@ -6,15 +6,18 @@
 //! output bits for any block size and thread count.
 
 pub mod automation;
+pub mod delay;
 pub mod dither;
 pub mod dsp;
 pub mod error;
 pub mod graph;
 pub mod math;
+pub mod meter;
 pub mod pan;
 pub mod plan;
 pub mod render;
 pub mod resample;
+mod strip;
 
 pub use error::{EngineError, Result};
 pub use plan::{PLAN_VERSION, Plan};

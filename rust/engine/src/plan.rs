@@ -137,6 +137,8 @@ pub enum Insert {
         name: String,
         bypass: bool,
         width: Lane,
+        /// Not supported yet: the planner refuses anything but null.
+        mono_below_hz: Option<Lane>,
     },
 }
 

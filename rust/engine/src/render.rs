@@ -1,9 +1,12 @@
 //! The engine: a plan in, stereo blocks out.
 //!
-//! Each block runs every track (in parallel when the engine has threads: tracks are
-//! independent), then every bus in routing order, then the master. Every strip writes
-//! its own buffers; buses and the master sum their inputs afterwards in declaration
-//! order, so the thread count never changes a bit of the output.
+//! Strips run level by level (see [`crate::graph`]): a level's buses first sum their
+//! inputs in declaration order, its keyed inserts copy their keys, then all its strips run,
+//! in parallel when the engine has threads. Every strip writes only its own buffers, so the
+//! thread count never changes a bit of the output.
+//!
+//! Latency is compensated along every path; the master's remaining delay is removed by a
+//! pre-roll: the first call renders that many frames more and keeps only the last block.
 
 use std::sync::Arc;
 
@@ -12,18 +15,18 @@ use rayon::prelude::*;
 use crate::dither;
 use crate::dsp::{AudioBlock, Slot};
 use crate::error::{EngineError, Result};
-use crate::graph::{Feed, Routing};
-use crate::math::{self, OFF_DB};
-use crate::pan;
-use crate::plan::{Lane, Output, PanLaw, Plan, Tap};
-use crate::resample::{Kernel, Resampler};
+use crate::graph::{Feed, InsertChain, Routing, Timing};
+use crate::math;
+use crate::plan::{Insert, Lane, Output, Plan};
+use crate::resample::Kernel;
+use crate::strip::{KeyInput, StripSetup, StripState, frames, scale};
 
 /// How the engine runs; none of it changes the output.
 #[derive(Debug, Clone, Copy)]
 pub struct EngineConfig {
     /// The largest block `process_block` will be given.
     pub max_block: usize,
-    /// Worker threads for tracks; 1 runs everything on the caller's thread.
+    /// Worker threads for strips; 1 runs everything on the caller's thread.
     pub threads: usize,
 }
 
@@ -39,6 +42,13 @@ impl SourceBlock<'_> {
         match self {
             Self::F32(s) => s.len(),
             Self::F64(s) => s.len(),
+        }
+    }
+
+    fn slice(&self, lo: usize, hi: usize) -> Self {
+        match *self {
+            Self::F32(s) => Self::F32(&s[lo..hi]),
+            Self::F64(s) => Self::F64(&s[lo..hi]),
         }
     }
 }
@@ -65,18 +75,47 @@ pub struct Stats {
 }
 
 pub struct Engine {
+    /// Output length.
     frames: u64,
-    pos: u64,
+    /// Output frames written so far.
+    out_pos: u64,
+    /// Frames the track inputs have advanced: `out_pos` plus the output delay, once running.
+    clock: u64,
+    output_delay: u64,
+    /// Length of the last output block.
     block: usize,
     max_block: usize,
     n_tracks: usize,
     strips: Vec<StripState>,
     routing: Routing,
-    vcas: Vec<VcaState>,
+    level_of: Vec<usize>,
+    /// Per track, the source samples consumed so far in the current call.
+    cursors: Vec<usize>,
+    /// Per track, the source samples of the current sub-block: `cursors[t] .. ranges[t]`.
+    ranges: Vec<usize>,
     master: MasterState,
     output: Output,
     pool: Option<rayon::ThreadPool>,
     stats: Stats,
+}
+
+fn slots(inserts: &[Insert], sample_rate: u32, max_block: usize) -> Vec<Slot> {
+    let mut slots: Vec<Slot> = inserts.iter().map(Slot::from_plan).collect();
+    for slot in &mut slots {
+        slot.processor.prepare(f64::from(sample_rate), max_block);
+    }
+    slots
+}
+
+fn chain(slots: &[Slot]) -> InsertChain {
+    InsertChain {
+        latencies: slots.iter().map(|s| s.processor.latency()).collect(),
+        sidechains: slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| s.sidechain.map(|k| (i, k)))
+            .collect(),
+    }
 }
 
 impl Engine {
@@ -84,21 +123,43 @@ impl Engine {
     ///
     /// # Errors
     /// [`EngineError::Plan`] for a plan the engine cannot run, and
-    /// [`EngineError::RoutingCycle`] for a cycle in outputs and sends.
+    /// [`EngineError::RoutingCycle`] for a cycle in outputs, sends and sidechains.
     pub fn new(plan: &Plan, config: EngineConfig) -> Result<Self> {
         let max_block = config.max_block.max(1);
-        let routing = Routing::new(plan)?;
-        let n_tracks = plan
-            .strips
-            .iter()
-            .take_while(|s| s.source.is_some())
-            .count();
+        let sample_rate = plan.sample_rate;
+        let n_tracks = plan.strips.iter().take_while(|s| s.source.is_some()).count();
         if plan.strips[n_tracks..].iter().any(|s| s.source.is_some()) {
             return Err(EngineError::Plan {
                 reason: "tracks must come before buses".into(),
             });
         }
-        let sample_rate = plan.sample_rate;
+        let mut strip_slots: Vec<Vec<Slot>> = plan
+            .strips
+            .iter()
+            .map(|s| slots(&s.inserts, sample_rate, max_block))
+            .collect();
+        let master_slots = slots(&plan.master.inserts, sample_rate, max_block);
+        for (i, slot) in strip_slots.iter().flatten().chain(&master_slots).enumerate() {
+            if slot.sidechain.is_some_and(|k| k >= plan.strips.len()) {
+                return Err(EngineError::Plan {
+                    reason: format!("insert {i}: sidechain index out of range"),
+                });
+            }
+        }
+        let chains: Vec<InsertChain> = strip_slots.iter().map(|s| chain(s)).collect();
+        let routing = Routing::new(plan, &chains, &chain(&master_slots))?;
+        let mut level_of = vec![0; plan.strips.len()];
+        for (l, level) in routing.levels.iter().enumerate() {
+            for &s in level {
+                level_of[s] = l;
+            }
+        }
+        let is_key: Vec<bool> = (0..plan.strips.len())
+            .map(|k| {
+                chains.iter().chain([&chain(&master_slots)]).any(|c| c.sidechains.iter().any(|&(_, key)| key == k))
+            })
+            .collect();
+
         // One coefficient table per source rate, shared by every track at that rate.
         let mut kernels: Vec<(u32, Arc<Kernel>)> = Vec::new();
         for src in plan.strips.iter().filter_map(|s| s.source.as_ref()) {
@@ -107,29 +168,25 @@ impl Engine {
                 kernels.push((rate, Arc::new(Kernel::new(rate, sample_rate))));
             }
         }
+        let vca_lanes: Vec<Lane> = plan.vcas.iter().map(|v| v.gain_db.clone()).collect();
         let strips = plan
             .strips
             .iter()
-            .map(|s| StripState::new(s, sample_rate, max_block, &kernels))
-            .collect();
-        let vcas = plan
-            .vcas
-            .iter()
-            .map(|v| VcaState {
-                lane: v.gain_db.clone(),
-                values: vec![0.0; max_block],
-                constant: None,
+            .zip(strip_slots.drain(..))
+            .enumerate()
+            .map(|(i, (s, inserts))| {
+                let setup = StripSetup {
+                    sample_rate,
+                    max_block,
+                    kernels: &kernels,
+                    vca_lanes: &vca_lanes,
+                    timing: routing.timing[i].clone(),
+                    is_key: is_key[i],
+                };
+                StripState::new(s, inserts, &setup)
             })
             .collect();
-        let mut master = MasterState {
-            gain_db: plan.master.gain_db.clone(),
-            inserts: plan.master.inserts.iter().map(Slot::from_plan).collect(),
-            sig: [vec![0.0; max_block], vec![0.0; max_block]],
-            gain: vec![0.0; max_block],
-        };
-        for slot in &mut master.inserts {
-            slot.processor.prepare(f64::from(sample_rate), max_block);
-        }
+        let master = MasterState::new(plan, master_slots, routing.master.clone(), max_block);
         let pool = if config.threads > 1 {
             let pool = rayon::ThreadPoolBuilder::new()
                 .num_threads(config.threads)
@@ -143,13 +200,17 @@ impl Engine {
         };
         Ok(Self {
             frames: plan.frames,
-            pos: 0,
+            out_pos: 0,
+            clock: 0,
+            output_delay: routing.output_delay as u64,
             block: 0,
             max_block,
             n_tracks,
             strips,
             routing,
-            vcas,
+            level_of,
+            cursors: vec![0; n_tracks],
+            ranges: vec![0; n_tracks],
             master,
             output: plan.output.clone(),
             pool,
@@ -163,10 +224,10 @@ impl Engine {
         self.frames
     }
 
-    /// Timeline frame of the next block.
+    /// Output frame of the next block.
     #[must_use]
     pub fn position(&self) -> u64 {
-        self.pos
+        self.out_pos
     }
 
     /// Number of tracks: `process_block` takes one source block per track.
@@ -175,9 +236,21 @@ impl Engine {
         self.n_tracks
     }
 
+    /// Frames of latency the engine removes from the output (its pre-roll).
+    #[must_use]
+    pub fn latency(&self) -> u64 {
+        self.output_delay
+    }
+
     #[must_use]
     pub fn stats(&self) -> Stats {
         self.stats
+    }
+
+    /// Track-input frames the next call of `n` output frames runs: the pre-roll first.
+    fn call_frames(&self, n: usize) -> usize {
+        let preroll = self.output_delay.saturating_sub(self.clock);
+        usize::try_from(preroll).expect("pre-roll fits in memory") + n
     }
 
     /// The source frames each track needs for the next block of `n` frames: read exactly
@@ -187,21 +260,22 @@ impl Engine {
     /// # Panics
     /// If `out` is shorter than [`Engine::tracks`].
     pub fn source_frames_wanted(&self, n: usize, out: &mut [usize]) {
+        let total = self.call_frames(n);
         for (o, strip) in out.iter_mut().zip(&self.strips[..self.n_tracks]) {
             *o = strip
                 .source
                 .as_ref()
-                .map_or(0, |src| src.wanted(self.pos, n));
+                .map_or(0, |src| src.wanted(self.clock, total));
         }
     }
 
-    /// Renders the next `n` frames from one source block per track; never allocates.
+    /// Renders the next `n` output frames from one source block per track; never allocates.
     ///
     /// # Errors
     /// [`EngineError::BlockSize`] past the end or beyond `max_block`,
     /// [`EngineError::SourceLength`] when a block does not hold what was wanted.
     pub fn process_block(&mut self, inputs: &[SourceBlock<'_>], n: usize) -> Result<()> {
-        let left = usize::try_from(self.frames - self.pos).unwrap_or(usize::MAX);
+        let left = usize::try_from(self.frames - self.out_pos).unwrap_or(usize::MAX);
         if n > self.max_block || n > left {
             return Err(EngineError::BlockSize {
                 requested: n,
@@ -210,17 +284,13 @@ impl Engine {
         }
         if inputs.len() != self.n_tracks {
             return Err(EngineError::Plan {
-                reason: format!(
-                    "{} source blocks for {} tracks",
-                    inputs.len(),
-                    self.n_tracks
-                ),
+                reason: format!("{} source blocks for {} tracks", inputs.len(), self.n_tracks),
             });
         }
-        let start = self.pos;
+        let total = self.call_frames(n);
         for (strip, input) in self.strips.iter().zip(inputs) {
             let src = strip.source.as_ref().expect("tracks have sources");
-            let expected = src.wanted(start, n) * src.channels();
+            let expected = src.wanted(self.clock, total) * src.channels();
             if input.len() != expected {
                 return Err(EngineError::SourceLength {
                     track: strip.name.clone(),
@@ -229,41 +299,68 @@ impl Engine {
                 });
             }
         }
-
-        for vca in &mut self.vcas {
-            vca.constant = vca.lane.fill(start, &mut vca.values[..n]);
+        self.cursors.fill(0);
+        let mut preroll = total - n;
+        while preroll > 0 {
+            let m = preroll.min(self.max_block);
+            self.step(inputs, m, false);
+            preroll -= m;
         }
-        let vcas = &self.vcas;
-        let (tracks, buses) = self.strips.split_at_mut(self.n_tracks);
-        let run = |(strip, input): (&mut StripState, &SourceBlock<'_>)| {
-            strip.load_source(input, start, n);
-            strip.process(start, n, vcas);
-        };
-        match &self.pool {
-            Some(pool) => {
-                pool.install(|| tracks.par_iter_mut().zip(inputs.par_iter()).for_each(run))
+        self.step(inputs, n, true);
+        self.out_pos += n as u64;
+        self.block = n;
+        Ok(())
+    }
+
+    /// Runs every strip and the master over the next `n` frames of the track inputs.
+    fn step(&mut self, inputs: &[SourceBlock<'_>], n: usize, keep: bool) {
+        for (t, strip) in self.strips[..self.n_tracks].iter().enumerate() {
+            let src = strip.source.as_ref().expect("tracks have sources");
+            self.ranges[t] = self.cursors[t] + src.wanted(self.clock, n) * src.channels();
+        }
+        let clock = self.clock;
+        let now = i64::try_from(clock).expect("clock fits in i64");
+        for level in 0..self.routing.levels.len() {
+            for &s in &self.routing.levels[level] {
+                if s >= self.n_tracks {
+                    let mut sig = std::mem::take(&mut self.strips[s].sig);
+                    sum_feeds(&self.strips, &self.routing.feeds[s], &mut sig, n);
+                    self.strips[s].sig = sig;
+                    self.strips[s].channels = 2;
+                }
+                let mut keys = std::mem::take(&mut self.strips[s].keys);
+                load_keys(&self.strips, &mut keys, n);
+                self.strips[s].keys = keys;
             }
-            None => tracks.iter_mut().zip(inputs.iter()).for_each(run),
+            let (cursors, ranges, level_of) = (&self.cursors, &self.ranges, &self.level_of);
+            let n_tracks = self.n_tracks;
+            let run = |(i, strip): (usize, &mut StripState)| {
+                if level_of[i] != level {
+                    return;
+                }
+                if i < n_tracks {
+                    strip.load_source(&inputs[i].slice(cursors[i], ranges[i]), clock, n);
+                }
+                strip.process(now, n);
+            };
+            match &self.pool {
+                Some(pool) => pool.install(|| self.strips.par_iter_mut().enumerate().for_each(run)),
+                None => self.strips.iter_mut().enumerate().for_each(run),
+            }
         }
-        let _ = buses;
-
-        for &b in &self.routing.bus_order {
-            let mut sig = std::mem::take(&mut self.strips[b].sig);
-            sum_feeds(&self.strips, &self.routing.feeds[b], &mut sig, n);
-            let bus = &mut self.strips[b];
-            bus.sig = sig;
-            bus.channels = 2;
-            bus.process(start, n, &self.vcas);
-        }
+        self.cursors.copy_from_slice(&self.ranges);
 
         let mut sig = std::mem::take(&mut self.master.sig);
         sum_feeds(&self.strips, &self.routing.master_feeds, &mut sig, n);
         self.master.sig = sig;
-        self.master.process(start, n, &mut self.stats);
-
-        self.pos += n as u64;
-        self.block = n;
-        Ok(())
+        let mut keys = std::mem::take(&mut self.master.keys);
+        load_keys(&self.strips, &mut keys, n);
+        self.master.keys = keys;
+        self.master.process(now, n);
+        if keep {
+            self.master.measure(n, &mut self.stats);
+        }
+        self.clock += n as u64;
     }
 
     /// The master's last block, after its gain, before the clip.
@@ -292,7 +389,7 @@ impl Engine {
             });
         }
         let [l, r] = self.master_block();
-        let first = self.pos - n as u64;
+        let first = self.out_pos - n as u64;
         let dither = self.output.dither;
         let seed = self.output.seed;
         let noise = |i: usize, c: u64| {
@@ -352,6 +449,14 @@ fn sum_feeds(strips: &[StripState], feeds: &[Feed], sig: &mut [Vec<f64>; 2], n: 
     }
 }
 
+/// Copies every key's pre-fader block into the keyed inserts' inputs.
+fn load_keys(strips: &[StripState], keys: &mut [KeyInput], n: usize) {
+    for key in keys {
+        let (tap, channels) = strips[key.key].key_tap.as_ref().expect("key strips keep their tap");
+        key.load(tap, *channels, n);
+    }
+}
+
 #[inline]
 fn add(acc: &mut [f64], x: &[f64]) {
     for (a, b) in acc.iter_mut().zip(x) {
@@ -359,410 +464,52 @@ fn add(acc: &mut [f64], x: &[f64]) {
     }
 }
 
-#[inline]
-fn scale(x: &mut [f64], g: f64) {
-    if g != 1.0 {
-        x.iter_mut().for_each(|v| *v *= g);
-    }
-}
-
-struct VcaState {
-    lane: Lane,
-    values: Vec<f64>,
-    constant: Option<f64>,
-}
-
-impl VcaState {
-    #[inline]
-    fn at(&self, i: usize) -> f64 {
-        self.constant.unwrap_or(self.values[i])
-    }
-}
-
-/// Where a track's audio comes from: the file's frames as they are, or resampled.
-enum SourceStage {
-    Direct {
-        channels: usize,
-        frames: u64,
-        offset: u64,
-    },
-    Resampled {
-        channels: usize,
-        out_frames: u64,
-        offset: u64,
-        resampler: Box<Resampler>,
-    },
-}
-
-impl SourceStage {
-    fn channels(&self) -> usize {
-        match self {
-            Self::Direct { channels, .. } | Self::Resampled { channels, .. } => *channels,
-        }
-    }
-
-    /// Block-relative `lo .. hi` where the source sounds in the block at `start`.
-    fn span(&self, start: u64, n: usize) -> (usize, usize) {
-        let (offset, len) = match self {
-            Self::Direct { frames, offset, .. } => (*offset, *frames),
-            Self::Resampled {
-                out_frames, offset, ..
-            } => (*offset, *out_frames),
-        };
-        let end = start + n as u64;
-        let lo = offset.clamp(start, end);
-        let hi = (offset + len).clamp(start, end);
-        #[allow(clippy::cast_possible_truncation)] // within one block
-        let span = ((lo - start) as usize, (hi - start) as usize);
-        span
-    }
-
-    fn wanted(&self, start: u64, n: usize) -> usize {
-        let (lo, hi) = self.span(start, n);
-        match self {
-            Self::Direct { .. } => hi - lo,
-            Self::Resampled { resampler, .. } => resampler.input_frames_needed(hi - lo),
-        }
-    }
-}
-
-struct SendState {
-    tap: Tap,
-    level_db: Lane,
-    pan: Lane,
-    buf: [Vec<f64>; 2],
-    level: Vec<f64>,
-    pans: Vec<f64>,
-}
-
-impl SendState {
-    /// Takes the tap's signal times the send level and places it in stereo.
-    fn render(&mut self, sig: &[Vec<f64>; 2], channels: usize, law: PanLaw, start: u64, n: usize) {
-        let level = self.level_db.fill(start, &mut self.level[..n]);
-        let pan = self.pan.fill(start, &mut self.pans[..n]);
-        let gains = |db: f64, p: f64| {
-            let g = math::db_to_gain(db);
-            let (l, r) = if channels == 1 {
-                pan::mono_gains(law, p)
-            } else {
-                pan::balance(p)
-            };
-            (g * l, g * r)
-        };
-        let [bl, br] = &mut self.buf;
-        let (xl, xr) = (&sig[0][..n], &sig[channels - 1][..n]);
-        if let (Some(db), Some(p)) = (level, pan) {
-            let (gl, gr) = gains(db, p);
-            for i in 0..n {
-                bl[i] = xl[i] * gl;
-                br[i] = xr[i] * gr;
-            }
-        } else {
-            for i in 0..n {
-                let (gl, gr) = gains(level.unwrap_or(self.level[i]), pan.unwrap_or(self.pans[i]));
-                bl[i] = xl[i] * gl;
-                br[i] = xr[i] * gr;
-            }
-        }
-    }
-
-    fn silence(&mut self, n: usize) {
-        self.buf[0][..n].fill(0.0);
-        self.buf[1][..n].fill(0.0);
-    }
-}
-
-/// A track or a bus: source (tracks), inserts, fader, width, pan, mute, sends.
-struct StripState {
-    name: String,
-    source: Option<SourceStage>,
-    /// Polarity and clip gain, folded into one factor.
-    input_gain: f64,
-    law: PanLaw,
-    gain_db: Lane,
-    pan: Lane,
-    width: Lane,
-    mute: Lane,
-    solo_muted: bool,
-    vcas: Vec<usize>,
-    sends: Vec<SendState>,
-    inserts: Vec<Slot>,
-    /// Channels of `sig` after the inserts that ran so far.
-    channels: usize,
-    sig: [Vec<f64>; 2],
-    out: [Vec<f64>; 2],
-    gain: Vec<f64>,
-    scratch: Vec<f64>,
-}
-
-impl StripState {
-    fn new(
-        strip: &crate::plan::Strip,
-        sample_rate: u32,
-        max_block: usize,
-        kernels: &[(u32, Arc<Kernel>)],
-    ) -> Self {
-        let buf = || [vec![0.0; max_block], vec![0.0; max_block]];
-        let source = strip.source.as_ref().map(|src| {
-            if src.sample_rate == sample_rate {
-                SourceStage::Direct {
-                    channels: src.channels,
-                    frames: src.frames,
-                    offset: src.offset,
-                }
-            } else {
-                let (_, kernel) = kernels
-                    .iter()
-                    .find(|(r, _)| *r == src.sample_rate)
-                    .expect("a kernel for every source rate");
-                let max_push = kernel.max_input_frames(max_block);
-                let resampler =
-                    Resampler::with_kernel(Arc::clone(kernel), src.channels, src.frames, max_push);
-                SourceStage::Resampled {
-                    channels: src.channels,
-                    out_frames: resampler.output_frames(),
-                    offset: src.offset,
-                    resampler: Box::new(resampler),
-                }
-            }
-        });
-        let sign = if strip.polarity { -1.0 } else { 1.0 };
-        let mut inserts: Vec<Slot> = strip.inserts.iter().map(Slot::from_plan).collect();
-        for slot in &mut inserts {
-            slot.processor.prepare(f64::from(sample_rate), max_block);
-        }
-        Self {
-            name: strip.name.clone(),
-            channels: source.as_ref().map_or(2, SourceStage::channels),
-            source,
-            input_gain: sign * math::db_to_gain(strip.clip_gain_db),
-            law: strip.pan_law,
-            gain_db: strip.gain_db.clone(),
-            pan: strip.pan.clone(),
-            width: strip.width.clone(),
-            mute: strip.mute.clone(),
-            solo_muted: strip.solo_muted,
-            vcas: strip.vcas.clone(),
-            sends: strip
-                .sends
-                .iter()
-                .map(|s| SendState {
-                    tap: s.tap,
-                    level_db: s.level_db.clone(),
-                    pan: s.pan.clone(),
-                    buf: buf(),
-                    level: vec![0.0; max_block],
-                    pans: vec![0.0; max_block],
-                })
-                .collect(),
-            inserts,
-            sig: buf(),
-            out: buf(),
-            gain: vec![0.0; max_block],
-            scratch: vec![0.0; max_block],
-        }
-    }
-
-    /// Fills `sig` with the source's block (zeros where it does not sound) times the input gain.
-    fn load_source(&mut self, input: &SourceBlock<'_>, start: u64, n: usize) {
-        let src = self.source.as_mut().expect("tracks have sources");
-        let channels = src.channels();
-        let (lo, hi) = src.span(start, n);
-        let [l, r] = &mut self.sig;
-        for c in [&mut *l, &mut *r] {
-            c[..lo].fill(0.0);
-            c[hi..n].fill(0.0);
-        }
-        match src {
-            SourceStage::Direct { .. } => {
-                let (l, r) = (&mut l[lo..hi], &mut r[lo..hi]);
-                match (*input, channels) {
-                    (SourceBlock::F32(x), 1) => widen(x.iter().map(|&v| f64::from(v)), l),
-                    (SourceBlock::F64(x), 1) => widen(x.iter().copied(), l),
-                    (SourceBlock::F32(x), _) => deinterleave(x.iter().map(|&v| f64::from(v)), l, r),
-                    (SourceBlock::F64(x), _) => deinterleave(x.iter().copied(), l, r),
-                }
-            }
-            SourceStage::Resampled { resampler, .. } => {
-                match *input {
-                    SourceBlock::F32(x) => resampler.push_interleaved_f32(x),
-                    SourceBlock::F64(x) => resampler.push_interleaved_f64(x),
-                }
-                let mut outs = [&mut l[lo..hi], &mut r[lo..hi]];
-                resampler.pull(&mut outs[..channels]);
-            }
-        }
-        scale(&mut l[lo..hi], self.input_gain);
-        if channels == 2 {
-            scale(&mut r[lo..hi], self.input_gain);
-        }
-        self.channels = channels;
-    }
-
-    /// The strip from its input (in `sig`) to its output and sends.
-    fn process(&mut self, start: u64, n: usize, vcas: &[VcaState]) {
-        self.run_sends(Tap::PreInserts, start, n);
-        {
-            let [l, r] = &mut self.sig;
-            let mut block = AudioBlock {
-                start,
-                channels: self.channels,
-                left: &mut l[..n],
-                right: &mut r[..n],
-                sidechain: None,
-            };
-            for slot in &mut self.inserts {
-                slot.process(&mut block);
-            }
-            self.channels = block.channels;
-        }
-        self.run_sends(Tap::PreFader, start, n);
-        self.fader(start, n, vcas);
-        self.run_sends(Tap::PostFader, start, n);
-        self.width_and_pan(start, n);
-        self.mute(start, n);
-    }
-
-    fn run_sends(&mut self, tap: Tap, start: u64, n: usize) {
-        for send in self.sends.iter_mut().filter(|s| s.tap == tap) {
-            send.render(&self.sig, self.channels, self.law, start, n);
-        }
-    }
-
-    /// The fader: own `gain_db` plus every VCA's, added in dB; off at or below -144 dB.
-    fn fader(&mut self, start: u64, n: usize, vcas: &[VcaState]) {
-        let own = self.gain_db.fill(start, &mut self.gain[..n]);
-        let total = |own_db: f64, i: usize| {
-            let mut off = own_db <= OFF_DB;
-            let mut db = own_db;
-            for &v in &self.vcas {
-                let vdb = vcas[v].at(i);
-                off |= vdb <= OFF_DB;
-                db += vdb;
-            }
-            if off { 0.0 } else { math::db_to_gain(db) }
-        };
-        let channels = self.channels;
-        let [l, r] = &mut self.sig;
-        if let Some(db) = own.filter(|_| self.vcas.iter().all(|&v| vcas[v].constant.is_some())) {
-            let g = total(db, 0);
-            scale(&mut l[..n], g);
-            if channels == 2 {
-                scale(&mut r[..n], g);
-            }
-            return;
-        }
-        for i in 0..n {
-            let g = total(own.unwrap_or(self.gain[i]), i);
-            l[i] *= g;
-            if channels == 2 {
-                r[i] *= g;
-            }
-        }
-    }
-
-    fn width_and_pan(&mut self, start: u64, n: usize) {
-        let [l, r] = &mut self.sig;
-        let [ol, or] = &mut self.out;
-        if self.channels == 2 {
-            match self.width.fill(start, &mut self.scratch[..n]) {
-                Some(1.0) => {}
-                Some(w) => (0..n).for_each(|i| crate::dsp::apply_width(&mut l[i], &mut r[i], w)),
-                None => (0..n)
-                    .for_each(|i| crate::dsp::apply_width(&mut l[i], &mut r[i], self.scratch[i])),
-            }
-        }
-        let mono = self.channels == 1;
-        let law = self.law;
-        let gains = |p: f64| {
-            if mono {
-                pan::mono_gains(law, p)
-            } else {
-                pan::balance(p)
-            }
-        };
-        let xr = if mono { &l[..n] } else { &r[..n] };
-        let xl = &l[..n];
-        match self.pan.fill(start, &mut self.scratch[..n]) {
-            Some(p) => {
-                let (gl, gr) = gains(p);
-                for i in 0..n {
-                    ol[i] = xl[i] * gl;
-                    or[i] = xr[i] * gr;
-                }
-            }
-            None => {
-                for i in 0..n {
-                    let (gl, gr) = gains(self.scratch[i]);
-                    ol[i] = xl[i] * gl;
-                    or[i] = xr[i] * gr;
-                }
-            }
-        }
-    }
-
-    /// Mute (a stepped lane) and solo silence the output and every send.
-    fn mute(&mut self, start: u64, n: usize) {
-        let muted = if self.solo_muted {
-            Some(1.0)
-        } else {
-            self.mute.fill(start, &mut self.scratch[..n])
-        };
-        match muted {
-            Some(m) if m < 0.5 => {}
-            Some(_) => {
-                self.out[0][..n].fill(0.0);
-                self.out[1][..n].fill(0.0);
-                self.sends.iter_mut().for_each(|s| s.silence(n));
-            }
-            None => {
-                for i in (0..n).filter(|&i| self.scratch[i] >= 0.5) {
-                    self.out[0][i] = 0.0;
-                    self.out[1][i] = 0.0;
-                    for s in &mut self.sends {
-                        s.buf[0][i] = 0.0;
-                        s.buf[1][i] = 0.0;
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn widen(x: impl Iterator<Item = f64>, out: &mut [f64]) {
-    for (o, v) in out.iter_mut().zip(x) {
-        *o = v;
-    }
-}
-
-fn deinterleave(mut x: impl Iterator<Item = f64>, l: &mut [f64], r: &mut [f64]) {
-    for (a, b) in l.iter_mut().zip(r.iter_mut()) {
-        *a = x.next().unwrap_or(0.0);
-        *b = x.next().unwrap_or(0.0);
-    }
-}
-
 struct MasterState {
     gain_db: Lane,
     inserts: Vec<Slot>,
+    keys: Vec<KeyInput>,
+    timing: Timing,
     sig: [Vec<f64>; 2],
     gain: Vec<f64>,
 }
 
 impl MasterState {
-    fn process(&mut self, start: u64, n: usize, stats: &mut Stats) {
+    fn new(plan: &Plan, inserts: Vec<Slot>, timing: Timing, max_block: usize) -> Self {
+        let keys = inserts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.sidechain.map(|key| (i, key)))
+            .zip(&timing.key_comp)
+            .map(|((insert, key), &comp)| KeyInput::new(insert, key, comp, max_block))
+            .collect();
+        Self {
+            gain_db: plan.master.gain_db.clone(),
+            inserts,
+            keys,
+            timing,
+            sig: [vec![0.0; max_block], vec![0.0; max_block]],
+            gain: vec![0.0; max_block],
+        }
+    }
+
+    /// `sum -> inserts -> gain_db`.
+    fn process(&mut self, now: i64, n: usize) {
         let [l, r] = &mut self.sig;
         let mut block = AudioBlock {
-            start,
+            start: now,
             channels: 2,
             left: &mut l[..n],
             right: &mut r[..n],
             sidechain: None,
         };
-        for slot in &mut self.inserts {
+        let mut keys = self.keys.iter().peekable();
+        for (i, slot) in self.inserts.iter_mut().enumerate() {
+            block.start = now - frames(self.timing.insert_delay[i]);
+            block.sidechain = keys.next_if(|k| k.insert == i).map(|k| k.sidechain(n));
             slot.process(&mut block);
         }
-        match self.gain_db.fill(start, &mut self.gain[..n]) {
+        let at = now - frames(self.timing.fader_delay);
+        match self.gain_db.fill(at, &mut self.gain[..n]) {
             Some(db) => {
                 let g = math::db_to_gain(db);
                 scale(&mut l[..n], g);
@@ -776,8 +523,11 @@ impl MasterState {
                 }
             }
         }
-        for (c, x) in [&l[..n], &r[..n]].into_iter().enumerate() {
-            for &v in x {
+    }
+
+    fn measure(&self, n: usize, stats: &mut Stats) {
+        for (c, x) in self.sig.iter().enumerate() {
+            for &v in &x[..n] {
                 let a = v.abs();
                 stats.peak[c] = stats.peak[c].max(a);
                 if a > 1.0 {

@@ -14,8 +14,10 @@ use crate::plan::Insert;
 
 /// One block of a strip's signal, planar, processed in place.
 pub struct AudioBlock<'a> {
-    /// Timeline frame of the first sample.
-    pub start: u64,
+    /// Timeline frame of the first sample, as the source sees it: lanes are read at this
+    /// frame. Negative while audio is still in a latency pre-roll (lanes then hold their
+    /// first value).
+    pub start: i64,
     /// 1 (mono) or 2; a processor that makes stereo from mono sets it to 2.
     pub channels: usize,
     pub left: &'a mut [f64],
@@ -64,6 +66,8 @@ pub trait Processor: Send + Sync {
 pub struct Slot {
     pub name: String,
     pub bypass: bool,
+    /// The strip whose pre-fader signal keys this insert, if any.
+    pub sidechain: Option<usize>,
     pub processor: Box<dyn Processor>,
 }
 
@@ -86,11 +90,13 @@ impl Slot {
                 name,
                 bypass,
                 width,
+                ..
             } => (name, *bypass, Box::new(Width::new(width.clone()))),
         };
         Self {
             name: name.clone(),
             bypass,
+            sidechain: None,
             processor,
         }
     }

@@ -1,0 +1,511 @@
+//! A strip: a track (from its source) or a bus (from its summed inputs) through polarity,
+//! clip gain, inserts, fader (plus VCAs), width, pan and mute, to its output and sends.
+//!
+//! Every lane is read at the strip's own time for the point it controls: a lane's value
+//! at timeline frame n applies to the audio that left the source at frame n, however late
+//! the latency of earlier inserts makes that audio arrive.
+
+use std::sync::Arc;
+
+use crate::delay::StereoDelay;
+use crate::dsp::{AudioBlock, Sidechain, Slot};
+use crate::graph::Timing;
+use crate::math::{self, OFF_DB};
+use crate::pan;
+use crate::plan::{Lane, PanLaw, Strip, Tap};
+use crate::render::SourceBlock;
+use crate::resample::{Kernel, Resampler};
+
+/// Where a track's audio comes from: the file's frames as they are, or resampled.
+pub(crate) enum SourceStage {
+    Direct {
+        channels: usize,
+        frames: u64,
+        offset: u64,
+    },
+    Resampled {
+        channels: usize,
+        out_frames: u64,
+        offset: u64,
+        resampler: Box<Resampler>,
+    },
+}
+
+impl SourceStage {
+    pub(crate) fn channels(&self) -> usize {
+        match self {
+            Self::Direct { channels, .. } | Self::Resampled { channels, .. } => *channels,
+        }
+    }
+
+    /// Block-relative `lo .. hi` where the source sounds in the block at `start`.
+    fn span(&self, start: u64, n: usize) -> (usize, usize) {
+        let (offset, len) = match self {
+            Self::Direct { frames, offset, .. } => (*offset, *frames),
+            Self::Resampled {
+                out_frames, offset, ..
+            } => (*offset, *out_frames),
+        };
+        let end = start + n as u64;
+        let lo = offset.clamp(start, end);
+        let hi = (offset + len).clamp(start, end);
+        #[allow(clippy::cast_possible_truncation)] // within one block
+        let span = ((lo - start) as usize, (hi - start) as usize);
+        span
+    }
+
+    /// Source frames the block of `n` frames at `start` consumes.
+    pub(crate) fn wanted(&self, start: u64, n: usize) -> usize {
+        let (lo, hi) = self.span(start, n);
+        match self {
+            Self::Direct { .. } => hi - lo,
+            Self::Resampled { resampler, .. } => resampler.input_frames_needed(hi - lo),
+        }
+    }
+}
+
+/// The levels of one VCA's lane, read at the member's fader time.
+struct VcaLane {
+    lane: Lane,
+    values: Vec<f64>,
+    constant: Option<f64>,
+}
+
+impl VcaLane {
+    #[inline]
+    fn at(&self, i: usize) -> f64 {
+        self.constant.unwrap_or(self.values[i])
+    }
+}
+
+pub(crate) struct SendState {
+    tap: Tap,
+    level_db: Lane,
+    pan: Lane,
+    pub(crate) buf: [Vec<f64>; 2],
+    level: Vec<f64>,
+    pans: Vec<f64>,
+    comp: StereoDelay,
+}
+
+impl SendState {
+    /// Takes the tap's signal times the send level and places it in stereo.
+    fn render(&mut self, sig: &[Vec<f64>; 2], channels: usize, law: PanLaw, at: i64, n: usize) {
+        let level = self.level_db.fill(at, &mut self.level[..n]);
+        let pan = self.pan.fill(at, &mut self.pans[..n]);
+        let gains = |db: f64, p: f64| {
+            let g = math::db_to_gain(db);
+            let (l, r) = if channels == 1 {
+                pan::mono_gains(law, p)
+            } else {
+                pan::balance(p)
+            };
+            (g * l, g * r)
+        };
+        let [bl, br] = &mut self.buf;
+        let (xl, xr) = (&sig[0][..n], &sig[channels - 1][..n]);
+        if let (Some(db), Some(p)) = (level, pan) {
+            let (gl, gr) = gains(db, p);
+            for i in 0..n {
+                bl[i] = xl[i] * gl;
+                br[i] = xr[i] * gr;
+            }
+        } else {
+            for i in 0..n {
+                let (gl, gr) = gains(level.unwrap_or(self.level[i]), pan.unwrap_or(self.pans[i]));
+                bl[i] = xl[i] * gl;
+                br[i] = xr[i] * gr;
+            }
+        }
+    }
+
+    fn silence(&mut self, n: usize) {
+        self.buf[0][..n].fill(0.0);
+        self.buf[1][..n].fill(0.0);
+    }
+}
+
+/// A sidechain key copied from another strip, delayed to the keyed insert's input.
+pub(crate) struct KeyInput {
+    pub(crate) insert: usize,
+    pub(crate) key: usize,
+    pub(crate) channels: usize,
+    pub(crate) buf: [Vec<f64>; 2],
+    comp: StereoDelay,
+}
+
+impl KeyInput {
+    pub(crate) fn new(insert: usize, key: usize, comp: usize, max_block: usize) -> Self {
+        Self {
+            insert,
+            key,
+            channels: 2,
+            buf: stereo(max_block),
+            comp: StereoDelay::new(comp),
+        }
+    }
+
+    /// Copies the key strip's pre-fader block, delayed to the keyed insert's input.
+    pub(crate) fn load(&mut self, tap: &[Vec<f64>; 2], channels: usize, n: usize) {
+        self.channels = channels;
+        for (dst, src) in self.buf.iter_mut().zip(tap) {
+            dst[..n].copy_from_slice(&src[..n]);
+        }
+        self.comp.process(&mut self.buf, n);
+    }
+
+    pub(crate) fn sidechain(&self, n: usize) -> Sidechain<'_> {
+        Sidechain {
+            channels: self.channels,
+            left: &self.buf[0][..n],
+            right: &self.buf[self.channels - 1][..n],
+        }
+    }
+}
+
+/// Frames as a signed count, for lane time.
+#[inline]
+pub(crate) fn frames(n: usize) -> i64 {
+    i64::try_from(n).expect("delays fit in i64")
+}
+
+pub(crate) struct StripState {
+    pub(crate) name: String,
+    pub(crate) source: Option<SourceStage>,
+    /// Polarity and clip gain, folded into one factor.
+    input_gain: f64,
+    law: PanLaw,
+    gain_db: Lane,
+    pan: Lane,
+    width: Lane,
+    mute: Lane,
+    solo_muted: bool,
+    vcas: Vec<VcaLane>,
+    pub(crate) sends: Vec<SendState>,
+    pub(crate) inserts: Vec<Slot>,
+    pub(crate) keys: Vec<KeyInput>,
+    timing: Timing,
+    in_comp: StereoDelay,
+    out_comp: StereoDelay,
+    /// Channels of `sig` after the inserts that ran so far.
+    pub(crate) channels: usize,
+    /// The signal through the strip; a bus's input sum is written here.
+    pub(crate) sig: [Vec<f64>; 2],
+    /// The pre-fader signal, kept when another strip is keyed by this one.
+    pub(crate) key_tap: Option<([Vec<f64>; 2], usize)>,
+    pub(crate) out: [Vec<f64>; 2],
+    gain: Vec<f64>,
+    scratch: Vec<f64>,
+}
+
+fn stereo(n: usize) -> [Vec<f64>; 2] {
+    [vec![0.0; n], vec![0.0; n]]
+}
+
+/// What a strip needs from the engine besides its plan.
+pub(crate) struct StripSetup<'a> {
+    pub(crate) sample_rate: u32,
+    pub(crate) max_block: usize,
+    pub(crate) kernels: &'a [(u32, Arc<Kernel>)],
+    pub(crate) vca_lanes: &'a [Lane],
+    pub(crate) timing: Timing,
+    pub(crate) is_key: bool,
+}
+
+impl StripState {
+    pub(crate) fn new(strip: &Strip, inserts: Vec<Slot>, setup: &StripSetup<'_>) -> Self {
+        let max_block = setup.max_block;
+        let sample_rate = setup.sample_rate;
+        let source = strip.source.as_ref().map(|src| {
+            if src.sample_rate == sample_rate {
+                SourceStage::Direct {
+                    channels: src.channels,
+                    frames: src.frames,
+                    offset: src.offset,
+                }
+            } else {
+                let (_, kernel) = setup
+                    .kernels
+                    .iter()
+                    .find(|(r, _)| *r == src.sample_rate)
+                    .expect("a kernel for every source rate");
+                let max_push = kernel.max_input_frames(max_block);
+                let resampler =
+                    Resampler::with_kernel(Arc::clone(kernel), src.channels, src.frames, max_push);
+                SourceStage::Resampled {
+                    channels: src.channels,
+                    out_frames: resampler.output_frames(),
+                    offset: src.offset,
+                    resampler: Box::new(resampler),
+                }
+            }
+        });
+        let timing = setup.timing.clone();
+        let sign = if strip.polarity { -1.0 } else { 1.0 };
+        let keys = inserts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.sidechain.map(|key| (i, key)))
+            .zip(&timing.key_comp)
+            .map(|((insert, key), &comp)| KeyInput::new(insert, key, comp, max_block))
+            .collect();
+        let channels = source.as_ref().map_or(2, SourceStage::channels);
+        Self {
+            name: strip.name.clone(),
+            channels,
+            source,
+            input_gain: sign * math::db_to_gain(strip.clip_gain_db),
+            law: strip.pan_law,
+            gain_db: strip.gain_db.clone(),
+            pan: strip.pan.clone(),
+            width: strip.width.clone(),
+            mute: strip.mute.clone(),
+            solo_muted: strip.solo_muted,
+            vcas: strip
+                .vcas
+                .iter()
+                .map(|&v| VcaLane {
+                    lane: setup.vca_lanes[v].clone(),
+                    values: vec![0.0; max_block],
+                    constant: None,
+                })
+                .collect(),
+            sends: strip
+                .sends
+                .iter()
+                .zip(&timing.send_comp)
+                .map(|(s, &comp)| SendState {
+                    tap: s.tap,
+                    level_db: s.level_db.clone(),
+                    pan: s.pan.clone(),
+                    buf: stereo(max_block),
+                    level: vec![0.0; max_block],
+                    pans: vec![0.0; max_block],
+                    comp: StereoDelay::new(comp),
+                })
+                .collect(),
+            inserts,
+            keys,
+            in_comp: StereoDelay::new(timing.in_comp),
+            out_comp: StereoDelay::new(timing.out_comp),
+            timing,
+            sig: stereo(max_block),
+            key_tap: setup.is_key.then(|| (stereo(max_block), channels)),
+            out: stereo(max_block),
+            gain: vec![0.0; max_block],
+            scratch: vec![0.0; max_block],
+        }
+    }
+
+    /// Fills `sig` with the source's block (zeros where it does not sound) times the input
+    /// gain. `clock` is the block's first frame on the timeline as the source sees it.
+    pub(crate) fn load_source(&mut self, input: &SourceBlock<'_>, clock: u64, n: usize) {
+        let src = self.source.as_mut().expect("tracks have sources");
+        let channels = src.channels();
+        let (lo, hi) = src.span(clock, n);
+        let [l, r] = &mut self.sig;
+        for c in [&mut *l, &mut *r] {
+            c[..lo].fill(0.0);
+            c[hi..n].fill(0.0);
+        }
+        match src {
+            SourceStage::Direct { .. } => {
+                let (l, r) = (&mut l[lo..hi], &mut r[lo..hi]);
+                match (*input, channels) {
+                    (SourceBlock::F32(x), 1) => widen(x.iter().map(|&v| f64::from(v)), l),
+                    (SourceBlock::F64(x), 1) => widen(x.iter().copied(), l),
+                    (SourceBlock::F32(x), _) => deinterleave(x.iter().map(|&v| f64::from(v)), l, r),
+                    (SourceBlock::F64(x), _) => deinterleave(x.iter().copied(), l, r),
+                }
+            }
+            SourceStage::Resampled { resampler, .. } => {
+                match *input {
+                    SourceBlock::F32(x) => resampler.push_interleaved_f32(x),
+                    SourceBlock::F64(x) => resampler.push_interleaved_f64(x),
+                }
+                let mut outs = [&mut l[lo..hi], &mut r[lo..hi]];
+                resampler.pull(&mut outs[..channels]);
+            }
+        }
+        scale(&mut l[lo..hi], self.input_gain);
+        if channels == 2 {
+            scale(&mut r[lo..hi], self.input_gain);
+        }
+        self.channels = channels;
+        self.in_comp.process(&mut self.sig, n);
+    }
+
+    /// The strip from its input (in `sig`) to its output and sends. `now` is the block's
+    /// first frame at the track inputs; each point reads its lanes `now` minus its delay.
+    pub(crate) fn process(&mut self, now: i64, n: usize) {
+        let t = &self.timing;
+        let (at_in, at_fader) = (now - frames(t.in_delay), now - frames(t.fader_delay));
+        self.run_sends(Tap::PreInserts, at_in, n);
+        {
+            let [l, r] = &mut self.sig;
+            let mut block = AudioBlock {
+                start: 0,
+                channels: self.channels,
+                left: &mut l[..n],
+                right: &mut r[..n],
+                sidechain: None,
+            };
+            let mut keys = self.keys.iter().peekable();
+            for (i, slot) in self.inserts.iter_mut().enumerate() {
+                block.start = now - frames(self.timing.insert_delay[i]);
+                block.sidechain = keys.next_if(|k| k.insert == i).map(|k| k.sidechain(n));
+                slot.process(&mut block);
+            }
+            self.channels = block.channels;
+        }
+        if let Some((tap, channels)) = &mut self.key_tap {
+            for (dst, src) in tap.iter_mut().zip(&self.sig) {
+                dst[..n].copy_from_slice(&src[..n]);
+            }
+            *channels = self.channels;
+        }
+        self.run_sends(Tap::PreFader, at_fader, n);
+        self.fader(at_fader, n);
+        self.run_sends(Tap::PostFader, at_fader, n);
+        self.width_and_pan(at_fader, n);
+        self.mute(at_fader, n);
+        self.out_comp.process(&mut self.out, n);
+        for send in &mut self.sends {
+            send.comp.process(&mut send.buf, n);
+        }
+    }
+
+
+    fn run_sends(&mut self, tap: Tap, at: i64, n: usize) {
+        for send in self.sends.iter_mut().filter(|s| s.tap == tap) {
+            send.render(&self.sig, self.channels, self.law, at, n);
+        }
+    }
+
+    /// The fader: own `gain_db` plus every VCA's, added in dB; off at or below -144 dB.
+    fn fader(&mut self, at: i64, n: usize) {
+        let own = self.gain_db.fill(at, &mut self.gain[..n]);
+        let mut all_constant = own.is_some();
+        for vca in &mut self.vcas {
+            vca.constant = vca.lane.fill(at, &mut vca.values[..n]);
+            all_constant &= vca.constant.is_some();
+        }
+        let vcas = &self.vcas;
+        let total = |own_db: f64, i: usize| {
+            let mut off = own_db <= OFF_DB;
+            let mut db = own_db;
+            for vca in vcas {
+                let vdb = vca.at(i);
+                off |= vdb <= OFF_DB;
+                db += vdb;
+            }
+            if off { 0.0 } else { math::db_to_gain(db) }
+        };
+        let channels = self.channels;
+        let [l, r] = &mut self.sig;
+        if let (true, Some(db)) = (all_constant, own) {
+            let g = total(db, 0);
+            scale(&mut l[..n], g);
+            if channels == 2 {
+                scale(&mut r[..n], g);
+            }
+            return;
+        }
+        for i in 0..n {
+            let g = total(own.unwrap_or(self.gain[i]), i);
+            l[i] *= g;
+            if channels == 2 {
+                r[i] *= g;
+            }
+        }
+    }
+
+    fn width_and_pan(&mut self, at: i64, n: usize) {
+        let [l, r] = &mut self.sig;
+        let [ol, or] = &mut self.out;
+        if self.channels == 2 {
+            match self.width.fill(at, &mut self.scratch[..n]) {
+                // Width 1 is the identity; skipping it keeps a unity strip bit-exact.
+                Some(1.0) => {}
+                Some(w) => (0..n).for_each(|i| crate::dsp::apply_width(&mut l[i], &mut r[i], w)),
+                None => (0..n).for_each(|i| {
+                    crate::dsp::apply_width(&mut l[i], &mut r[i], self.scratch[i]);
+                }),
+            }
+        }
+        let mono = self.channels == 1;
+        let law = self.law;
+        let gains = |p: f64| {
+            if mono {
+                pan::mono_gains(law, p)
+            } else {
+                pan::balance(p)
+            }
+        };
+        let xr = if mono { &l[..n] } else { &r[..n] };
+        let xl = &l[..n];
+        match self.pan.fill(at, &mut self.scratch[..n]) {
+            Some(p) => {
+                let (gl, gr) = gains(p);
+                for i in 0..n {
+                    ol[i] = xl[i] * gl;
+                    or[i] = xr[i] * gr;
+                }
+            }
+            None => {
+                for i in 0..n {
+                    let (gl, gr) = gains(self.scratch[i]);
+                    ol[i] = xl[i] * gl;
+                    or[i] = xr[i] * gr;
+                }
+            }
+        }
+    }
+
+    /// Mute (a stepped lane) and solo silence the output and every send.
+    fn mute(&mut self, at: i64, n: usize) {
+        let muted = if self.solo_muted {
+            Some(1.0)
+        } else {
+            self.mute.fill(at, &mut self.scratch[..n])
+        };
+        match muted {
+            Some(m) if m < 0.5 => {}
+            Some(_) => {
+                self.out[0][..n].fill(0.0);
+                self.out[1][..n].fill(0.0);
+                self.sends.iter_mut().for_each(|s| s.silence(n));
+            }
+            None => {
+                for i in (0..n).filter(|&i| self.scratch[i] >= 0.5) {
+                    self.out[0][i] = 0.0;
+                    self.out[1][i] = 0.0;
+                    for s in &mut self.sends {
+                        s.buf[0][i] = 0.0;
+                        s.buf[1][i] = 0.0;
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[inline]
+pub(crate) fn scale(x: &mut [f64], g: f64) {
+    if g != 1.0 {
+        x.iter_mut().for_each(|v| *v *= g);
+    }
+}
+
+fn widen(x: impl Iterator<Item = f64>, out: &mut [f64]) {
+    for (o, v) in out.iter_mut().zip(x) {
+        *o = v;
+    }
+}
+
+fn deinterleave(mut x: impl Iterator<Item = f64>, l: &mut [f64], r: &mut [f64]) {
+    for (a, b) in l.iter_mut().zip(r.iter_mut()) {
+        *a = x.next().unwrap_or(0.0);
+        *b = x.next().unwrap_or(0.0);
+    }
+}
