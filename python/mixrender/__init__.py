@@ -18,6 +18,8 @@ import numpy as np
 import numpy.typing as npt
 
 from . import render as _render
+from ._version import __version__
+from .batch import JobResult, batch
 from .errors import (
     MixError,
     MixFileError,
@@ -26,12 +28,11 @@ from .errors import (
     SourceError,
     UnsupportedError,
 )
+from .lock import Verification, verify, write_lock
 from .mixfile import MixFile, load_mixfile
 from .plan import build_plan, plan_bytes
 from .render import Progress, RenderReport
 from .sources import InMemorySource, probe_sources
-
-__version__ = "0.1.0"
 
 
 @dataclass(frozen=True)
@@ -63,10 +64,11 @@ class Mix:
         rough: bool = ...,
         block_size: int | None = ...,
         threads: int | None = ...,
-        stems: None = ...,
+        stems: str | os.PathLike[str] | None = ...,
         report: None = ...,
         dtype: str = ...,
         progress: Progress | None = ...,
+        lock: bool = ...,
     ) -> npt.NDArray[np.floating[Any]]: ...
 
     @overload
@@ -77,10 +79,11 @@ class Mix:
         rough: bool = ...,
         block_size: int | None = ...,
         threads: int | None = ...,
-        stems: None = ...,
+        stems: str | os.PathLike[str] | None = ...,
         report: None = ...,
         dtype: str = ...,
         progress: Progress | None = ...,
+        lock: bool = ...,
     ) -> RenderReport: ...
 
     def render(
@@ -94,22 +97,22 @@ class Mix:
         report: str | os.PathLike[str] | None = None,
         dtype: str = "float32",
         progress: Progress | None = None,
+        lock: bool = True,
     ) -> RenderReport | npt.NDArray[np.floating[Any]]:
         """Renders the mix.
 
         With `out`, writes the file (format by extension: .wav, .flac, .aif/.aiff) through a
-        temporary file renamed into place, and returns the RenderReport. Without, returns the
-        clipped, undithered master as a new `(frames, 2)` array of `dtype` ("float32" or
-        "float64").
+        temporary file renamed into place, writes the lock file beside the mix (unless
+        `lock=False`), and returns the RenderReport. Without, returns the clipped, undithered
+        master as a new `(frames, 2)` array of `dtype` ("float32" or "float64"). With `stems`,
+        every direct input of the master is also written to that folder, in the same pass.
         """
-        if stems is not None:
-            raise UnsupportedError(self.path, None, "", "stems are not supported yet")
         if report is not None:
             raise UnsupportedError(
                 self.path, None, "", "the JSON render report is not supported yet"
             )
         target = Path(out) if out is not None else None
-        rep, audio = _render.render(
+        rep, audio, job = _render.render(
             self.file,
             target,
             sources=dict(self.sources),
@@ -117,11 +120,18 @@ class Mix:
             block_size=block_size,
             threads=threads,
             dtype=dtype,
+            stems=Path(stems) if stems is not None else None,
             progress=progress,
         )
         if audio is not None:
             return audio
+        if lock and not rough:
+            write_lock(self.file, job, rep)
         return rep
+
+    def verify(self, *, threads: int | None = None) -> Verification:
+        """Re-renders and compares with the lock file written by the last render."""
+        return verify(self.file, threads=threads)
 
 
 def load(
@@ -145,6 +155,7 @@ def load(
 
 
 __all__ = [
+    "JobResult",
     "Mix",
     "MixError",
     "MixFileError",
@@ -154,5 +165,6 @@ __all__ = [
     "SourceError",
     "UnsupportedError",
     "__version__",
+    "batch",
     "load",
 ]

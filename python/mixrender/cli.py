@@ -22,6 +22,7 @@ from rich.progress import (
 )
 
 from . import __version__, load
+from .batch import BatchEvent, JobResult
 from .errors import MixError
 from .render import MAX_BLOCK, RenderReport, default_threads
 
@@ -62,6 +63,8 @@ def _summary(rep: RenderReport) -> None:
     out.print(f"  length   {_length(rep.frames, rep.sample_rate)}", highlight=False)
     out.print(f"  format   {rep.bit_depth}-bit, stereo", highlight=False)
     out.print(f"  peak     {peak}, {clip}", highlight=False)
+    if rep.stems:
+        out.print(f"  stems    {len(rep.stems)} files", highlight=False)
     out.print(f"sha256: {rep.audio_sha256}", highlight=False, soft_wrap=True)
 
 
@@ -112,6 +115,10 @@ def render(
     threads: Annotated[
         int | None, typer.Option("--threads", min=1, help="Engine threads (default: the cores).")
     ] = None,
+    stems: Annotated[
+        Path | None,
+        typer.Option("--stems", help="Also write every direct input of the master to this folder."),
+    ] = None,
 ) -> None:
     """Render MIX to a stereo file, block by block, and print a summary."""
     target = output if output is not None else mix.with_suffix(".wav")
@@ -122,6 +129,7 @@ def render(
             rough=rough,
             block_size=block_size,
             threads=threads or default_threads(),
+            stems=stems,
             progress=bar,
         )
     except MixError as e:
@@ -147,6 +155,81 @@ def check(mix: MixArg) -> None:
     )
 
 
+@app.command()
+def verify(mix: MixArg) -> None:
+    """Re-render MIX and compare with its lock file; exit 0 when identical, 1 if not."""
+    try:
+        result = load(mix).verify()
+    except MixError as e:
+        raise _fail(e) from None
+    if result.identical:
+        out.print(f"identical: {mix} renders exactly as its lock file records", highlight=False)
+        return
+    for line in result.differences:
+        out.print(f"[red]differs:[/] {line}", highlight=False, soft_wrap=True)
+    raise typer.Exit(1)
+
+
+@app.command()
+def diff(
+    a: Annotated[
+        str, typer.Argument(help="A mix file, or a git revision of one: HEAD~1:song.toml")
+    ],
+    b: Annotated[str, typer.Argument(help="The other version.")],
+    audio: Annotated[
+        bool, typer.Option("--audio", help="Render both and print the null test (A minus B).")
+    ] = False,
+    section_s: Annotated[
+        float, typer.Option("--section-s", min=0.1, help="Section length for loudness, seconds.")
+    ] = 10.0,
+) -> None:
+    """What changed between two versions of a mix; with --audio, what it does to the sound."""
+    from .diff import describe, load_version, null_test
+
+    try:
+        va, vb = load_version(a), load_version(b)
+        changes = describe(va, vb)
+        for line in changes:
+            out.print(line, highlight=False, soft_wrap=True)
+        if not changes:
+            out.print("no parameter changes", highlight=False)
+        if not audio:
+            return
+        null = null_test(va, vb, section_s=section_s)
+    except MixError as e:
+        raise _fail(e) from None
+    if null.identical:
+        out.print("audio: identical (every bit is equal)", highlight=False)
+        return
+
+    def db(x: float | None) -> str:
+        return "silent" if x is None else f"{x:.1f} dBFS"
+
+    out.print(
+        f"audio: A minus B peaks at {db(null.peak_dbfs)}, RMS {db(null.rms_dbfs)}", highlight=False
+    )
+    if null.frames[0] != null.frames[1]:
+        out.print(
+            f"  lengths differ: {null.frames[0]} and {null.frames[1]} frames", highlight=False
+        )
+    for start, end, la, lb in null.sections:
+        if la is None or lb is None:
+            change = "silent" if la == lb else f"{la} -> {lb} LUFS"
+        else:
+            change = f"{lb - la:+.2f} LU ({la:.1f} -> {lb:.1f} LUFS)"
+        out.print(f"  {start:7.1f} - {end:7.1f} s  {change}", highlight=False)
+
+
+@app.command()
+def schema() -> None:
+    """Print the JSON Schema (draft 2020-12) of the mix format."""
+    import json
+
+    from .schema import json_schema
+
+    print(json.dumps(json_schema(), indent=2))
+
+
 def _version(value: bool) -> None:
     if value:
         out.print(f"mixrender {__version__}")
@@ -160,3 +243,139 @@ def main(
     ] = False,
 ) -> None:
     """Render TOML mix files to bit-identical stereo audio."""
+
+
+# --- batch --------------------------------------------------------------------------------------
+
+#: A batch's summary table lists every job up to this many; beyond, the failed ones only.
+_BATCH_TABLE_ROWS = 50
+
+
+@app.command("batch")
+def batch_command(
+    mixes: Annotated[
+        list[str],
+        typer.Argument(
+            help="Mix files, globs (quoted: 'album/**/*.toml') or manifests (job: mix, out).",
+            show_default=False,
+        ),
+    ],
+    output: Annotated[Path, typer.Option("-o", "--output", help="Output folder.", file_okay=False)],
+    workers: Annotated[
+        int | None,
+        typer.Option("--workers", min=1, help="Local worker processes (default: the cores)."),
+    ] = None,
+    scheduler: Annotated[
+        str | None,
+        typer.Option("--scheduler", help="Render on this Dask scheduler (tcp://HOST:PORT)."),
+    ] = None,
+    retries: Annotated[
+        int,
+        typer.Option("--retries", min=0, help="Retries of a job whose failure may pass."),
+    ] = 2,
+    cache: Annotated[
+        Path | None,
+        typer.Option("--cache", file_okay=False, help="Cache folder (default: OUTPUT/.cache)."),
+    ] = None,
+    no_cache: Annotated[
+        bool, typer.Option("--no-cache", help="Render every job; neither read nor fill a cache.")
+    ] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", dir_okay=False, help="Write every job's result as JSON."),
+    ] = None,
+) -> None:
+    """Render many mixes into OUTPUT (their paths kept relative to their common folder)."""
+    from .batch import batch as run_batch
+    from .batch import summary
+
+    if cache is not None and no_cache:
+        raise typer.BadParameter("give --cache or --no-cache, not both")
+    start = time.monotonic()
+    bar = _BatchProgress()
+    try:
+        results = run_batch(
+            mixes,
+            output,
+            workers=workers,
+            scheduler=scheduler,
+            retries=retries,
+            cache=False if no_cache else cache,
+            report=report,
+            progress=bar,
+        )
+    except ValueError as e:  # nothing matches, and the like: a usage error
+        raise typer.BadParameter(str(e)) from None
+    except MixError as e:
+        raise _fail(e) from None
+    finally:
+        bar.close()
+    _batch_summary(results, summary(results, time.monotonic() - start))
+    if not all(r.ok for r in results):
+        raise typer.Exit(1)
+
+
+class _BatchProgress:
+    """The whole batch's progress bar on stderr: jobs finished of all, failed, cached, rate."""
+
+    def __init__(self) -> None:
+        from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+
+        self.bar = Progress(
+            TextColumn("batch"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[counts]}"),
+            TimeElapsedColumn(),
+            console=err,
+            disable=not err.is_terminal,
+        )
+        self.task: TaskID | None = None
+
+    def __call__(self, event: BatchEvent) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task("batch", total=event.total, counts="")
+        counts = (
+            f"{event.failed} failed, {event.cached} cached, {event.jobs_per_minute:.1f} jobs/min"
+        )
+        self.bar.update(self.task, completed=event.finished, counts=counts)
+
+    def close(self) -> None:
+        self.bar.stop()
+
+
+def _batch_summary(results: list[JobResult], totals: dict[str, float]) -> None:
+    """One row per job (or per failed job, in a large batch), each failure's error in full
+    below the table (where a narrow terminal does not fold it), then the totals line."""
+    from rich.table import Table
+
+    shown = [r for r in results if len(results) <= _BATCH_TABLE_ROWS or not r.ok]
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    table.add_column("mix", overflow="fold")
+    table.add_column("status")
+    table.add_column("seconds", justify="right")
+    table.add_column("sha256", no_wrap=True)
+    colour = {"rendered": "green", "cached": "cyan", "failed": "red"}
+    for r in shown:
+        status = f"[{colour[r.status]}]{r.status}[/]"
+        table.add_row(_shown_path(r.mix), status, f"{r.seconds:.2f}", (r.audio_sha256 or "")[:16])
+    if shown:
+        out.print(table, highlight=False)
+    if len(shown) < len(results):
+        out.print(f"({len(results) - len(shown)} succeeded jobs not listed)", highlight=False)
+    for r in results:
+        if not r.ok:
+            out.print(f"[bold red]failed:[/] {r.error}", highlight=False, soft_wrap=True)
+    out.print(
+        f"{totals['jobs']:.0f} jobs: {totals['rendered']:.0f} rendered, "
+        f"{totals['cached']:.0f} cached, {totals['failed']:.0f} failed "
+        f"in {totals['seconds']:.1f} s ({totals['jobs_per_minute']:.1f} jobs/min)",
+        highlight=False,
+    )
+
+
+def _shown_path(path: str) -> str:
+    """A path relative to the working folder when it is inside it: shorter, still clickable."""
+    p = Path(path)
+    return str(p.relative_to(Path.cwd())) if p.is_relative_to(Path.cwd()) else path

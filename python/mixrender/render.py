@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
-from dataclasses import dataclass
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,11 +19,11 @@ import numpy as np
 import numpy.typing as npt
 
 from . import _engine
-from .errors import MixError, RenderError
+from .errors import RenderError
 from .mixfile import MixFile
 from .plan import build_plan, plan_bytes
-from .sources import InMemorySource, open_readers, probe_sources
-from .writer import DTYPES, AtomicWriter, hash_block
+from .sources import InMemorySource, SourceInfo, open_readers, probe_sources
+from .writer import DTYPES, AtomicWriter, hash_block, output_format
 
 DEFAULT_BLOCK = 4096
 MAX_BLOCK = 1 << 16
@@ -44,9 +45,10 @@ class RenderReport:
     sample_peak_dbfs: float | None
     clipped_samples: int
     seconds: float
+    stems: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 def _dbfs(peak: float) -> float | None:
@@ -54,9 +56,84 @@ def _dbfs(peak: float) -> float | None:
 
 
 def default_threads() -> int:
-    return (
-        len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
-    )
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+class BlockRender:
+    """One render's engine and readers; iterate `blocks()` and take each block's audio."""
+
+    def __init__(
+        self,
+        mix: MixFile,
+        *,
+        sources: dict[str, InMemorySource] | None = None,
+        rough: bool = False,
+        block_size: int | None = None,
+        threads: int | None = None,
+    ) -> None:
+        self.block = DEFAULT_BLOCK if block_size is None else block_size
+        if not 1 <= self.block <= MAX_BLOCK:
+            raise ValueError(f"block_size must be 1 .. {MAX_BLOCK}, not {self.block}")
+        threads = default_threads() if threads is None else threads
+        if threads < 1:
+            raise ValueError(f"threads must be at least 1, not {threads}")
+        self.mix = mix
+        self.infos: list[SourceInfo] = probe_sources(mix, sources)
+        self.plan = plan_bytes(build_plan(mix, self.infos, rough=rough))
+        self.engine = _engine.Renderer(self.plan, self.block, threads)
+        self.frames: int = self.engine.frames
+
+    def blocks(self, progress: Progress | None = None) -> Iterator[tuple[int, int]]:
+        """Renders block after block, yielding `(position, frames)` once each is ready."""
+        readers = open_readers(self.mix, self.infos)
+        try:
+            pos = 0
+            while pos < self.frames:
+                n = min(self.block, self.frames - pos)
+                wanted = self.engine.wanted(n)
+                blocks = [r.read(k) for r, k in zip(readers, wanted, strict=True)]
+                self.engine.process(blocks, n)
+                yield pos, n
+                pos += n
+                if progress is not None:
+                    progress(pos, self.frames)
+        finally:
+            for r in readers:
+                r.close()
+
+    def peak_and_clips(self) -> tuple[float | None, int]:
+        (peak_l, peak_r), (clip_l, clip_r) = self.engine.stats()
+        return _dbfs(max(peak_l, peak_r)), int(clip_l + clip_r)
+
+
+def _safe_name(name: str) -> str:
+    return re.sub(r"[^\w\-. ]", "_", name).strip(" .") or "stem"
+
+
+def _stem_writers(
+    job: BlockRender, folder: Path, extension: str, bit_depth: int
+) -> dict[str, AtomicWriter]:
+    names = job.engine.stem_names()
+    paths: dict[str, str] = {}
+    for name in names:
+        file = f"{_safe_name(name)}{extension}"
+        if file.lower() in (p.lower() for p in paths.values()):
+            other = next(k for k, v in paths.items() if v.lower() == file.lower())
+            raise RenderError(f'stems "{other}" and "{name}" would both be written to {file}')
+        paths[name] = file
+    writers: dict[str, AtomicWriter] = {}
+    try:
+        for name in names:
+            writers[name] = AtomicWriter(
+                folder / paths[name], job.mix.session.sample_rate, bit_depth
+            )
+    except BaseException:
+        for w in writers.values():
+            w.abort()
+        raise
+    return writers
 
 
 def render(
@@ -68,72 +145,72 @@ def render(
     block_size: int | None = None,
     threads: int | None = None,
     dtype: str = "float32",
+    stems: Path | None = None,
     progress: Progress | None = None,
-) -> tuple[RenderReport, npt.NDArray[Any] | None]:
-    """Renders `mix` to the file `out`, or with `out=None` to an array returned with the report."""
-    block = DEFAULT_BLOCK if block_size is None else block_size
-    if not 1 <= block <= MAX_BLOCK:
-        raise ValueError(f"block_size must be 1 .. {MAX_BLOCK}, not {block}")
-    threads = default_threads() if threads is None else threads
-    if threads < 1:
-        raise ValueError(f"threads must be at least 1, not {threads}")
+) -> tuple[RenderReport, npt.NDArray[Any] | None, BlockRender]:
+    """Renders `mix` to the file `out`, or with `out=None` to an array returned with the report.
+
+    With `stems`, every direct input of the master is written to that folder in the same
+    pass, named after its track or bus, in the output's format (WAV without `out`).
+    """
     if dtype not in ("float32", "float64"):
         raise ValueError(f'dtype must be "float32" or "float64", not {dtype!r}')
-
-    infos = probe_sources(mix, sources)
-    plan = build_plan(mix, infos, rough=rough)
-    renderer = _engine.Renderer(plan_bytes(plan), block, threads)
-    frames: int = renderer.frames
     bit_depth = mix.render.bit_depth if out is not None else 32
-    result: npt.NDArray[Any] | None = None
+    if out is not None:
+        output_format(out, bit_depth)  # refuse a bad extension before any work
+    job = BlockRender(mix, sources=sources, rough=rough, block_size=block_size, threads=threads)
+    frames = job.frames
+    result = np.zeros((frames, 2), dtype=dtype) if out is None else None
+    buf = np.zeros((job.block, 2), dtype=DTYPES[bit_depth])
+    writers: dict[str, AtomicWriter] = {}
+    stem_hashes: dict[str, str] | None = None
     writer: AtomicWriter | None = None
-    hasher: Any = hashlib.sha256()
-    if out is None:
-        result = np.zeros((frames, 2), dtype=dtype)
-    else:
-        writer = AtomicWriter(out, mix.session.sample_rate, bit_depth)
-        hasher = writer.sha256
-    buf = np.zeros((block, 2), dtype=DTYPES[bit_depth])
-    readers = open_readers(mix, infos)
     try:
-        pos = 0
-        while pos < frames:
-            n = min(block, frames - pos)
-            wanted = renderer.wanted(n)
-            renderer.process([r.read(k) for r, k in zip(readers, wanted, strict=True)], n)
+        if out is not None:
+            writer = AtomicWriter(out, mix.session.sample_rate, bit_depth)
+        if stems is not None:
+            extension = out.suffix if out is not None else ".wav"
+            writers = _stem_writers(job, stems, extension, bit_depth)
+        for pos, n in job.blocks(progress):
             if result is not None:
-                renderer.write(result[pos : pos + n])
+                job.engine.write(result[pos : pos + n])
             else:
-                renderer.write(buf[:n])
                 assert writer is not None
+                job.engine.write(buf[:n])
                 writer.write(buf[:n])
-            pos += n
-            if progress is not None:
-                progress(pos, frames)
-        if result is not None:  # the hash a 32-bit float file of the same render would have
-            hash_block(hasher, result.astype(np.float32, copy=False))
+            for k, w in enumerate(writers.values()):
+                job.engine.write_stem(k, buf[:n])
+                w.write(buf[:n])
         if writer is not None:
             writer.commit()
+        for w in writers.values():
+            w.commit()
+        if writers:
+            stem_hashes = {name: w.sha256.hexdigest() for name, w in writers.items()}
     except BaseException:
+        for w in writers.values():
+            w.abort()
         if writer is not None:
             writer.abort()
         raise
-    finally:
-        for r in readers:
-            r.close()
-    (peak_l, peak_r), (clip_l, clip_r) = renderer.stats()
+    if writer is not None:
+        audio_sha256 = writer.sha256.hexdigest()
+    else:
+        assert result is not None
+        hasher = hashlib.sha256()  # the hash a 32-bit float file of the same render would have
+        hash_block(hasher, result.astype(np.float32, copy=False))
+        audio_sha256 = hasher.hexdigest()
+    peak, clipped = job.peak_and_clips()
     report = RenderReport(
         mix=str(mix.path),
         output=str(out) if out is not None else None,
         frames=frames,
         sample_rate=mix.session.sample_rate,
         bit_depth=bit_depth,
-        audio_sha256=hasher.hexdigest(),
-        sample_peak_dbfs=_dbfs(max(peak_l, peak_r)),
-        clipped_samples=int(clip_l + clip_r),
+        audio_sha256=audio_sha256,
+        sample_peak_dbfs=peak,
+        clipped_samples=clipped,
         seconds=frames / mix.session.sample_rate,
+        stems=stem_hashes,
     )
-    return report, result
-
-
-__all__ = ["DEFAULT_BLOCK", "MixError", "RenderError", "RenderReport", "render"]
+    return report, result, job

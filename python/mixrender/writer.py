@@ -75,7 +75,8 @@ class AtomicWriter:
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
-        self._file.close()
+        if not self._file.closed:
+            self._file.close()
         self.tmp.unlink(missing_ok=True)
 
     def __enter__(self) -> AtomicWriter:

@@ -223,7 +223,11 @@ mod tests {
 
     #[test]
     fn frames_before_the_timeline_hold_the_first_value() {
-        let l = lane(&[(0, 2.0, Shape::Linear), (0, 5.0, Shape::Linear), (10, 6.0, Shape::Linear)]);
+        let l = lane(&[
+            (0, 2.0, Shape::Linear),
+            (0, 5.0, Shape::Linear),
+            (10, 6.0, Shape::Linear),
+        ]);
         assert_eq!(l.value_at(-3), 2.0);
         assert_eq!(l.value_at(0), 5.0);
         let mut buf = [0.0; 6];

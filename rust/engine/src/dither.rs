@@ -20,6 +20,12 @@ fn uniform(seed: u64, counter: u64) -> f64 {
     v * (1.0 / 9_007_199_254_740_992.0)
 }
 
+/// The seed of an independent noise stream (a stem's) derived from the render's seed.
+#[must_use]
+pub fn stream_seed(seed: u64, stream: u64) -> u64 {
+    mix64(seed ^ mix64(stream.wrapping_mul(0xd6e8_feb8_6659_fd93)))
+}
+
 /// TPDF noise in LSB, in `(-1, 1)`: the difference of two uniform draws.
 #[inline]
 #[must_use]

@@ -177,7 +177,11 @@ fn plan_timing(
     timing: &[Timing],
     chains: &[InsertChain],
 ) -> Timing {
-    let fed = feeds.iter().map(|&f| feed_delay(plan, f, timing)).max().unwrap_or(0);
+    let fed = feeds
+        .iter()
+        .map(|&f| feed_delay(plan, f, timing))
+        .max()
+        .unwrap_or(0);
     let key_tap = |k: usize| timing[k].in_delay + chains[k].total();
     let keyed = chain
         .sidechains
@@ -189,7 +193,9 @@ fn plan_timing(
     Timing {
         in_delay,
         in_comp: in_delay,
-        insert_delay: (0..chain.latencies.len()).map(|i| in_delay + chain.before(i)).collect(),
+        insert_delay: (0..chain.latencies.len())
+            .map(|i| in_delay + chain.before(i))
+            .collect(),
         fader_delay: in_delay + chain.total(),
         out_comp: 0,
         send_comp: Vec::new(),

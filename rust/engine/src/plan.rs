@@ -140,6 +140,237 @@ pub enum Insert {
         /// Not supported yet: the planner refuses anything but null.
         mono_below_hz: Option<Lane>,
     },
+    Eq(EqParams),
+    Compressor(CompressorParams),
+    Gate(GateParams),
+    Limiter(LimiterParams),
+    Deesser(DeesserParams),
+    Saturation(SaturationParams),
+}
+
+// The channel strip's inserts. Automatable numeric keys are lanes; keys that fix the
+// latency or the structure of a processor are plain values; keys that may be off are
+// `Option` (JSON null when off). Ranges are the mix-format spec's; `Insert::check`
+// verifies what the engine relies on.
+
+/// `eq`: bands in order, each a cookbook biquad or a Butterworth cascade.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EqParams {
+    pub name: String,
+    pub bypass: bool,
+    pub bands: Vec<Band>,
+}
+
+/// One EQ band. `gain_db` is always present (0 for types without gain); `q` is null for
+/// high- and low-pass at slopes other than 12 dB/oct (Butterworth), and `slope_db_oct` is
+/// null for every type but high- and low-pass.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Band {
+    #[serde(rename = "type")]
+    pub kind: BandType,
+    pub freq_hz: Lane,
+    pub gain_db: Lane,
+    pub q: Option<Lane>,
+    pub slope_db_oct: Option<u32>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BandType {
+    Highpass,
+    Lowpass,
+    Bell,
+    Lowshelf,
+    Highshelf,
+    Notch,
+    Bandpass,
+}
+
+/// `compressor`: GMR feed-forward compressor, optionally keyed by another strip.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CompressorParams {
+    pub name: String,
+    pub bypass: bool,
+    pub threshold_db: Lane,
+    pub ratio: Lane,
+    pub knee_db: Lane,
+    pub attack_ms: Lane,
+    pub release_ms: Lane,
+    pub makeup_db: Lane,
+    pub detector: Detector,
+    pub rms_ms: Lane,
+    /// Index of the key strip in [`Plan::strips`]; the engine routes its pre-fader signal
+    /// into the block's sidechain.
+    pub sidechain: Option<usize>,
+    /// A cookbook 2nd-order high-pass (Q 0.7071) on the detector's input; null when off.
+    pub sidechain_hpf_hz: Option<Lane>,
+    pub stereo_link: bool,
+    pub mix: Lane,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Detector {
+    Peak,
+    Rms,
+}
+
+/// `gate`: opens above the threshold, holds, then closes to `range_db`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateParams {
+    pub name: String,
+    pub bypass: bool,
+    pub threshold_db: Lane,
+    pub range_db: Lane,
+    pub attack_ms: Lane,
+    pub hold_ms: Lane,
+    pub release_ms: Lane,
+    pub sidechain: Option<usize>,
+}
+
+/// `limiter`: lookahead peak limiter; `lookahead_ms` fixes its latency.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimiterParams {
+    pub name: String,
+    pub bypass: bool,
+    pub ceiling_db: Lane,
+    pub release_ms: Lane,
+    pub lookahead_ms: f64,
+    pub true_peak: bool,
+}
+
+/// `deesser`: a compressor keyed by the band above `freq_hz`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeesserParams {
+    pub name: String,
+    pub bypass: bool,
+    pub freq_hz: Lane,
+    pub threshold_db: Lane,
+    pub range_db: Lane,
+    pub split: bool,
+}
+
+/// `saturation`: an oversampled static curve; `oversample` fixes its latency.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaturationParams {
+    pub name: String,
+    pub bypass: bool,
+    pub drive_db: Lane,
+    pub shape: SaturationShape,
+    /// 1, 2, 4, 8 or 16.
+    pub oversample: u32,
+    pub output_db: Lane,
+    pub mix: Lane,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaturationShape {
+    Tanh,
+    Soft,
+}
+
+impl Insert {
+    /// The strip that keys this insert's sidechain, if any.
+    #[must_use]
+    pub fn sidechain(&self) -> Option<usize> {
+        match self {
+            Self::Compressor(p) => p.sidechain,
+            Self::Gate(p) => p.sidechain,
+            _ => None,
+        }
+    }
+
+    /// Every automation lane of the insert, for the plan's lane checks.
+    #[must_use]
+    pub fn lanes(&self) -> Vec<&Lane> {
+        match self {
+            Self::Gain { gain_db, .. } => vec![gain_db],
+            Self::Width {
+                width,
+                mono_below_hz,
+                ..
+            } => core::iter::once(width).chain(mono_below_hz).collect(),
+            Self::Eq(p) => p
+                .bands
+                .iter()
+                .flat_map(|b| [&b.freq_hz, &b.gain_db].into_iter().chain(&b.q))
+                .collect(),
+            Self::Compressor(p) => [
+                &p.threshold_db,
+                &p.ratio,
+                &p.knee_db,
+                &p.attack_ms,
+                &p.release_ms,
+                &p.makeup_db,
+                &p.rms_ms,
+                &p.mix,
+            ]
+            .into_iter()
+            .chain(&p.sidechain_hpf_hz)
+            .collect(),
+            Self::Gate(p) => vec![
+                &p.threshold_db,
+                &p.range_db,
+                &p.attack_ms,
+                &p.hold_ms,
+                &p.release_ms,
+            ],
+            Self::Limiter(p) => vec![&p.ceiling_db, &p.release_ms],
+            Self::Deesser(p) => vec![&p.freq_hz, &p.threshold_db, &p.range_db],
+            Self::Saturation(p) => vec![&p.drive_db, &p.output_db, &p.mix],
+        }
+    }
+
+    /// Checks the structural keys the processors rely on (slopes, Q presence, oversampling,
+    /// lookahead) and that no lane is empty.
+    ///
+    /// # Errors
+    /// A message naming the insert and the key.
+    pub fn check(&self) -> core::result::Result<(), String> {
+        if self.lanes().iter().any(|l| l.points.is_empty()) {
+            return Err("empty automation lane".into());
+        }
+        match self {
+            Self::Eq(p) => {
+                for (i, b) in p.bands.iter().enumerate() {
+                    let at = |what: &str| format!("bands.{}: {what}", i + 1);
+                    let pass = matches!(b.kind, BandType::Highpass | BandType::Lowpass);
+                    match (pass, b.slope_db_oct) {
+                        (true, None | Some(6 | 12 | 18 | 24 | 36 | 48)) | (false, None) => {}
+                        (true, Some(s)) => {
+                            return Err(at(&format!(
+                                "slope_db_oct {s} is not 6, 12, 18, 24, 36 or 48"
+                            )));
+                        }
+                        (false, Some(_)) => return Err(at("slope_db_oct on a band without slope")),
+                    }
+                    let slope = b.slope_db_oct.unwrap_or(12);
+                    if pass && slope != 12 && b.q.is_some() {
+                        return Err(at(&format!("q is refused at {slope} dB/oct")));
+                    }
+                }
+            }
+            Self::Limiter(p) if !(0.0..=100.0).contains(&p.lookahead_ms) => {
+                return Err(format!("lookahead_ms {} is not in 0..100", p.lookahead_ms));
+            }
+            Self::Saturation(p) if ![1, 2, 4, 8, 16].contains(&p.oversample) => {
+                return Err(format!(
+                    "oversample {} is not 1, 2, 4, 8 or 16",
+                    p.oversample
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
 }
 
 /// An automation lane: breakpoints on frames. A static value is a single point.

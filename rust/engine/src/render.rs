@@ -127,7 +127,11 @@ impl Engine {
     pub fn new(plan: &Plan, config: EngineConfig) -> Result<Self> {
         let max_block = config.max_block.max(1);
         let sample_rate = plan.sample_rate;
-        let n_tracks = plan.strips.iter().take_while(|s| s.source.is_some()).count();
+        let n_tracks = plan
+            .strips
+            .iter()
+            .take_while(|s| s.source.is_some())
+            .count();
         if plan.strips[n_tracks..].iter().any(|s| s.source.is_some()) {
             return Err(EngineError::Plan {
                 reason: "tracks must come before buses".into(),
@@ -139,7 +143,12 @@ impl Engine {
             .map(|s| slots(&s.inserts, sample_rate, max_block))
             .collect();
         let master_slots = slots(&plan.master.inserts, sample_rate, max_block);
-        for (i, slot) in strip_slots.iter().flatten().chain(&master_slots).enumerate() {
+        for (i, slot) in strip_slots
+            .iter()
+            .flatten()
+            .chain(&master_slots)
+            .enumerate()
+        {
             if slot.sidechain.is_some_and(|k| k >= plan.strips.len()) {
                 return Err(EngineError::Plan {
                     reason: format!("insert {i}: sidechain index out of range"),
@@ -156,7 +165,10 @@ impl Engine {
         }
         let is_key: Vec<bool> = (0..plan.strips.len())
             .map(|k| {
-                chains.iter().chain([&chain(&master_slots)]).any(|c| c.sidechains.iter().any(|&(_, key)| key == k))
+                chains
+                    .iter()
+                    .chain([&chain(&master_slots)])
+                    .any(|c| c.sidechains.iter().any(|&(_, key)| key == k))
             })
             .collect();
 
@@ -284,7 +296,11 @@ impl Engine {
         }
         if inputs.len() != self.n_tracks {
             return Err(EngineError::Plan {
-                reason: format!("{} source blocks for {} tracks", inputs.len(), self.n_tracks),
+                reason: format!(
+                    "{} source blocks for {} tracks",
+                    inputs.len(),
+                    self.n_tracks
+                ),
             });
         }
         let total = self.call_frames(n);
@@ -375,6 +391,45 @@ impl Engine {
     /// # Errors
     /// [`EngineError::OutputLength`] unless `out` holds exactly two samples per frame.
     pub fn write_output(&self, out: OutputBlock<'_>) -> Result<()> {
+        let [l, r] = self.master_block();
+        self.convert(l, r, out, self.output.seed, true)
+    }
+
+    /// Names of the master's direct inputs, the stems, in the order they are summed.
+    #[must_use]
+    pub fn stem_names(&self) -> Vec<&str> {
+        self.routing
+            .master_feeds
+            .iter()
+            .map(|f| self.strips[f.strip()].name.as_str())
+            .collect()
+    }
+
+    /// Writes the last block of stem `k` (a direct input of the master, aligned as the
+    /// master sums it). Floats are not clipped, so that the stems sum to the master's input;
+    /// integers are dithered with noise independent of the master's.
+    ///
+    /// # Errors
+    /// [`EngineError::OutputLength`] for a wrong length, [`EngineError::Plan`] for a bad `k`.
+    pub fn write_stem(&self, k: usize, out: OutputBlock<'_>) -> Result<()> {
+        let Some(feed) = self.routing.master_feeds.get(k) else {
+            return Err(EngineError::Plan {
+                reason: format!("no stem {k}"),
+            });
+        };
+        let [l, r] = &self.strips[feed.strip()].out;
+        let seed = dither::stream_seed(self.output.seed, k as u64 + 1);
+        self.convert(&l[..self.block], &r[..self.block], out, seed, false)
+    }
+
+    fn convert(
+        &self,
+        l: &[f64],
+        r: &[f64],
+        out: OutputBlock<'_>,
+        seed: u64,
+        clip: bool,
+    ) -> Result<()> {
         let n = self.block;
         let len = match &out {
             OutputBlock::F32(o) => o.len(),
@@ -388,10 +443,8 @@ impl Engine {
                 actual: len,
             });
         }
-        let [l, r] = self.master_block();
         let first = self.out_pos - n as u64;
         let dither = self.output.dither;
-        let seed = self.output.seed;
         let noise = |i: usize, c: u64| {
             if dither {
                 dither::tpdf(seed, first + i as u64, c)
@@ -399,19 +452,23 @@ impl Engine {
                 0.0
             }
         };
+        let limit = if clip { 1.0 } else { f64::INFINITY };
         match out {
             OutputBlock::F32(o) => {
                 for (i, f) in o.chunks_exact_mut(2).enumerate() {
                     #[allow(clippy::cast_possible_truncation)] // float output is float32
-                    let (a, b) = (l[i].clamp(-1.0, 1.0) as f32, r[i].clamp(-1.0, 1.0) as f32);
+                    let (a, b) = (
+                        l[i].clamp(-limit, limit) as f32,
+                        r[i].clamp(-limit, limit) as f32,
+                    );
                     f[0] = a;
                     f[1] = b;
                 }
             }
             OutputBlock::F64(o) => {
                 for (i, f) in o.chunks_exact_mut(2).enumerate() {
-                    f[0] = l[i].clamp(-1.0, 1.0);
-                    f[1] = r[i].clamp(-1.0, 1.0);
+                    f[0] = l[i].clamp(-limit, limit);
+                    f[1] = r[i].clamp(-limit, limit);
                 }
             }
             OutputBlock::I16(o) => {
@@ -452,7 +509,10 @@ fn sum_feeds(strips: &[StripState], feeds: &[Feed], sig: &mut [Vec<f64>; 2], n: 
 /// Copies every key's pre-fader block into the keyed inserts' inputs.
 fn load_keys(strips: &[StripState], keys: &mut [KeyInput], n: usize) {
     for key in keys {
-        let (tap, channels) = strips[key.key].key_tap.as_ref().expect("key strips keep their tap");
+        let (tap, channels) = strips[key.key]
+            .key_tap
+            .as_ref()
+            .expect("key strips keep their tap");
         key.load(tap, *channels, n);
     }
 }

@@ -375,7 +375,6 @@ impl StripState {
         }
     }
 
-
     fn run_sends(&mut self, tap: Tap, at: i64, n: usize) {
         for send in self.sends.iter_mut().filter(|s| s.tap == tap) {
             send.render(&self.sig, self.channels, self.law, at, n);

@@ -30,6 +30,22 @@ fn contiguous<S>(slice: Result<S, numpy::AsSliceError>) -> PyResult<S> {
     })
 }
 
+/// The engine's view of a caller's `(frames, 2)` output array.
+fn output_block<'a>(out: &'a mut OutArray<'_>) -> PyResult<OutputBlock<'a>> {
+    let shape_ok = |s: &[usize]| s.len() == 2 && s[1] == 2;
+    Ok(match out {
+        OutArray::F32(a) if shape_ok(a.shape()) => OutputBlock::F32(contiguous(a.as_slice_mut())?),
+        OutArray::F64(a) if shape_ok(a.shape()) => OutputBlock::F64(contiguous(a.as_slice_mut())?),
+        OutArray::I16(a) if shape_ok(a.shape()) => OutputBlock::I16(contiguous(a.as_slice_mut())?),
+        OutArray::I32(a) if shape_ok(a.shape()) => OutputBlock::I24(contiguous(a.as_slice_mut())?),
+        _ => {
+            return Err(PyValueError::new_err(
+                "output block must have shape (frames, 2)",
+            ));
+        }
+    })
+}
+
 #[pyclass(name = "Renderer", module = "mixrender._engine")]
 pub(crate) struct PyRenderer {
     engine: Engine,
@@ -90,28 +106,25 @@ impl PyRenderer {
     /// float32/float64 are clipped, int16/int32 (24-bit, shifted left by 8) are dithered
     /// and quantised as the plan says. No copy beyond the conversion itself.
     fn write(&self, py: Python<'_>, mut out: OutArray<'_>) -> PyResult<()> {
-        let shape_ok = |s: &[usize]| s.len() == 2 && s[1] == 2;
-        let block = match &mut out {
-            OutArray::F32(a) if shape_ok(a.shape()) => {
-                OutputBlock::F32(contiguous(a.as_slice_mut())?)
-            }
-            OutArray::F64(a) if shape_ok(a.shape()) => {
-                OutputBlock::F64(contiguous(a.as_slice_mut())?)
-            }
-            OutArray::I16(a) if shape_ok(a.shape()) => {
-                OutputBlock::I16(contiguous(a.as_slice_mut())?)
-            }
-            OutArray::I32(a) if shape_ok(a.shape()) => {
-                OutputBlock::I24(contiguous(a.as_slice_mut())?)
-            }
-            _ => {
-                return Err(PyValueError::new_err(
-                    "output block must have shape (frames, 2)",
-                ));
-            }
-        };
+        let block = output_block(&mut out)?;
         let engine = &self.engine;
         py.detach(|| engine.write_output(block)).map_err(to_py)
+    }
+
+    /// Names of the stems: the master's direct inputs, in the order they are summed.
+    fn stem_names(&self) -> Vec<String> {
+        self.engine
+            .stem_names()
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// Writes stem `k`'s last block into `out`, as `write` does, but floats unclipped.
+    fn write_stem(&self, py: Python<'_>, k: usize, mut out: OutArray<'_>) -> PyResult<()> {
+        let block = output_block(&mut out)?;
+        let engine = &self.engine;
+        py.detach(|| engine.write_stem(k, block)).map_err(to_py)
     }
 
     /// `((peak_l, peak_r), (clipped_l, clipped_r))` so far: peaks as linear `|x|` before

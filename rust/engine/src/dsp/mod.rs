@@ -4,10 +4,27 @@
 //! latency, and processes planar f64 blocks in place. Parameters come from automation
 //! lanes evaluated at timeline frames, so a block's size is never audible.
 
+pub mod biquad;
+mod compressor;
+mod deesser;
+mod delay_line;
+pub mod envelope;
+mod eq;
 mod gain;
+mod gate;
+mod grid;
+mod limiter;
+pub mod oversample;
+mod saturation;
 mod width;
 
+pub use compressor::Compressor;
+pub use deesser::Deesser;
+pub use eq::Eq;
 pub use gain::Gain;
+pub use gate::Gate;
+pub use limiter::{Limiter, TRUE_PEAK_DELAY};
+pub use saturation::Saturation;
 pub use width::{Width, apply as apply_width};
 
 use crate::plan::Insert;
@@ -60,6 +77,10 @@ pub trait Processor: Send + Sync {
     }
     /// Processes one block in place; never allocates.
     fn process(&mut self, block: &mut AudioBlock<'_>);
+    /// Processes one block while the insert is bypassed: the signal passes unchanged but
+    /// still delayed by [`Processor::latency`], so bypassing never shifts time. The
+    /// default (no latency) leaves the block as it is; never allocates.
+    fn process_bypassed(&mut self, _block: &mut AudioBlock<'_>) {}
 }
 
 /// An insert as the strip runs it: the processor and whether it is bypassed.
@@ -92,18 +113,26 @@ impl Slot {
                 width,
                 ..
             } => (name, *bypass, Box::new(Width::new(width.clone()))),
+            Insert::Eq(p) => (&p.name, p.bypass, Box::new(Eq::new(p))),
+            Insert::Compressor(p) => (&p.name, p.bypass, Box::new(Compressor::new(p))),
+            Insert::Gate(p) => (&p.name, p.bypass, Box::new(Gate::new(p))),
+            Insert::Limiter(p) => (&p.name, p.bypass, Box::new(Limiter::new(p))),
+            Insert::Deesser(p) => (&p.name, p.bypass, Box::new(Deesser::new(p))),
+            Insert::Saturation(p) => (&p.name, p.bypass, Box::new(Saturation::new(p))),
         };
         Self {
             name: name.clone(),
             bypass,
-            sidechain: None,
+            sidechain: insert.sidechain(),
             processor,
         }
     }
 
+    /// Runs the insert, or, when bypassed, only its latency (bypass never shifts time).
     pub fn process(&mut self, block: &mut AudioBlock<'_>) {
-        // A bypassed insert keeps its latency (compensated elsewhere) but does nothing.
-        if !self.bypass {
+        if self.bypass {
+            self.processor.process_bypassed(block);
+        } else {
             self.processor.process(block);
         }
     }

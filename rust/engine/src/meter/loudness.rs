@@ -48,6 +48,13 @@
 
 use crate::math;
 
+/// Bins per LU of the gating-block histogram (0.01 LU): only the bin holding the
+/// relative gate is approximate, and it holds blocks within 0.01 LU of the gate.
+const BLOCK_BINS_PER_LU: f64 = 100.0;
+/// Bins per LU of the short-term histogram (0.005 LU): a percentile reads its bin's mean,
+/// within 0.005 LU of the exact value, so the LRA is within 0.01 LU.
+const SHORT_TERM_BINS_PER_LU: f64 = 200.0;
+
 /// Sub-blocks per second: the hop of M, S and LRA is 10 ms.
 pub const HOPS_PER_SECOND: u32 = 100;
 /// Sub-blocks in a momentary window (400 ms).
@@ -169,33 +176,42 @@ pub fn k_weighting_prototype(fs: f64) -> [Coefficients; 2] {
 }
 
 /// Frame where sub-block `j` starts: `round(j fs / 100)`, half up.
-fn hop_boundary(j: u64, sample_rate: u32) -> u64 {
+pub(crate) fn hop_boundary(j: u64, sample_rate: u32) -> u64 {
     (2 * j * u64::from(sample_rate) + u64::from(HOPS_PER_SECOND)) / (2 * u64::from(HOPS_PER_SECOND))
 }
 
-/// A constant-memory histogram of loudness values (see the module documentation).
+/// A constant-memory histogram of loudness values (see the module documentation): bins of
+/// `1 / per_lu` LU from the absolute gate (-70 LUFS) to +30 LUFS, louder values in the top
+/// bin.
 #[derive(Debug, Clone)]
 struct Histogram {
+    per_lu: f64,
     count: Vec<u64>,
-    /// Sum of the weighted mean squares of the values in each bin (exact power means).
+    /// Per-bin sums of the values' weighted mean squares (empty when not kept).
     energy: Vec<f64>,
-    /// Sum of the loudness values in each bin (a percentile reads the bin's mean).
+    /// Per-bin sums of the loudness values (empty when not kept).
     lufs: Vec<f64>,
+    /// Count and energy sum of every value added, in arrival order.
+    total_count: u64,
+    total_energy: f64,
 }
 
 /// Lowest bin edge, LUFS (the absolute gate).
 const HIST_LOW: f64 = ABSOLUTE_GATE_LUFS;
-/// Bins per LU (0.01 LU bins).
-const HIST_PER_LU: f64 = 100.0;
-/// Bins from -70 to +30 LUFS; louder values land in the top bin (their energies stay exact).
-const HIST_BINS: usize = 10_000;
+/// Top of the binned range, LUFS.
+const HIST_HIGH: f64 = 30.0;
 
 impl Histogram {
-    fn new() -> Self {
+    /// Bins of `1 / per_lu` LU, keeping per-bin energy and/or loudness sums.
+    fn new(per_lu: f64, energy: bool, lufs: bool) -> Self {
+        let bins = ((HIST_HIGH - HIST_LOW) * per_lu).round() as usize;
         Self {
-            count: vec![0; HIST_BINS],
-            energy: vec![0.0; HIST_BINS],
-            lufs: vec![0.0; HIST_BINS],
+            per_lu,
+            count: vec![0; bins],
+            energy: if energy { vec![0.0; bins] } else { Vec::new() },
+            lufs: if lufs { vec![0.0; bins] } else { Vec::new() },
+            total_count: 0,
+            total_energy: 0.0,
         }
     }
 
@@ -203,49 +219,67 @@ impl Histogram {
         self.count.fill(0);
         self.energy.fill(0.0);
         self.lufs.fill(0.0);
+        self.total_count = 0;
+        self.total_energy = 0.0;
     }
 
-    /// Bin of a loudness value at or above the lowest edge (clamped into range).
-    fn bin(lufs: f64) -> usize {
-        let x = ((lufs - HIST_LOW) * HIST_PER_LU).floor();
+    /// Bin of a loudness value (clamped into range).
+    fn bin(&self, lufs: f64) -> usize {
+        let x = ((lufs - HIST_LOW) * self.per_lu).floor();
+        let top = self.count.len() - 1;
         if x <= 0.0 {
             0
-        } else if x >= (HIST_BINS - 1) as f64 {
-            HIST_BINS - 1
+        } else if x >= top as f64 {
+            top
         } else {
             // In range and integral: the conversion is exact.
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
-            let b = x as usize;
-            b
+            x as usize
         }
     }
 
     fn add(&mut self, energy: f64, lufs: f64) {
-        let b = Self::bin(lufs);
+        let b = self.bin(lufs);
         self.count[b] += 1;
-        self.energy[b] += energy;
-        self.lufs[b] += lufs;
+        if !self.energy.is_empty() {
+            self.energy[b] += energy;
+        }
+        if !self.lufs.is_empty() {
+            self.lufs[b] += lufs;
+        }
+        self.total_count += 1;
+        self.total_energy += energy;
     }
 
-    /// Count and energy sum of all values (in bin order, so the sum is deterministic).
-    fn totals(&self, from: usize) -> (u64, f64) {
-        let n = self.count[from..].iter().sum();
-        let e = self.energy[from..].iter().sum();
-        (n, e)
+    /// Power mean of everything added, as loudness; `None` when empty.
+    fn mean_lufs(&self) -> Option<f64> {
+        if self.total_count == 0 {
+            return None;
+        }
+        energy_to_lufs(self.total_energy / self.total_count as f64)
     }
 
-    /// First bin kept by a relative gate at `threshold` LUFS: bins above the threshold's
-    /// bin are kept, the threshold's own bin is kept when its mean `keep(mean)` says so.
-    fn gate_start(&self, threshold: f64, keep: impl Fn(f64) -> bool) -> usize {
+    /// First bin kept by a relative gate at `threshold` LUFS: every bin above the
+    /// threshold's own is kept; that bin is kept whole when `keep(bin)` says so.
+    fn gate_start(&self, threshold: f64, keep: impl Fn(usize) -> bool) -> usize {
         if threshold < HIST_LOW {
             return 0;
         }
-        let b = Self::bin(threshold);
-        if self.count[b] > 0 && keep(self.energy[b] / self.count[b] as f64) {
+        let b = self.bin(threshold);
+        if self.count[b] > 0 && keep(b) {
             b
         } else {
             b + 1
         }
+    }
+
+    /// Mean loudness of bin `b` (which must hold values and keep loudness sums).
+    fn bin_lufs(&self, b: usize) -> f64 {
+        self.lufs[b] / self.count[b] as f64
+    }
+
+    /// Mean energy of bin `b` (which must hold values and keep energy sums).
+    fn bin_energy(&self, b: usize) -> f64 {
+        self.energy[b] / self.count[b] as f64
     }
 }
 
@@ -307,8 +341,8 @@ impl Loudness {
             short_term: None,
             max_momentary: None,
             max_short_term: None,
-            blocks: Histogram::new(),
-            short_terms: Histogram::new(),
+            blocks: Histogram::new(BLOCK_BINS_PER_LU, true, false),
+            short_terms: Histogram::new(SHORT_TERM_BINS_PER_LU, false, true),
         })
     }
 
@@ -354,14 +388,22 @@ impl Loudness {
     pub fn process(&mut self, channels: &[&[f64]]) {
         assert_eq!(channels.len(), self.weights.len(), "channel count");
         let n = channels.first().map_or(0, |c| c.len());
-        assert!(channels.iter().all(|c| c.len() == n), "channel lengths differ");
+        assert!(
+            channels.iter().all(|c| c.len() == n),
+            "channel lengths differ"
+        );
         let mut i = 0;
         while i < n {
             let left = usize::try_from(self.hop_end - self.pos).unwrap_or(usize::MAX);
             let take = left.min(n - i);
             for (c, x) in channels.iter().enumerate() {
                 if self.weights[c] != 0.0 {
-                    self.acc[c] += k_filter(&self.stages, &mut self.state[c], &x[i..i + take]);
+                    k_filter(
+                        &self.stages,
+                        &mut self.state[c],
+                        &mut self.acc[c],
+                        &x[i..i + take],
+                    );
                 }
             }
             i += take;
@@ -453,15 +495,12 @@ impl Loudness {
     #[must_use]
     pub fn integrated(&self) -> Option<f64> {
         let h = &self.blocks;
-        let (n, e) = h.totals(0);
-        if n == 0 {
-            return None;
-        }
-        let threshold = energy_to_lufs(e / n as f64)? + RELATIVE_GATE_LU;
-        let from = h.gate_start(threshold, |mean| {
-            energy_to_lufs(mean).is_some_and(|l| l > threshold)
+        let threshold = h.mean_lufs()? + RELATIVE_GATE_LU;
+        let from = h.gate_start(threshold, |b| {
+            energy_to_lufs(h.bin_energy(b)).is_some_and(|l| l > threshold)
         });
-        let (n, e) = h.totals(from);
+        let n: u64 = h.count[from..].iter().sum();
+        let e: f64 = h.energy[from..].iter().sum();
         if n == 0 {
             return None;
         }
@@ -473,62 +512,60 @@ impl Loudness {
     #[must_use]
     pub fn loudness_range(&self) -> Option<f64> {
         let h = &self.short_terms;
-        let (n, e) = h.totals(0);
+        let threshold = h.mean_lufs()? + LRA_RELATIVE_GATE_LU;
+        let from = h.gate_start(threshold, |b| h.bin_lufs(b) >= threshold);
+        let n: u64 = h.count[from..].iter().sum();
         if n == 0 {
             return None;
         }
-        let threshold = energy_to_lufs(e / n as f64)? + LRA_RELATIVE_GATE_LU;
-        let from = h.gate_start(threshold, |mean| {
-            energy_to_lufs(mean).is_some_and(|l| l >= threshold)
-        });
-        let (n, _) = h.totals(from);
-        if n == 0 {
-            return None;
-        }
-        let low = self.percentile(from, n, LRA_LOW_PERCENTILE);
-        let high = self.percentile(from, n, LRA_HIGH_PERCENTILE);
+        let low = percentile(h, from, n, LRA_LOW_PERCENTILE);
+        let high = percentile(h, from, n, LRA_HIGH_PERCENTILE);
         Some(high - low)
-    }
-
-    /// The `p`th percentile of the `n` short-term values in bins `from..`, by nearest rank
-    /// as the Tech 3342 reference code takes it: the value of 1-based rank
-    /// `round((n - 1) p / 100 + 1)`, read as the mean of its bin.
-    fn percentile(&self, from: usize, n: u64, p: f64) -> f64 {
-        let rank = ((n - 1) as f64 * p / 100.0 + 1.0).round();
-        let mut seen = 0u64;
-        let h = &self.short_terms;
-        for b in from..HIST_BINS {
-            seen += h.count[b];
-            if h.count[b] > 0 && seen as f64 >= rank {
-                return h.lufs[b] / h.count[b] as f64;
-            }
-        }
-        // Unreachable for rank <= n; the top occupied bin otherwise.
-        (from..HIST_BINS)
-            .rev()
-            .find(|&b| h.count[b] > 0)
-            .map_or(HIST_LOW, |b| h.lufs[b] / h.count[b] as f64)
     }
 }
 
-/// K-weights `x` through both stages (TDF-II, float64 state) and returns the sum of squares
-/// of the output, accumulated in sample order.
+/// The `p`th percentile of the `n` values in bins `from..` of `h`, by nearest rank as the
+/// Tech 3342 reference code takes it: the value of 1-based rank `round((n - 1) p / 100 + 1)`,
+/// read as the mean of its bin.
+fn percentile(h: &Histogram, from: usize, n: u64, p: f64) -> f64 {
+    let rank = ((n - 1) as f64 * p / 100.0 + 1.0).round();
+    let mut seen = 0u64;
+    let mut last = from;
+    for b in from..h.count.len() {
+        if h.count[b] == 0 {
+            continue;
+        }
+        seen += h.count[b];
+        last = b;
+        if seen as f64 >= rank {
+            break;
+        }
+    }
+    h.bin_lufs(last)
+}
+
+/// K-weights `x` through both stages (TDF-II, float64 state) and adds the squares of the
+/// output to `sum` one by one, in sample order, so that the sum does not depend on how the
+/// input was split into blocks. A plain `while` loop stays fast in unoptimised builds.
 #[inline]
-fn k_filter(stages: &[Coefficients; 2], state: &mut [f64; 4], x: &[f64]) -> f64 {
+fn k_filter(stages: &[Coefficients; 2], state: &mut [f64; 4], sum: &mut f64, x: &[f64]) {
     let [s1, s2] = stages;
     let [mut a, mut b, mut c, mut d] = *state;
-    let mut sum = 0.0;
-    for &v in x {
+    let mut acc = *sum;
+    let mut i = 0;
+    while i < x.len() {
+        let v = x[i];
         let y1 = s1.b0 * v + a;
         a = s1.b1 * v - s1.a1 * y1 + b;
         b = s1.b2 * v - s1.a2 * y1;
         let y2 = s2.b0 * y1 + c;
         c = s2.b1 * y1 - s2.a1 * y2 + d;
         d = s2.b2 * y1 - s2.a2 * y2;
-        sum += y2 * y2;
+        acc += y2 * y2;
+        i += 1;
     }
     *state = [a, b, c, d];
-    sum
+    *sum = acc;
 }
 
 #[cfg(test)]
@@ -587,11 +624,17 @@ mod tests {
 
     #[test]
     fn histogram_bins() {
-        assert_eq!(Histogram::bin(-70.0), 0);
-        assert_eq!(Histogram::bin(-69.995), 0);
-        assert_eq!(Histogram::bin(-69.985), 1);
-        assert_eq!(Histogram::bin(-23.0), 4700);
-        assert_eq!(Histogram::bin(100.0), HIST_BINS - 1);
+        let h = Histogram::new(100.0, true, false);
+        assert_eq!(h.count.len(), 10_000);
+        assert_eq!(h.bin(-70.0), 0);
+        assert_eq!(h.bin(-69.995), 0);
+        assert_eq!(h.bin(-69.985), 1);
+        assert_eq!(h.bin(-23.0), 4700);
+        assert_eq!(h.bin(100.0), 9_999);
+        let h = Histogram::new(200.0, false, true);
+        assert_eq!(h.count.len(), 20_000);
+        assert_eq!(h.bin(-69.996), 0);
+        assert_eq!(h.bin(-69.994), 1);
     }
 
     #[test]
