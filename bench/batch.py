@@ -62,7 +62,9 @@ def mixes(folder: Path, count: int, seconds: float) -> list[Path]:
             f"seed = {n}",
         ]
         for i, kind in enumerate(KINDS):
-            ride = ", ".join(f"[{seconds * k / 7:.3f}, {-6.0 - ((n + i + k) % 5):.1f}]" for k in range(8))
+            ride = ", ".join(
+                f"[{seconds * k / 7:.3f}, {-6.0 - ((n + i + k) % 5):.1f}]" for k in range(8)
+            )
             lines += [
                 "[[track]]",
                 f'name = "{kind}"',
@@ -120,8 +122,10 @@ def main() -> None:
             times[w].append(run(paths, folder / f"out_{w}", w))
 
     load = ", ".join(f"{x:.2f}" for x in os.getloadavg())
-    print(f"{args.mixes} mixes of {args.seconds:g} s + 0.5 s tail, 4 tracks, an aux; "
-          f"median of {args.runs} interleaved runs; {os.cpu_count()} cores; load {load}")
+    print(
+        f"{args.mixes} mixes of {args.seconds:g} s + 0.5 s tail, 4 tracks, an aux; "
+        f"median of {args.runs} interleaved runs; {os.cpu_count()} cores; load {load}"
+    )
     print("| workers | wall s | CPU s | jobs per minute |")
     print("| --- | --- | --- | --- |")
     rate = {}

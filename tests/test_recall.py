@@ -107,7 +107,8 @@ def test_diff_in_words_and_the_null_test_of_a_fader_move(mix: Path, tmp_path: Pa
     rms_db = float(line.split("RMS ")[1].split(" dBFS")[0])
     assert rms_db == pytest.approx(want_rms_db, abs=0.2)
     sections = [ln for ln in result.output.splitlines() if " LU (" in ln]
-    assert len(sections) == 3  # 1.1 s in 0.5 s sections
+    assert len(sections) == 2  # 1.1 s in 0.5 s sections: the last is too short to measure
+    assert "not measurable" in result.output
     assert all("+" in ln for ln in sections[:2])
 
 

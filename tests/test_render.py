@@ -333,8 +333,8 @@ def test_unsupported_inserts_are_refused_but_a_rough_render_bypasses_them(
 name = "T"
 source = "s.wav"
   [[track.insert]]
-  type = "compressor"
-  threshold_db = -20.0
+  type = "reverb"
+  decay_s = 2.0
 """
     )
     mix = write_mix(text, s__wav=(noise(0.1), 48000))
@@ -344,7 +344,7 @@ source = "s.wav"
     assert (
         "not supported yet" in message
         and "mix.toml:" in message
-        and 'insert "compressor"' in message
+        and 'insert "reverb"' in message
     )
     assert mixrender.load(mix).render(rough=True).shape == (4800, 2)
 

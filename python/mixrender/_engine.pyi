@@ -5,7 +5,7 @@ from typing import Any, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PLAN_VERSION", "Renderer", "__version__"]
+__all__ = ["PLAN_VERSION", "Meter", "Renderer", "__version__"]
 
 PLAN_VERSION: int
 __version__: str
@@ -25,3 +25,23 @@ class Renderer:
     def stem_names(self) -> list[str]: ...
     def write_stem(self, k: int, out: npt.NDArray[Any]) -> None: ...
     def stats(self) -> tuple[tuple[float, float], tuple[int, int]]: ...
+
+@final
+class Meter:
+    """Streaming BS.1770-4 / EBU R 128 loudness, Annex 2 true peak and levels of a signal.
+
+    `channels`: 1, 2, 5 (L, R, C, Ls, Rs) or 6 (L, R, C, LFE, Ls, Rs); else ValueError.
+    """
+
+    def __new__(cls, sample_rate: int, channels: int) -> Meter: ...
+    @property
+    def sample_rate(self) -> int: ...
+    @property
+    def channels(self) -> int: ...
+    def process(self, block: npt.NDArray[np.floating[Any]]) -> None:
+        """Feeds a C-contiguous (frames, channels) float32/float64 block (read in place)."""
+    def report(self) -> dict[str, Any]:
+        """A new dict: frames, sample_rate, channels, sample_peak_dbfs, true_peak_dbtp,
+        integrated_lufs, loudness_range_lu, momentary_lufs, short_term_lufs,
+        max_momentary_lufs, max_short_term_lufs, rms_dbfs, crest_db, correlation,
+        dc_offset, octave_bands_db ({"31.5": dB, ..., "16000": dB}); None if undefined."""

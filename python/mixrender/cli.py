@@ -214,7 +214,11 @@ def diff(
         )
     for start, end, la, lb in null.sections:
         if la is None or lb is None:
-            change = "silent" if la == lb else f"{la} -> {lb} LUFS"
+            change = "not measurable (silent, or under 0.4 s)"
+            if (la is None) != (lb is None):
+                change = (
+                    f"{la if la is not None else 'silent'} -> {lb if lb is not None else 'silent'}"
+                )
         else:
             change = f"{lb - la:+.2f} LU ({la:.1f} -> {lb:.1f} LUFS)"
         out.print(f"  {start:7.1f} - {end:7.1f} s  {change}", highlight=False)

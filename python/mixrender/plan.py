@@ -21,7 +21,9 @@ from .sources import SourceInfo
 PLAN_VERSION = 1
 
 #: Insert types whose processing has landed in the engine.
-SUPPORTED_INSERTS = frozenset({"gain", "width"})
+SUPPORTED_INSERTS = frozenset(
+    {"gain", "width", "eq", "compressor", "gate", "limiter", "deesser", "saturation"}
+)
 
 #: Keys that fix an insert's latency or structure: plain values in the plan, never lanes.
 FIXED_KEYS = frozenset({"oversample", "lookahead_ms", "slope_db_oct"})

@@ -64,6 +64,9 @@ impl Lane {
     pub fn constant_over(&self, start: i64, len: usize) -> Option<f64> {
         let end = start + len as i64; // exclusive
         let pts = &self.points;
+        if self.is_static() {
+            return Some(pts[0].1);
+        }
         let i = self.next_index(start);
         if i == pts.len() {
             return Some(pts[i - 1].1);

@@ -440,6 +440,20 @@ impl Plan {
         for vca in &self.vcas {
             lanes.push((&vca.name, &vca.gain_db));
         }
+        let inserts = self
+            .strips
+            .iter()
+            .flat_map(|s| s.inserts.iter().map(move |i| (s.name.as_str(), i)))
+            .chain(self.master.inserts.iter().map(|i| ("master", i)));
+        for (owner, insert) in inserts {
+            if let Err(reason) = insert.check() {
+                return bad(format!("{owner}: {reason}"));
+            }
+            if insert.sidechain().is_some_and(|k| k >= n) {
+                return bad(format!("{owner}: sidechain index out of range"));
+            }
+            lanes.extend(insert.lanes().into_iter().map(|l| (owner, l)));
+        }
         for s in &self.strips {
             if let Some(src) = &s.source {
                 if !(1..=2).contains(&src.channels) {

@@ -427,7 +427,9 @@ impl StripState {
                 // Width 1 is the identity; skipping it keeps a unity strip bit-exact.
                 Some(1.0) => {}
                 Some(w) => (0..n).for_each(|i| crate::dsp::apply_width(&mut l[i], &mut r[i], w)),
-                None => (0..n).for_each(|i| {
+                // Per frame too, width 1 is skipped: the result must not depend on
+                // whether the lane happened to be constant over the block.
+                None => (0..n).filter(|&i| self.scratch[i] != 1.0).for_each(|i| {
                     crate::dsp::apply_width(&mut l[i], &mut r[i], self.scratch[i]);
                 }),
             }

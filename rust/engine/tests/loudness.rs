@@ -1,10 +1,10 @@
 //! EBU Tech 3341 (cases 1-6, 9-14, the section 2.9 alignment) and Tech 3342 (cases 1-4)
 //! synthesised from their definitions at 44.1 and 48 kHz, run through the streaming
-//! [`Loudness`] (the meter's loudness part), and held to the published tolerances (M, S, I +-0.1 LU; LRA +-1 LU) and,
-//! as an implementation check, to a plain BS.1770-4 reference (`ebu::Reference`: direct
-//! K-filter from the published tables, full-precision gating over all blocks,
-//! sample-accurate windows) within 0.01 LU. Also ITU-R BS.1770's calibration: a 0 dBFS
-//! 997 Hz sine in one front channel reads -3.01 LKFS.
+//! [`Loudness`] (the meter's loudness part), and held to the published tolerances (M, S,
+//! I +-0.1 LU; LRA +-1 LU) and, as an implementation check, to a plain BS.1770-4
+//! reference (`ebu::Reference`: direct K-filter from the published tables, full-precision
+//! gating over all blocks, sample-accurate windows) within 0.01 LU. Also ITU-R BS.1770's
+//! calibration: a 0 dBFS 997 Hz sine in one front channel reads -3.01 LKFS.
 //!
 //! Cases 7 and 8 (3342 cases 5 and 6) are authentic programme, not synthesisable; the
 //! official files that exist are tested from Python (`tests/test_meters.py`).

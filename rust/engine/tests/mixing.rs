@@ -269,3 +269,31 @@ fn plans_with_unknown_fields_or_versions_are_refused() {
     let e = Plan::from_json(p.to_string().as_bytes()).unwrap_err();
     assert!(e.to_string().contains("version"), "{e}");
 }
+
+#[test]
+fn width_one_is_the_identity_whether_or_not_its_lane_moves_in_the_block() {
+    let src = signal(6000, 2, 5);
+    let mut t = track("T", 2, 48000, 6000, 0);
+    t["pan_law"] = json!("0dB");
+    t["width"] = lane(&[
+        (0, 1.0, "linear"),
+        (4000, 1.0, "linear"),
+        (5000, 1.5, "linear"),
+    ]);
+    for block in [64, 1000, 4096] {
+        let [l, r] = render(
+            &plan(vec![t.clone()], 6000),
+            std::slice::from_ref(&src),
+            block,
+            1,
+        );
+        for i in 0..4000 {
+            assert_eq!(
+                l[i].to_bits(),
+                f64::from(src[2 * i]).to_bits(),
+                "block {block} frame {i}"
+            );
+            assert_eq!(r[i].to_bits(), f64::from(src[2 * i + 1]).to_bits());
+        }
+    }
+}

@@ -1,3 +1,4 @@
+#![cfg(debug_assertions)] // assert_no_alloc guards debug builds only
 //! The audio path never allocates: `process_block` and `write_output` run under a guard.
 
 mod common;

@@ -367,7 +367,7 @@ fn pass_slopes_one_octave_past_the_corner() {
     }
 }
 
-/// A band at 0 dB is the identity, bit for bit, and so is an EQ with no bands.
+/// A band at 0 dB is the identity (every value exact), and so is an EQ with no bands.
 #[test]
 fn unity_bands_are_exact() {
     let x = dsp_util::program(20000, 48000.0, 3);
@@ -379,7 +379,10 @@ fn unity_bands_are_exact() {
     for b in [bands, json!([])] {
         let mut s = slot(&eq(&b), 48000.0, 4096);
         let y = run_mono(&mut s, &x[0], 4096);
-        assert!(y.iter().zip(&x[0]).all(|(a, b)| a.to_bits() == b.to_bits()));
+        // Equal values (a -0.0 input may come out as +0.0).
+        if let Some(i) = (0..y.len()).find(|&i| y[i] != x[0][i]) {
+            panic!("{b}: frame {i}: {} vs {}", y[i], x[0][i]);
+        }
     }
 }
 

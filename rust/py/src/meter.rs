@@ -83,7 +83,8 @@ impl PyMeter {
     }
 }
 
-fn to_dict<'py>(py: Python<'py>, r: &MeterReport) -> PyResult<Bound<'py, PyDict>> {
+/// The report as the dict `Meter.report()` returns (also for a render report).
+pub(crate) fn to_dict<'py>(py: Python<'py>, r: &MeterReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("frames", r.frames)?;
     d.set_item("sample_rate", r.sample_rate)?;

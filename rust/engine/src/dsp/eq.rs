@@ -218,11 +218,13 @@ impl Band {
                 }
             }
         } else {
+            let [sl, sr] = &mut self.state;
             for s in 0..self.sections {
                 let co = &self.coefficients[s];
-                self.state[0][s].process_slice(co, l);
                 if channels == 2 {
-                    self.state[1][s].process_slice(co, r);
+                    Biquad::process_pair(co, [&mut sl[s], &mut sr[s]], l, r);
+                } else {
+                    sl[s].process_slice(co, l);
                 }
             }
         }

@@ -45,7 +45,10 @@ impl Processor for Width {
             // Width 1 is the identity; skipping it keeps a unity strip bit-exact.
             Some(1.0) => {}
             Some(v) => pairs.for_each(|(l, r)| apply(l, r, v)),
-            None => pairs.zip(w.iter()).for_each(|((l, r), &v)| apply(l, r, v)),
+            None => pairs
+                .zip(w.iter())
+                .filter(|&(_, &v)| v != 1.0)
+                .for_each(|((l, r), &v)| apply(l, r, v)),
         }
     }
 }

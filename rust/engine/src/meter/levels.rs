@@ -148,27 +148,36 @@ impl Levels {
 
     /// Adds a stretch of frames that lies inside one sub-block.
     pub(crate) fn process(&mut self, channels: &[&[f64]]) {
+        // `while` loops over slices: fast in unoptimised (test) builds too.
         for (c, x) in channels.iter().enumerate() {
-            let mut peak = 0.0f64;
-            for &v in *x {
+            let x: &[f64] = x;
+            let p = &mut self.part[c];
+            let (mut peak, mut sum, mut square) = (0.0f64, p.sum, p.square);
+            let mut i = 0;
+            while i < x.len() {
+                let v = x[i];
                 peak = peak.max(v.abs());
+                sum += v;
+                square += v * v;
+                i += 1;
             }
             self.peak_all = self.peak_all.max(peak);
             if !self.measured[c] {
                 continue;
             }
+            (p.sum, p.square) = (sum, square);
             self.peak_measured = self.peak_measured.max(peak);
-            let p = &mut self.part[c];
-            for &v in *x {
-                p.sum += v;
-                p.square += v * v;
-            }
             filter_bands(&self.bank, &mut self.state[c], &mut p.bands, x);
         }
         if channels.len() >= 2 {
-            for (l, r) in channels[0].iter().zip(channels[1]) {
-                self.cross_part += l * r;
+            let (l, r) = (channels[0], channels[1]);
+            let mut cross = self.cross_part;
+            let mut i = 0;
+            while i < l.len() {
+                cross += l[i] * r[i];
+                i += 1;
             }
+            self.cross_part = cross;
         }
         self.frames += channels.first().map_or(0, |c| c.len() as u64);
     }

@@ -121,14 +121,19 @@ pub struct MeterReport {
 ///   LFE is not measured except by the peaks.
 ///
 /// ```
-/// use mixrender_engine::meter::Meter;
+/// use mixrender_engine::{math, meter::Meter};
+///
+/// // 4 s of a 997 Hz sine at half scale (-6.02 dBFS) in L and R.
+/// let w = 2.0 * std::f64::consts::PI * 997.0 / 48_000.0;
+/// let tone: Vec<f64> = (0..4 * 48_000).map(|n| 0.5 * math::sin(w * n as f64)).collect();
 /// let mut m = Meter::new(48_000, 2).unwrap();
-/// let tone: Vec<f64> = (0..48_000 * 4)
-///     .map(|n| 0.5 * mixrender_engine::math::sin(2.0 * std::f64::consts::PI * 997.0 * n as f64 / 48_000.0))
-///     .collect();
-/// m.process(&[&tone, &tone]);
+/// for (l, r) in tone.chunks(4096).zip(tone.chunks(4096)) {
+///     m.process(&[l, r]);
+/// }
 /// let r = m.report();
-/// assert!((r.integrated_lufs.unwrap() - (-6.02 - 3.01 + 3.01)).abs() < 0.05);
+/// // Each channel's mean square is -9.03 dB; two channels add 3.01 dB: -6.02 LUFS.
+/// assert!((r.integrated_lufs.unwrap() + 6.02).abs() < 0.01);
+/// assert!((r.rms_dbfs.unwrap() + 9.03).abs() < 0.01);
 /// ```
 #[derive(Debug, Clone)]
 pub struct Meter {

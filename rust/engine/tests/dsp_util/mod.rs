@@ -172,10 +172,10 @@ pub fn program(frames: usize, fs: f64, seed: u64) -> [Vec<f64>; 2] {
     let mut r = Vec::with_capacity(frames);
     for i in 0..frames {
         let t = i as f64 / fs;
-        let burst = if (i / 3000) % 3 == 0 { 0.9 } else { 0.05 };
+        let burst = if (i / 1500) % 3 == 0 { 0.9 } else { 0.05 };
         let tone = 0.3 * math::sin(core::f64::consts::TAU * 220.0 * t)
             + 0.2 * math::sin(core::f64::consts::TAU * 7000.0 * t);
-        let silent = (i / 5000) % 7 == 6;
+        let silent = (i / 700) % 7 == 6;
         let g = if silent { 0.0 } else { burst };
         l.push(g * (tone + 0.3 * n[2 * i]));
         r.push(g * (0.7 * tone + 0.3 * n[2 * i + 1]));
