@@ -273,7 +273,8 @@ def test_integer_outputs_are_dithered_with_the_seed_and_clips_are_counted(
     assert a.audio_sha256 == b.audio_sha256
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
     assert a.clipped_samples == 20
-    assert a.sample_peak_dbfs == pytest.approx(3.0, abs=1e-9)
+    assert a.peak_before_clip_dbfs == pytest.approx(3.0, abs=1e-9)
+    assert a.sample_peak_dbfs == pytest.approx(0.0, abs=1e-9)  # the output, clipped
     reseeded = write_mix(text + "", name="seed.toml")
     reseeded.write_text(reseeded.read_text().replace("bit_depth = 16", "bit_depth = 16\nseed = 7"))
     c = mixrender.load(reseeded).render(tmp_path / "c.wav")
@@ -342,9 +343,7 @@ source = "s.wav"
         mixrender.load(mix).render()
     message = str(e.value)
     assert (
-        "not supported yet" in message
-        and "mix.toml:" in message
-        and 'insert "reverb"' in message
+        "not supported yet" in message and "mix.toml:" in message and 'insert "reverb"' in message
     )
     assert mixrender.load(mix).render(rough=True).shape == (4800, 2)
 

@@ -65,7 +65,7 @@ class Mix:
         block_size: int | None = ...,
         threads: int | None = ...,
         stems: str | os.PathLike[str] | None = ...,
-        report: None = ...,
+        report: str | os.PathLike[str] | None = ...,
         dtype: str = ...,
         progress: Progress | None = ...,
         lock: bool = ...,
@@ -80,7 +80,7 @@ class Mix:
         block_size: int | None = ...,
         threads: int | None = ...,
         stems: str | os.PathLike[str] | None = ...,
-        report: None = ...,
+        report: str | os.PathLike[str] | None = ...,
         dtype: str = ...,
         progress: Progress | None = ...,
         lock: bool = ...,
@@ -107,10 +107,6 @@ class Mix:
         master as a new `(frames, 2)` array of `dtype` ("float32" or "float64"). With `stems`,
         every direct input of the master is also written to that folder, in the same pass.
         """
-        if report is not None:
-            raise UnsupportedError(
-                self.path, None, "", "the JSON render report is not supported yet"
-            )
         target = Path(out) if out is not None else None
         rep, audio, job = _render.render(
             self.file,
@@ -123,6 +119,8 @@ class Mix:
             stems=Path(stems) if stems is not None else None,
             progress=progress,
         )
+        if report is not None:
+            rep.write_json(Path(report))
         if audio is not None:
             return audio
         if lock and not rough:

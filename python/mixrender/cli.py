@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
@@ -54,17 +54,36 @@ def _length(frames: int, rate: int) -> str:
     return f"{int(seconds // 60)}:{seconds % 60:06.3f} ({frames} frames at {rate} Hz)"
 
 
+def _db(value: float | None, unit: str) -> str:
+    return "silent" if value is None else f"{value:.2f} {unit}"
+
+
 def _summary(rep: RenderReport) -> None:
-    peak = "silent" if rep.sample_peak_dbfs is None else f"{rep.sample_peak_dbfs:.2f} dBFS"
     clip = (
-        f"[red]{rep.clipped_samples} samples clipped[/]" if rep.clipped_samples else "none clipped"
+        f"[red]{rep.clipped_samples} samples clipped[/] (peak before the clip "
+        f"{_db(rep.peak_before_clip_dbfs, 'dBFS')})"
+        if rep.clipped_samples
+        else "none clipped"
     )
+    lra = "n/a" if rep.loudness_range_lu is None else f"{rep.loudness_range_lu:.1f} LU"
+    loudness = (
+        "too short to measure"
+        if rep.integrated_lufs is None
+        else (f"{rep.integrated_lufs:.1f} LUFS integrated, range {lra}")
+    )
+    if rep.loudness_gain_db:
+        loudness += f" (normalised by {rep.loudness_gain_db:+.2f} dB)"
     out.print(f"rendered [bold]{rep.output}[/]", highlight=False)
-    out.print(f"  length   {_length(rep.frames, rep.sample_rate)}", highlight=False)
-    out.print(f"  format   {rep.bit_depth}-bit, stereo", highlight=False)
-    out.print(f"  peak     {peak}, {clip}", highlight=False)
+    out.print(f"  length    {_length(rep.frames, rep.sample_rate)}", highlight=False)
+    out.print(f"  format    {rep.bit_depth}-bit, stereo", highlight=False)
+    out.print(f"  loudness  {loudness}", highlight=False)
+    out.print(
+        f"  peaks     {_db(rep.true_peak_dbtp, 'dBTP')} true, "
+        f"{_db(rep.sample_peak_dbfs, 'dBFS')} sample; {clip}",
+        highlight=False,
+    )
     if rep.stems:
-        out.print(f"  stems    {len(rep.stems)} files", highlight=False)
+        out.print(f"  stems     {len(rep.stems)} files", highlight=False)
     out.print(f"sha256: {rep.audio_sha256}", highlight=False, soft_wrap=True)
 
 
@@ -119,6 +138,10 @@ def render(
         Path | None,
         typer.Option("--stems", help="Also write every direct input of the master to this folder."),
     ] = None,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write every figure of the render as JSON to this file."),
+    ] = None,
 ) -> None:
     """Render MIX to a stereo file, block by block, and print a summary."""
     target = output if output is not None else mix.with_suffix(".wav")
@@ -130,6 +153,7 @@ def render(
             block_size=block_size,
             threads=threads or default_threads(),
             stems=stems,
+            report=report,
             progress=bar,
         )
     except MixError as e:
@@ -232,6 +256,133 @@ def schema() -> None:
     from .schema import json_schema
 
     print(json.dumps(json_schema(), indent=2))
+
+
+@app.command()
+def analyze(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="An audio file (its meters), or a mix file (.toml: its gain staging).",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead, for scripts.")
+    ] = False,
+) -> None:
+    """Meter an audio file, or show a mix's gain staging: levels at every point, warnings."""
+    import json
+
+    from .analyze import analyze_file
+    from .staging import gain_staging
+
+    try:
+        if target.suffix.lower() == ".toml":
+            staging = gain_staging(load(target).file)
+            if as_json:
+                print(json.dumps(staging.to_dict(), indent=2, sort_keys=True))
+            else:
+                _print_staging(staging)
+            return
+        figures = analyze_file(target)
+    except MixError as e:
+        raise _fail(e) from None
+    figures = {"file": str(target), **figures}
+    if as_json:
+        print(json.dumps(figures, indent=2, sort_keys=True))
+        return
+    _print_meters(figures)
+
+
+def _print_meters(m: dict[str, Any]) -> None:
+    def f(key: str, unit: str, digits: int = 1) -> str:
+        v = m.get(key)
+        return "n/a" if v is None else f"{v:.{digits}f} {unit}".strip()
+
+    out.print(f"[bold]{m['file']}[/]", highlight=False)
+    rows = [
+        ("length", _length(m["frames"], m["sample_rate"])),
+        ("integrated", f("integrated_lufs", "LUFS")),
+        ("range", f("loudness_range_lu", "LU")),
+        ("max momentary", f("max_momentary_lufs", "LUFS")),
+        ("max short-term", f("max_short_term_lufs", "LUFS")),
+        ("true peak", f("true_peak_dbtp", "dBTP", 2)),
+        ("sample peak", f("sample_peak_dbfs", "dBFS", 2)),
+        ("RMS", f("rms_dbfs", "dBFS")),
+        ("crest factor", f("crest_db", "dB")),
+        ("correlation", f("correlation", "", 2)),
+        ("DC offset", f("dc_offset", "", 5)),
+    ]
+    for name, value in rows:
+        out.print(f"  {name:<15} {value}", highlight=False)
+    bands = m.get("octave_bands_db") or {}
+    line = "  ".join(f"{k}: {'-' if v is None else f'{v:.0f}'}" for k, v in bands.items())
+    out.print(f"  {'octave bands':<15} {line} (dB)", highlight=False)
+
+
+def _print_staging(staging: Any) -> None:
+    from rich.table import Table
+
+    def db(v: float | None) -> str:
+        return "silent" if v is None else f"{v:6.1f}"
+
+    table = Table("strip", "point", "peak dBFS", "RMS dBFS", title="gain staging")
+    for strip in staging.strips:
+        for i, p in enumerate(strip.points):
+            table.add_row(strip.name if i == 0 else "", p.label, db(p.peak_dbfs), db(p.rms_dbfs))
+        table.add_section()
+    out.print(table)
+    m = staging.master
+    loud = m.get("integrated_lufs")
+    tp = m.get("true_peak_dbtp")
+    out.print(
+        f"master: {'n/a' if loud is None else f'{loud:.1f} LUFS'}, true peak "
+        f"{'silent' if tp is None else f'{tp:.2f} dBTP'}",
+        highlight=False,
+    )
+    warnings = [f"{s.name}: {w}" for s in staging.strips for w in s.warnings] + staging.warnings
+    for w in warnings:
+        out.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+    if not warnings:
+        out.print("no warnings", highlight=False)
+
+
+@app.command()
+def init(
+    stems: Annotated[
+        Path, typer.Argument(help="A folder of stems (subfolders become buses).", file_okay=False)
+    ],
+    output: Annotated[
+        Path | None, typer.Option("-o", "--output", help="The mix file to write (<folder>.toml).")
+    ] = None,
+    target_rms_db: Annotated[
+        float, typer.Option("--target-rms-db", max=0.0, help="Each stem's RMS after clip gain.")
+    ] = -18.0,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite an existing mix file.")] = False,
+) -> None:
+    """Write a rough mix of a folder of stems: faders at 0 dB, clip gain to a target RMS."""
+    from .init import rough_mix
+
+    mix_path = output if output is not None else Path(f"{stems.resolve().name}.toml")
+    try:
+        if mix_path.exists() and not force:
+            raise MixError(f"{mix_path}: exists; use --force to overwrite it")
+        rough = rough_mix(stems, mix_path, target_rms_db=target_rms_db)
+        mix_path.parent.mkdir(parents=True, exist_ok=True)
+        mix_path.write_text(rough.text)
+        load(mix_path)  # what init writes must load
+    except MixError as e:
+        raise _fail(e) from None
+    except OSError as e:
+        raise _fail(MixError(f"{mix_path}: cannot write the mix ({e.strerror})")) from None
+    out.print(
+        f"wrote [bold]{mix_path}[/]: {len(rough.stems)} tracks at {rough.sample_rate} Hz",
+        highlight=False,
+    )
+    for note in rough.notes:
+        out.print(f"  note: {note}", highlight=False)
 
 
 def _version(value: bool) -> None:

@@ -21,7 +21,7 @@ from typing import Any
 from ._version import __version__
 from .errors import MixError
 from .mixfile import MixFile
-from .render import BlockRender, RenderReport, render
+from .render import BlockRender, RenderReport, loudness_gain, render
 from .sources import SourceInfo
 
 
@@ -148,7 +148,8 @@ class Verification:
 def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
     lock = read_lock(mix.path)
     found: list[str] = []
-    job = BlockRender(mix, threads=threads)
+    gain = loudness_gain(mix, threads=threads)
+    job = BlockRender(mix, threads=threads, meter=False, loudness_gain_db=gain)
     locked = {s.get("track"): s for s in lock.get("source", [])}
     for track, info in zip(mix.tracks, job.infos, strict=True):
         entry = locked.pop(track.name, None)

@@ -219,20 +219,22 @@ class _Planner:
         }
 
 
-def build_plan(mix: MixFile, infos: Sequence[SourceInfo], *, rough: bool = False) -> Json:
-    """The engine plan for `mix` with its sources' `infos` (in track order).
+def build_plan(
+    mix: MixFile,
+    infos: Sequence[SourceInfo],
+    *,
+    rough: bool = False,
+    loudness_gain_db: float = 0.0,
+) -> Json:
+    """The engine plan for `mix` with its sources' `infos` (in track order), with the
+    loudness normalisation's gain (measured by a first pass) on the master.
 
     Raises UnsupportedError for parts of the format whose processing has not landed
     (a rough render bypasses inserts, so it does not need them).
     """
-    if mix.render.loudness_lufs is not None:
-        raise UnsupportedError(
-            mix.path,
-            mix.line_of("render", "loudness_lufs"),
-            "render > loudness_lufs",
-            "loudness normalisation is not supported yet; remove the key",
-        )
-    return _Planner(mix, infos, rough).plan()
+    plan = _Planner(mix, infos, rough).plan()
+    plan["master"]["loudness_gain_db"] = float(loudness_gain_db)
+    return plan
 
 
 def plan_bytes(plan: Json) -> bytes:

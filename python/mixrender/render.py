@@ -8,6 +8,7 @@ sources' next frames, hands the arrays over, and writes the result.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 from collections.abc import Callable, Iterator
@@ -34,7 +35,12 @@ Progress = Callable[[int, int], None]
 
 @dataclass(frozen=True)
 class RenderReport:
-    """What a finished render tells: where it went, how long, how loud at its peak."""
+    """What a finished render tells: where it went, how long, how loud, its peaks.
+
+    The meters read the output as written (clipped, before dither), in the same pass as the
+    render; `peak_before_clip_dbfs` is the master's peak before the clip. Levels of silence
+    are None.
+    """
 
     mix: str
     output: str | None
@@ -43,12 +49,31 @@ class RenderReport:
     bit_depth: int
     audio_sha256: str
     sample_peak_dbfs: float | None
+    true_peak_dbtp: float | None
+    integrated_lufs: float | None
+    loudness_range_lu: float | None
+    max_momentary_lufs: float | None
+    max_short_term_lufs: float | None
+    rms_dbfs: float | None
+    crest_db: float | None
+    correlation: float | None
+    dc_offset: float | None
+    octave_bands_db: dict[str, float | None]
     clipped_samples: int
+    peak_before_clip_dbfs: float | None
+    loudness_gain_db: float
     seconds: float
     stems: dict[str, str] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def write_json(self, path: Path) -> None:
+        """Writes the report as one JSON object (sorted keys), atomically."""
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+        os.replace(tmp, path)
 
 
 def _dbfs(peak: float) -> float | None:
@@ -72,6 +97,10 @@ class BlockRender:
         rough: bool = False,
         block_size: int | None = None,
         threads: int | None = None,
+        meter: bool = True,
+        clipped: bool = True,
+        loudness_gain_db: float | None = None,
+        levels: bool = False,
     ) -> None:
         self.block = DEFAULT_BLOCK if block_size is None else block_size
         if not 1 <= self.block <= MAX_BLOCK:
@@ -81,8 +110,14 @@ class BlockRender:
             raise ValueError(f"threads must be at least 1, not {threads}")
         self.mix = mix
         self.infos: list[SourceInfo] = probe_sources(mix, sources)
-        self.plan = plan_bytes(build_plan(mix, self.infos, rough=rough))
+        self.loudness_gain_db = loudness_gain_db or 0.0
+        plan = build_plan(mix, self.infos, rough=rough, loudness_gain_db=self.loudness_gain_db)
+        self.plan = plan_bytes(plan)
         self.engine = _engine.Renderer(self.plan, self.block, threads)
+        if meter:
+            self.engine.enable_meter(mix.session.sample_rate, clipped)
+        if levels:
+            self.engine.enable_levels()
         self.frames: int = self.engine.frames
 
     def blocks(self, progress: Progress | None = None) -> Iterator[tuple[int, int]]:
@@ -106,6 +141,58 @@ class BlockRender:
     def peak_and_clips(self) -> tuple[float | None, int]:
         (peak_l, peak_r), (clip_l, clip_r) = self.engine.stats()
         return _dbfs(max(peak_l, peak_r)), int(clip_l + clip_r)
+
+    def run(self, progress: Progress | None = None) -> None:
+        """Renders every block and keeps nothing but the meters."""
+        for _ in self.blocks(progress):
+            pass
+
+    def meters(self) -> dict[str, Any]:
+        report = self.engine.meter_report()
+        assert report is not None, "the meter was not enabled"
+        return report
+
+
+def loudness_gain(
+    mix: MixFile,
+    *,
+    sources: dict[str, InMemorySource] | None = None,
+    block_size: int | None = None,
+    threads: int | None = None,
+    progress: Progress | None = None,
+) -> float | None:
+    """The one gain that brings the master to `[render] loudness_lufs`, from a first pass
+    that meters the master after its inserts and gain; None when the mix does not ask.
+
+    Raises RenderError, with both figures, when that gain would put the true peak over
+    `true_peak_ceiling_db`, or when the master is silent.
+    """
+    target = mix.render.loudness_lufs
+    if target is None:
+        return None
+    first = BlockRender(mix, sources=sources, block_size=block_size, threads=threads, clipped=False)
+    first.run(progress)
+    m = first.meters()
+    loudness, peak = m["integrated_lufs"], m["true_peak_dbtp"]
+    if loudness is None or peak is None:
+        raise RenderError(
+            f"{mix.path}: [render] loudness_lufs = {target}: the master is silent (or shorter "
+            "than 400 ms), so its loudness cannot be set"
+        )
+    gain = float(target - loudness)
+    ceiling = mix.render.true_peak_ceiling_db
+    if peak + gain > ceiling:
+        allowed = ceiling - target
+        raise RenderError(
+            f"{mix.path}: [render] loudness_lufs = {target}: the master measures "
+            f"{loudness:.2f} LUFS with a true peak of {peak:.2f} dBTP; the {gain:+.2f} dB it "
+            f"needs would put the true peak at {peak + gain:.2f} dBTP, over the ceiling of "
+            f"{ceiling:.2f} dBTP. Its peak-to-loudness ratio is {peak - loudness:.1f} dB and "
+            f"the target allows {allowed:.1f} dB: lower the target, or bring the peaks down by "
+            f"{peak - loudness - allowed:.1f} dB with a limiter on the master "
+            "(true_peak = true), which the normalisation gain follows"
+        )
+    return gain
 
 
 def _safe_name(name: str) -> str:
@@ -158,7 +245,19 @@ def render(
     bit_depth = mix.render.bit_depth if out is not None else 32
     if out is not None:
         output_format(out, bit_depth)  # refuse a bad extension before any work
-    job = BlockRender(mix, sources=sources, rough=rough, block_size=block_size, threads=threads)
+    gain = (
+        None
+        if rough
+        else loudness_gain(mix, sources=sources, block_size=block_size, threads=threads)
+    )
+    job = BlockRender(
+        mix,
+        sources=sources,
+        rough=rough,
+        block_size=block_size,
+        threads=threads,
+        loudness_gain_db=gain,
+    )
     frames = job.frames
     result = np.zeros((frames, 2), dtype=dtype) if out is None else None
     buf = np.zeros((job.block, 2), dtype=DTYPES[bit_depth])
@@ -201,6 +300,7 @@ def render(
         hash_block(hasher, result.astype(np.float32, copy=False))
         audio_sha256 = hasher.hexdigest()
     peak, clipped = job.peak_and_clips()
+    m = job.meters()
     report = RenderReport(
         mix=str(mix.path),
         output=str(out) if out is not None else None,
@@ -208,8 +308,20 @@ def render(
         sample_rate=mix.session.sample_rate,
         bit_depth=bit_depth,
         audio_sha256=audio_sha256,
-        sample_peak_dbfs=peak,
+        sample_peak_dbfs=m["sample_peak_dbfs"],
+        true_peak_dbtp=m["true_peak_dbtp"],
+        integrated_lufs=m["integrated_lufs"],
+        loudness_range_lu=m["loudness_range_lu"],
+        max_momentary_lufs=m["max_momentary_lufs"],
+        max_short_term_lufs=m["max_short_term_lufs"],
+        rms_dbfs=m["rms_dbfs"],
+        crest_db=m["crest_db"],
+        correlation=m["correlation"],
+        dc_offset=m["dc_offset"],
+        octave_bands_db=m["octave_bands_db"],
         clipped_samples=clipped,
+        peak_before_clip_dbfs=peak,
+        loudness_gain_db=job.loudness_gain_db,
         seconds=frames / mix.session.sample_rate,
         stems=stem_hashes,
     )

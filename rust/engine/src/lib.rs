@@ -11,6 +11,7 @@ pub mod dither;
 pub mod dsp;
 pub mod error;
 pub mod graph;
+pub mod levels;
 pub mod math;
 pub mod meter;
 pub mod pan;

@@ -111,6 +111,9 @@ pub struct Vca {
 #[serde(deny_unknown_fields)]
 pub struct Master {
     pub gain_db: Lane,
+    /// The loudness normalisation's gain, applied after `gain_db` (0 when not normalising).
+    #[serde(default)]
+    pub loudness_gain_db: f64,
     pub inserts: Vec<Insert>,
 }
 
@@ -434,6 +437,9 @@ impl Plan {
                 "bit depth {} is not 16, 24 or 32",
                 self.output.bit_depth
             ));
+        }
+        if !self.master.loudness_gain_db.is_finite() {
+            return bad("master loudness gain not finite".into());
         }
         let n = self.strips.len();
         let mut lanes: Vec<(&str, &Lane)> = vec![("master gain_db", &self.master.gain_db)];

@@ -16,7 +16,9 @@ use crate::dither;
 use crate::dsp::{AudioBlock, Slot};
 use crate::error::{EngineError, Result};
 use crate::graph::{Feed, InsertChain, Routing, Timing};
+use crate::levels::Level;
 use crate::math;
+use crate::meter::{Meter, MeterReport};
 use crate::plan::{Insert, Lane, Output, Plan};
 use crate::resample::Kernel;
 use crate::strip::{KeyInput, StripSetup, StripState, frames, scale};
@@ -97,6 +99,15 @@ pub struct Engine {
     output: Output,
     pool: Option<rayon::ThreadPool>,
     stats: Stats,
+    meter: Option<OutputMeter>,
+}
+
+/// The meter on the master's output, in the same pass as the render.
+struct OutputMeter {
+    meter: Meter,
+    /// Meter the clipped output (what the file holds) or the master before the clip.
+    clipped: bool,
+    scratch: [Vec<f64>; 2],
 }
 
 fn slots(inserts: &[Insert], sample_rate: u32, max_block: usize) -> Vec<Slot> {
@@ -227,7 +238,40 @@ impl Engine {
             output: plan.output.clone(),
             pool,
             stats: Stats::default(),
+            meter: None,
         })
+    }
+
+    /// Meters the master's output from the next block on: `clipped` meters what an output
+    /// file holds, otherwise the master after its inserts, gain and loudness gain.
+    pub fn enable_meter(&mut self, sample_rate: u32, clipped: bool) {
+        let meter = Meter::new(sample_rate, 2).expect("the engine's rates are meterable");
+        self.meter = Some(OutputMeter {
+            meter,
+            clipped,
+            scratch: [vec![0.0; self.max_block], vec![0.0; self.max_block]],
+        });
+    }
+
+    /// The output meter's figures, if it is enabled.
+    #[must_use]
+    pub fn meter_report(&self) -> Option<MeterReport> {
+        self.meter.as_ref().map(|m| m.meter.report())
+    }
+
+    /// Measures levels at every point of every strip from the next block on (gain staging).
+    pub fn enable_levels(&mut self) {
+        self.strips.iter_mut().for_each(StripState::enable_levels);
+    }
+
+    /// Per strip (name, levels): tracks `[source, clip gain, after each insert, fader]`,
+    /// buses `[input, after each insert, fader]`; empty unless enabled.
+    #[must_use]
+    pub fn levels(&self) -> Vec<(&str, &[Level])> {
+        self.strips
+            .iter()
+            .map(|s| (s.name.as_str(), s.levels.as_deref().unwrap_or(&[])))
+            .collect()
     }
 
     /// Output length in frames.
@@ -375,6 +419,9 @@ impl Engine {
         self.master.process(now, n);
         if keep {
             self.master.measure(n, &mut self.stats);
+            if let Some(m) = &mut self.meter {
+                m.process(&self.master.sig, n);
+            }
         }
         self.clock += n as u64;
     }
@@ -524,8 +571,26 @@ fn add(acc: &mut [f64], x: &[f64]) {
     }
 }
 
+impl OutputMeter {
+    fn process(&mut self, sig: &[Vec<f64>; 2], n: usize) {
+        if !self.clipped {
+            self.meter.process(&[&sig[0][..n], &sig[1][..n]]);
+            return;
+        }
+        for (dst, src) in self.scratch.iter_mut().zip(sig) {
+            for (d, &s) in dst[..n].iter_mut().zip(&src[..n]) {
+                *d = s.clamp(-1.0, 1.0);
+            }
+        }
+        let [l, r] = &self.scratch;
+        self.meter.process(&[&l[..n], &r[..n]]);
+    }
+}
+
 struct MasterState {
     gain_db: Lane,
+    /// The loudness normalisation's one gain, after `gain_db`.
+    loudness_gain: f64,
     inserts: Vec<Slot>,
     keys: Vec<KeyInput>,
     timing: Timing,
@@ -544,6 +609,7 @@ impl MasterState {
             .collect();
         Self {
             gain_db: plan.master.gain_db.clone(),
+            loudness_gain: math::db_to_gain(plan.master.loudness_gain_db),
             inserts,
             keys,
             timing,
@@ -569,6 +635,7 @@ impl MasterState {
             slot.process(&mut block);
         }
         let at = now - frames(self.timing.fader_delay);
+        let loudness = self.loudness_gain;
         match self.gain_db.fill(at, &mut self.gain[..n]) {
             Some(db) => {
                 let g = math::db_to_gain(db);
@@ -583,6 +650,9 @@ impl MasterState {
                 }
             }
         }
+        // A separate multiply, so that a mix without normalisation keeps its bits.
+        scale(&mut l[..n], loudness);
+        scale(&mut r[..n], loudness);
     }
 
     fn measure(&self, n: usize, stats: &mut Stats) {

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use crate::delay::StereoDelay;
 use crate::dsp::{AudioBlock, Sidechain, Slot};
 use crate::graph::Timing;
+use crate::levels::Level;
 use crate::math::{self, OFF_DB};
 use crate::pan;
 use crate::plan::{Lane, PanLaw, Strip, Tap};
@@ -196,6 +197,32 @@ pub(crate) struct StripState {
     pub(crate) out: [Vec<f64>; 2],
     gain: Vec<f64>,
     scratch: Vec<f64>,
+    /// Gain staging (when enabled): tracks `[source, clip gain, after each insert, fader]`,
+    /// buses `[input, after each insert, fader]`.
+    pub(crate) levels: Option<Vec<Level>>,
+    /// Timeline frame of the current block at the track inputs.
+    clock: u64,
+}
+
+/// Block-relative frames where a track's source sounds at a point `delay` frames late: its
+/// levels are measured there (a bus: the whole block).
+fn active(source: Option<&SourceStage>, clock: u64, delay: usize, n: usize) -> (usize, usize) {
+    let Some(src) = source else {
+        return (0, n);
+    };
+    let delay = delay as u64;
+    if clock >= delay {
+        return src.span(clock - delay, n);
+    }
+    // The block starts before the timeline: shift into it.
+    let skip = usize::try_from(delay - clock).unwrap_or(usize::MAX).min(n);
+    let (lo, hi) = src.span(0, n - skip);
+    (lo + skip, hi + skip)
+}
+
+/// Adds frames `lo .. hi` of a signal of `channels` to `level`.
+fn measure(level: &mut Level, sig: &[Vec<f64>; 2], channels: usize, (lo, hi): (usize, usize)) {
+    level.add(&sig[0][lo..hi], (channels == 2).then(|| &sig[1][lo..hi]));
 }
 
 fn stereo(n: usize) -> [Vec<f64>; 2] {
@@ -294,11 +321,22 @@ impl StripState {
             out: stereo(max_block),
             gain: vec![0.0; max_block],
             scratch: vec![0.0; max_block],
+            levels: None,
+            clock: 0,
         }
     }
 
     /// Fills `sig` with the source's block (zeros where it does not sound) times the input
     /// gain. `clock` is the block's first frame on the timeline as the source sees it.
+    /// Starts measuring levels at every point of the strip.
+    pub(crate) fn enable_levels(&mut self) {
+        let points = 2 * usize::from(self.source.is_some())
+            + self.inserts.len()
+            + 1
+            + usize::from(self.source.is_none());
+        self.levels = Some(vec![Level::default(); points]);
+    }
+
     pub(crate) fn load_source(&mut self, input: &SourceBlock<'_>, clock: u64, n: usize) {
         let src = self.source.as_mut().expect("tracks have sources");
         let channels = src.channels();
@@ -327,11 +365,19 @@ impl StripState {
                 resampler.pull(&mut outs[..channels]);
             }
         }
+        if let Some(levels) = &mut self.levels {
+            measure(&mut levels[0], &self.sig, channels, (lo, hi));
+        }
+        let [l, r] = &mut self.sig;
         scale(&mut l[lo..hi], self.input_gain);
         if channels == 2 {
             scale(&mut r[lo..hi], self.input_gain);
         }
+        if let Some(levels) = &mut self.levels {
+            measure(&mut levels[1], &self.sig, channels, (lo, hi));
+        }
         self.channels = channels;
+        self.clock = clock;
         self.in_comp.process(&mut self.sig, n);
     }
 
@@ -340,6 +386,11 @@ impl StripState {
     pub(crate) fn process(&mut self, now: i64, n: usize) {
         let t = &self.timing;
         let (at_in, at_fader) = (now - frames(t.in_delay), now - frames(t.fader_delay));
+        // Tracks measured their source and clip gain in `load_source`; a bus measures its input.
+        let first = if self.source.is_some() { 2 } else { 1 };
+        if let (Some(levels), None) = (&mut self.levels, &self.source) {
+            measure(&mut levels[0], &self.sig, self.channels, (0, n));
+        }
         self.run_sends(Tap::PreInserts, at_in, n);
         {
             let [l, r] = &mut self.sig;
@@ -355,6 +406,12 @@ impl StripState {
                 block.start = now - frames(self.timing.insert_delay[i]);
                 block.sidechain = keys.next_if(|k| k.insert == i).map(|k| k.sidechain(n));
                 slot.process(&mut block);
+                if let Some(levels) = &mut self.levels {
+                    let delay = self.timing.insert_delay[i] + slot.processor.latency();
+                    let (lo, hi) = active(self.source.as_ref(), self.clock, delay, n);
+                    let right = (block.channels == 2).then(|| &block.right[lo..hi]);
+                    levels[first + i].add(&block.left[lo..hi], right);
+                }
             }
             self.channels = block.channels;
         }
@@ -366,6 +423,11 @@ impl StripState {
         }
         self.run_sends(Tap::PreFader, at_fader, n);
         self.fader(at_fader, n);
+        if let Some(levels) = &mut self.levels {
+            let last = levels.len() - 1;
+            let span = active(self.source.as_ref(), self.clock, self.timing.fader_delay, n);
+            measure(&mut levels[last], &self.sig, self.channels, span);
+        }
         self.run_sends(Tap::PostFader, at_fader, n);
         self.width_and_pan(at_fader, n);
         self.mute(at_fader, n);

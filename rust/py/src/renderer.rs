@@ -4,6 +4,7 @@ use mixrender_engine::{Engine, EngineConfig, OutputBlock, Plan, SourceBlock};
 use numpy::{PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::types::PyDict;
 
 use crate::errors::to_py;
 
@@ -125,6 +126,43 @@ impl PyRenderer {
         let block = output_block(&mut out)?;
         let engine = &self.engine;
         py.detach(|| engine.write_stem(k, block)).map_err(to_py)
+    }
+
+    /// Meters the output from the next block on: `clipped` meters what the file holds,
+    /// otherwise the master before the clip (for loudness normalisation).
+    fn enable_meter(&mut self, sample_rate: u32, clipped: bool) {
+        self.engine.enable_meter(sample_rate, clipped);
+    }
+
+    /// The output meter's report as a dict (see `Meter.report`), or None when not enabled.
+    fn meter_report<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyDict>>> {
+        self.engine
+            .meter_report()
+            .map(|r| crate::meter::to_dict(py, &r))
+            .transpose()
+    }
+
+    /// Measures levels at every point of every strip from the next block on.
+    fn enable_levels(&mut self) {
+        self.engine.enable_levels();
+    }
+
+    /// Per strip: `(name, [(peak_dbfs, rms_dbfs, dc, correlation), ...])` per point, None
+    /// for silence or mono; tracks `[source, clip gain, after each insert, fader]`, buses
+    /// `[input, after each insert, fader]`.
+    #[allow(clippy::type_complexity)]
+    fn levels(&self) -> Vec<(String, Vec<(Option<f64>, Option<f64>, f64, Option<f64>)>)> {
+        self.engine
+            .levels()
+            .into_iter()
+            .map(|(name, points)| {
+                let points = points
+                    .iter()
+                    .map(|l| (l.peak_db(), l.rms_db(), l.dc(), l.correlation()))
+                    .collect();
+                (name.to_owned(), points)
+            })
+            .collect()
     }
 
     /// `((peak_l, peak_r), (clipped_l, clipped_r))` so far: peaks as linear `|x|` before
