@@ -68,7 +68,7 @@ def test_analyze_a_file_prints_the_report_keys_as_json(
     result = runner.invoke(app, ["analyze", str(path), "--json"])
     assert result.exit_code == 0, result.output
     figures = json.loads(result.output)
-    assert REPORT_KEYS - {"mix", "output", "audio_sha256", "clipped_samples"} <= set(figures)
+    assert set(figures) >= REPORT_KEYS
     assert figures["integrated_lufs"] == pytest.approx(-20.0 + 3.01 - 3.01 + 0.0, abs=0.1)
     human = runner.invoke(app, ["analyze", str(path)])
     assert "integrated" in human.output and "LUFS" in human.output

@@ -289,7 +289,15 @@ def analyze(
         figures = analyze_file(target)
     except MixError as e:
         raise _fail(e) from None
-    figures = {"file": str(target), **figures}
+    # The render report's keys, so scripts read both alike; what a file cannot tell is None.
+    figures = {
+        "file": str(target),
+        "mix": None,
+        "output": str(target),
+        "audio_sha256": None,
+        "clipped_samples": None,
+        **figures,
+    }
     if as_json:
         print(json.dumps(figures, indent=2, sort_keys=True))
         return

@@ -11,11 +11,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from . import schema
 from .errors import MixFileError, UnsupportedError
-from .mixfile import Insert, Lane, MixFile, Strip
+from .mixfile import Insert, Lane, MixFile, Strip, note_seconds
 from .sources import SourceInfo
 
 PLAN_VERSION = 1
@@ -60,6 +61,7 @@ class _Planner:
         self.sr = mix.session.sample_rate
         self.strips: list[Strip] = [*mix.tracks, *mix.buses]
         self.index = {s.name: i for i, s in enumerate(self.strips)}
+        self.impulse_responses = impulse_responses(mix)
 
     def lane(self, auto: Mapping[str, Lane], target: str, value: float, **kw: bool) -> Json:
         return _lane(value, None if self.rough else auto.get(target), self.sr, **kw)
@@ -93,12 +95,17 @@ class _Planner:
                     f"{fixed} cannot be automated: it sets the insert's latency or structure",
                 )
         out: Json = {"type": ins.type, "name": ins.name, "bypass": ins.bypass}
+        params = dict(ins.params)
+        if params.get("time") is not None:  # a note value: its length at the session's tempo
+            params["time_ms"] = 1000.0 * note_seconds(params["time"], self.mix.session)
         for key in schema.INSERT_TYPES[ins.type].keys:
             name = key.name
-            if name in schema.INSERT_COMMON_NAMES:
+            if name in schema.INSERT_COMMON_NAMES or name == "time":
                 continue
-            value = ins.params.get(name)
-            if name == "bands":
+            value = params.get(name)
+            if name == "ir":
+                out[name] = self.impulse_responses.index(ins.params["ir_path"])
+            elif name == "bands":
                 prefix = f"{ins.name}.bands"
                 bands = value or ()
                 out[name] = [self.band(auto, f"{prefix}.{i}", b) for i, b in enumerate(bands, 1)]
@@ -217,6 +224,19 @@ class _Planner:
                 "seed": m.render.seed,
             },
         }
+
+
+def impulse_responses(mix: MixFile) -> list[Path]:
+    """The impulse-response files of every convolution insert, each once, in plan order
+    (tracks, buses, master; inserts in order): the engine receives them by index."""
+    found: list[Path] = []
+    chains = [s.inserts for s in (*mix.tracks, *mix.buses)] + [mix.master.inserts]
+    for inserts in chains:
+        for ins in inserts:
+            path = ins.params.get("ir_path") if ins.type == "convolution" else None
+            if path is not None and Path(path) not in found:
+                found.append(Path(path))
+    return found
 
 
 def build_plan(
