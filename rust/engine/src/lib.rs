@@ -11,13 +11,13 @@ pub mod dither;
 pub mod dsp;
 pub mod error;
 pub mod graph;
-pub mod levels;
 pub mod math;
 pub mod meter;
 pub mod pan;
 pub mod plan;
 pub mod render;
 pub mod resample;
+pub mod staging;
 mod strip;
 
 pub use error::{EngineError, Result};

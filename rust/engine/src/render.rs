@@ -16,11 +16,11 @@ use crate::dither;
 use crate::dsp::{AudioBlock, Slot};
 use crate::error::{EngineError, Result};
 use crate::graph::{Feed, InsertChain, Routing, Timing};
-use crate::levels::Level;
 use crate::math;
 use crate::meter::{Meter, MeterReport};
 use crate::plan::{Insert, Lane, Output, Plan};
 use crate::resample::Kernel;
+use crate::staging::Level;
 use crate::strip::{KeyInput, StripSetup, StripState, frames, scale};
 
 /// How the engine runs; none of it changes the output.

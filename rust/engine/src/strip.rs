@@ -10,12 +10,12 @@ use std::sync::Arc;
 use crate::delay::StereoDelay;
 use crate::dsp::{AudioBlock, Sidechain, Slot};
 use crate::graph::Timing;
-use crate::levels::Level;
 use crate::math::{self, OFF_DB};
 use crate::pan;
 use crate::plan::{Lane, PanLaw, Strip, Tap};
 use crate::render::SourceBlock;
 use crate::resample::{Kernel, Resampler};
+use crate::staging::Level;
 
 /// Where a track's audio comes from: the file's frames as they are, or resampled.
 pub(crate) enum SourceStage {

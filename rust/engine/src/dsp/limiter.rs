@@ -30,10 +30,10 @@ use crate::dsp::envelope::{self, SNAP_DB};
 use crate::dsp::grid::{self, GridParam};
 use crate::dsp::{AudioBlock, Processor};
 use crate::math;
+// The interpolator is the meter's: the limiter is judged by the meter it must satisfy.
+use crate::meter::true_peak::{PHASE_0, PHASE_1, TAPS};
 use crate::plan::LimiterParams;
 
-/// Taps per phase of the BS.1770 Annex 2 interpolator.
-const TAPS: usize = 12;
 /// Frames the interpolator lags its input (its centre).
 const INTERPOLATOR_DELAY: usize = 6;
 /// Half width of the neighbourhood whose peaks limit a frame in true-peak mode: the
@@ -41,37 +41,6 @@ const INTERPOLATOR_DELAY: usize = 6;
 const NEIGHBOURHOOD: usize = 6;
 /// Frames the true-peak detector lags its input.
 pub const TRUE_PEAK_DELAY: usize = INTERPOLATOR_DELAY + NEIGHBOURHOOD;
-
-/// BS.1770-4 Annex 2, Table 1: phases 0 and 1 (phase 2 is phase 1 reversed, phase 3 is
-/// phase 0 reversed); phase p's output at input n is `sum_j PHASE_p[j] x[n - j]`.
-const PHASE_0: [f64; TAPS] = [
-    0.001_708_984_375_0,
-    0.010_986_328_125_0,
-    -0.019_653_320_312_5,
-    0.033_203_125_000_0,
-    -0.059_448_242_187_5,
-    0.137_329_101_562_5,
-    0.972_167_968_750_0,
-    -0.102_294_921_875_0,
-    0.047_607_421_875_0,
-    -0.026_611_328_125_0,
-    0.014_892_578_125_0,
-    -0.008_300_781_250_0,
-];
-const PHASE_1: [f64; TAPS] = [
-    -0.029_174_804_687_5,
-    0.029_296_875_000_0,
-    -0.051_757_812_500_0,
-    0.089_111_328_125_0,
-    -0.166_503_906_250_0,
-    0.465_087_890_625_0,
-    0.779_785_156_250_0,
-    -0.200_317_382_812_5,
-    0.101_562_500_000_0,
-    -0.058_227_539_062_5,
-    0.033_081_054_687_5,
-    -0.018_920_898_437_5,
-];
 
 /// One channel's interpolator history, newest first in `hist[pos..pos + TAPS]`.
 #[derive(Debug, Clone, Copy)]

@@ -30,10 +30,10 @@
 pub const OVERSAMPLING: usize = 4;
 
 /// Taps per polyphase branch (48 taps / 4 phases).
-const TAPS: usize = 12;
+pub(crate) const TAPS: usize = 12;
 
 /// BS.1770-4 Annex 2, Table 1, phase 0 (phase 3 is its reverse).
-const PHASE_0: [f64; TAPS] = [
+pub(crate) const PHASE_0: [f64; TAPS] = [
     0.001_708_984_375_0,
     0.010_986_328_125_0,
     -0.019_653_320_312_5,
@@ -49,7 +49,7 @@ const PHASE_0: [f64; TAPS] = [
 ];
 
 /// BS.1770-4 Annex 2, Table 1, phase 1 (phase 2 is its reverse).
-const PHASE_1: [f64; TAPS] = [
+pub(crate) const PHASE_1: [f64; TAPS] = [
     -0.029_174_804_687_5,
     0.029_296_875_000_0,
     -0.051_757_812_500_0,

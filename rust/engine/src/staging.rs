@@ -1,4 +1,4 @@
-//! Levels at points of a strip, for gain staging (`mixrender analyze MIX`): peak, RMS,
+//! Gain staging: levels at points of a strip (`mixrender analyze MIX`): peak, RMS,
 //! DC and stereo correlation, accumulated over the whole render.
 
 use crate::math;
