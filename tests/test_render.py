@@ -334,17 +334,16 @@ def test_unsupported_inserts_are_refused_but_a_rough_render_bypasses_them(
 name = "T"
 source = "s.wav"
   [[track.insert]]
-  type = "reverb"
-  decay_s = 2.0
+  type = "width"
+  mono_below_hz = 120.0
 """
     )
     mix = write_mix(text, s__wav=(noise(0.1), 48000))
     with pytest.raises(mixrender.UnsupportedError) as e:
         mixrender.load(mix).render()
     message = str(e.value)
-    assert (
-        "not supported yet" in message and "mix.toml:" in message and 'insert "reverb"' in message
-    )
+    assert "not supported yet" in message and "mix.toml:" in message
+    assert 'insert "width" > mono_below_hz' in message
     assert mixrender.load(mix).render(rough=True).shape == (4800, 2)
 
 

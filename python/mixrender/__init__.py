@@ -32,7 +32,7 @@ from .lock import Verification, verify, write_lock
 from .mixfile import MixFile, load_mixfile
 from .plan import build_plan, plan_bytes
 from .render import Progress, RenderReport
-from .sources import InMemorySource, probe_sources
+from .sources import InMemorySource, probe_irs, probe_sources
 
 
 @dataclass(frozen=True)
@@ -47,8 +47,11 @@ class Mix:
         return self.file.path
 
     def check(self) -> None:
-        """Validates what a render needs beyond the file: every source header, the plan."""
-        build_plan(self.file, probe_sources(self.file, self.sources))
+        """Validates what a render needs beyond the file: every source and impulse-response
+        header, the plan."""
+        infos = probe_sources(self.file, self.sources)
+        probe_irs(self.file)
+        build_plan(self.file, infos)
 
     def plan(self, *, rough: bool = False) -> bytes:
         """The engine plan as canonical JSON bytes."""

@@ -1,5 +1,6 @@
 """Type stubs of the Rust extension `mixrender._engine` (kept by hand, checked by stubtest)."""
 
+from collections.abc import Sequence
 from typing import Any, final
 
 import numpy as np
@@ -14,7 +15,16 @@ __version__: str
 class Renderer:
     """One render's engine, driven block by block."""
 
-    def __new__(cls, plan: bytes, max_block: int, threads: int) -> Renderer: ...
+    def __new__(
+        cls,
+        plan: bytes,
+        max_block: int,
+        threads: int,
+        irs: Sequence[tuple[npt.NDArray[np.floating[Any]], int]] | None = None,
+    ) -> Renderer:
+        """`irs`: the impulse responses the plan's convolution inserts index, each
+        `(array, sample_rate)` with a C-contiguous (frames,) or (frames, channels) float32 or
+        float64 array; copied into the engine, which resamples any at another rate."""
     @property
     def frames(self) -> int: ...
     @property

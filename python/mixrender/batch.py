@@ -54,9 +54,9 @@ from .errors import MixError, MixFileError, RenderError
 from .locate import Locator
 from .lock import lock_path, read_lock, sha256_file, write_lock
 from .mixfile import MixFile, load_mixfile
-from .plan import build_plan, plan_bytes
+from .plan import build_plan, impulse_responses, plan_bytes
 from .render import RenderReport, default_threads
-from .sources import SourceInfo, probe_sources
+from .sources import IrInfo, SourceInfo, probe_irs, probe_sources
 
 if TYPE_CHECKING:
     from .render import BlockRender
@@ -254,16 +254,9 @@ class _Hashes:
 
 
 def _inputs(mix: MixFile, infos: Sequence[SourceInfo]) -> list[Path]:
-    """Every file the render reads: the sources in track order, then the impulse responses."""
-    paths = [info.path for info in infos if info.path is not None]
-    for strip in (*mix.tracks, *mix.buses):
-        paths += _impulse_responses(strip.inserts)
-    return paths + _impulse_responses(mix.master.inserts)
-
-
-def _impulse_responses(inserts: Iterable[Any]) -> list[Path]:
-    found = (i.params.get("ir_path") for i in inserts if i.type == "convolution")
-    return [Path(p) for p in found if p is not None and Path(p).is_file()]
+    """Every file the render reads: the sources in track order, then the impulse responses in
+    the order the engine receives them (the order of the lock's `[[source]]` entries too)."""
+    return [info.path for info in infos if info.path is not None] + impulse_responses(mix)
 
 
 def cache_key(plan: bytes, input_hashes: Sequence[str], suffix: str) -> str:
@@ -372,7 +365,11 @@ class _Planned:
 
 
 def _lock_is_current(
-    mix: MixFile, planned: _Planned, digests: Sequence[str], report: RenderReport
+    mix: MixFile,
+    planned: _Planned,
+    digests: Sequence[str],
+    irs: Sequence[IrInfo],
+    report: RenderReport,
 ) -> bool:
     """Whether the lock beside the mix already says what write_lock would write now, so that a
     re-run of a finished batch neither rewrites every lock nor reads every source again."""
@@ -381,14 +378,16 @@ def _lock_is_current(
     except MixError:
         return False
     out = Path(report.output or "")
+    entries = lock.get("source", [])  # the sources in track order, then the impulse responses
     return (
         lock.get("mixrender_version") == __version__
         and lock.get("format") == mix.format
         and lock.get("output") == os.path.relpath(out, mix.path.parent)
         and lock.get("audio_sha256") == report.audio_sha256
         and lock.get("plan_sha256") == hashlib.sha256(planned.plan).hexdigest()
-        and [s.get("sha256") for s in lock.get("source", [])] == list(digests[: len(mix.tracks)])
-        and [s.get("track") for s in lock.get("source", [])] == [t.name for t in mix.tracks]
+        and [s.get("sha256") for s in entries] == list(digests)
+        and [s.get("track") for s in entries if not s.get("ir")] == [t.name for t in mix.tracks]
+        and [s.get("path") for s in entries if s.get("ir")] == [i.written for i in irs]
     )
 
 
@@ -520,6 +519,7 @@ class _Batch:
         assert self.cache is not None
         mix = load_mixfile(job.mix)
         infos = probe_sources(mix)
+        irs = probe_irs(mix)  # a missing one fails the job here, with its insert and line
         planned = _Planned(plan_bytes(build_plan(mix, infos)), infos)
         stamps, digests = [], []
         for path in _inputs(mix, infos):
@@ -542,7 +542,7 @@ class _Batch:
             _copy_atomic(audio, job.output)
         except OSError as e:
             raise RenderError(f"{job.output}: cannot write the output ({e})") from None
-        if not _lock_is_current(mix, planned, digests, report):
+        if not _lock_is_current(mix, planned, digests, irs, report):
             # write_lock only reads `.plan` and `.infos` of the render it is given.
             write_lock(mix, cast("BlockRender", planned), report)
         return JobResult(str(job.mix), str(job.output), "cached", 0.0, report.audio_sha256, None, 1)

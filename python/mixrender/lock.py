@@ -1,9 +1,11 @@
 """Lock files: what a render was made from, so that a recall months later is provably exact.
 
 `render` writes `<mix stem>.lock` beside the mix: the mixrender and format versions, the
-SHA-256, length, rate and channels of every source, the canonical resolved plan and its
-hash, and the hash of the rendered audio. `verify` re-renders and names what differs: a
-source's bytes, keys of the plan, or (with both unchanged) the audio alone.
+SHA-256, length, rate and channels of every source and impulse response (`[[source]]`
+entries; an impulse response's has `ir = true` and its `path` as the mix writes it), the
+canonical resolved plan and its hash, and the hash of the rendered audio. `verify`
+re-renders and names what differs: a source's or impulse response's bytes, keys of the
+plan, or (with all unchanged) the audio alone.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ from ._version import __version__
 from .errors import MixError
 from .mixfile import MixFile
 from .render import BlockRender, RenderReport, loudness_gain, render
-from .sources import SourceInfo
+from .sources import IrInfo, SourceInfo, probe_irs
 
 
 def lock_path(mix: Path) -> Path:
@@ -83,6 +85,19 @@ def write_lock(mix: MixFile, job: BlockRender, report: RenderReport) -> Path:
             f"sample_rate = {info.sample_rate}",
             f"channels = {info.channels}",
         ]
+    # Probed here rather than taken from `job`: a batch writes the locks of cached jobs
+    # from their plan alone, without a render.
+    for ir in probe_irs(mix):
+        lines += [
+            "",
+            "[[source]]",
+            "ir = true",
+            f"path = {_toml(ir.written)}",
+            f"sha256 = {_toml(source_hash(ir))}",
+            f"frames = {ir.frames}",
+            f"sample_rate = {ir.sample_rate}",
+            f"channels = {ir.channels}",
+        ]
     path = lock_path(mix.path)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_text("\n".join(lines) + "\n")
@@ -137,6 +152,23 @@ def plan_differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
         yield path or "(the plan)"
 
 
+def _ir_differences(infos: list[IrInfo], locked: dict[Any, dict[str, Any]]) -> list[str]:
+    """What changed in the impulse responses since the lock: new, changed or no longer used
+    ones, by `path` as the mix writes it."""
+    found = []
+    for ir in infos:
+        entry = locked.pop(ir.written, None)
+        if entry is None:
+            found.append(f"impulse response {ir.written} ({ir.where}) is new since the render")
+        elif source_hash(ir) != entry.get("sha256"):
+            found.append(
+                f"impulse response {ir.written} ({ir.where}) changed: its bytes differ from "
+                "those the render was made from"
+            )
+    found += [f"impulse response {p} is no longer used since the render" for p in locked]
+    return found
+
+
 @dataclass
 class Verification:
     """What `verify` found; `identical` when the render is the one the lock describes."""
@@ -150,7 +182,9 @@ def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
     found: list[str] = []
     gain = loudness_gain(mix, threads=threads)
     job = BlockRender(mix, threads=threads, meter=False, loudness_gain_db=gain)
-    locked = {s.get("track"): s for s in lock.get("source", [])}
+    entries = lock.get("source", [])
+    locked = {s.get("track"): s for s in entries if not s.get("ir")}
+    locked_irs = {s.get("path"): s for s in entries if s.get("ir")}
     for track, info in zip(mix.tracks, job.infos, strict=True):
         entry = locked.pop(track.name, None)
         if entry is None:
@@ -161,6 +195,7 @@ def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
                 "from those the render was made from"
             )
     found += [f'track "{name}" was removed since the render' for name in locked]
+    found += _ir_differences(job.ir_infos, locked_irs)
     if hashlib.sha256(job.plan).hexdigest() != lock.get("plan_sha256"):
         old = _names(json.loads(lock.get("plan", "{}")))
         new = _names(json.loads(job.plan))

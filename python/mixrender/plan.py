@@ -24,6 +24,8 @@ PLAN_VERSION = 1
 #: Insert types whose processing has landed in the engine.
 SUPPORTED_INSERTS = frozenset(
     {"gain", "width", "eq", "compressor", "gate", "limiter", "deesser", "saturation"}
+    | {"convolution"}
+    | {"delay", "reverb"}
 )
 
 #: Keys that fix an insert's latency or structure: plain values in the plan, never lanes.

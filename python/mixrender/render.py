@@ -23,7 +23,15 @@ from . import _engine
 from .errors import RenderError
 from .mixfile import MixFile
 from .plan import build_plan, plan_bytes
-from .sources import InMemorySource, SourceInfo, open_readers, probe_sources
+from .sources import (
+    InMemorySource,
+    IrInfo,
+    SourceInfo,
+    open_readers,
+    probe_irs,
+    probe_sources,
+    read_ir,
+)
 from .writer import DTYPES, AtomicWriter, hash_block, output_format
 
 DEFAULT_BLOCK = 4096
@@ -110,10 +118,15 @@ class BlockRender:
             raise ValueError(f"threads must be at least 1, not {threads}")
         self.mix = mix
         self.infos: list[SourceInfo] = probe_sources(mix, sources)
+        # A rough render bypasses every insert, so it reads no impulse response.
+        self.ir_infos: list[IrInfo] = [] if rough else probe_irs(mix)
         self.loudness_gain_db = loudness_gain_db or 0.0
         plan = build_plan(mix, self.infos, rough=rough, loudness_gain_db=self.loudness_gain_db)
         self.plan = plan_bytes(plan)
-        self.engine = _engine.Renderer(self.plan, self.block, threads)
+        # Read whole (they are short) and copied into the engine, which resamples any at
+        # another rate than the session's; the arrays are dropped once the engine holds them.
+        irs = [read_ir(info) for info in self.ir_infos]
+        self.engine = _engine.Renderer(self.plan, self.block, threads, irs)
         if meter:
             self.engine.enable_meter(mix.session.sample_rate, clipped)
         if levels:

@@ -3,12 +3,16 @@
 Audio files are read with soundfile (libsndfile) into preallocated blocks, never whole.
 Sources given in memory (numpy arrays, the path dataset generators use) are read the
 same way, so that a render cannot tell them apart.
+
+Impulse responses (the `ir` of `convolution` inserts) are the exception: they are short,
+the engine needs all of one before it can partition it, and so they are read whole, once
+per render (`read_ir`), and refused beyond `MAX_IR_SECONDS`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -17,7 +21,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from .errors import SourceError
-from .mixfile import MixFile, Strip
+from .mixfile import Insert, MixFile, Strip
 
 #: What `Mix.load(sources=...)` accepts for a track: `(array, sample_rate)`.
 InMemorySource = tuple[npt.ArrayLike, int]
@@ -105,6 +109,115 @@ def probe_sources(
             _probe_array(mix, track, given) if given is not None else _probe_file(mix, track)
         )
     return infos
+
+
+#: The longest impulse response read (a hall's tail is a few seconds; an hour-long file
+#: named as `ir` is a mistake that would otherwise fill the memory).
+MAX_IR_SECONDS = 60.0
+
+
+@dataclass(frozen=True)
+class IrInfo(SourceInfo):
+    """An impulse response's header, with where the mix names it (for errors and the lock)."""
+
+    #: The `ir` value as written in the mix (the first insert that names the file).
+    written: str = ""
+    #: The mix file, the line of that `ir` key and its display path
+    #: (`bus "Plate" > insert "convolution" > ir`).
+    mix_path: Path | None = None
+    line: int | None = None
+    where: str = ""
+
+    def error(self, reason: str) -> SourceError:
+        assert self.mix_path is not None
+        return SourceError(self.mix_path, self.line, self.where, self.written, reason)
+
+
+def _ir_sites(mix: MixFile) -> dict[Path, tuple[str, int | None, str]]:
+    """For each impulse-response file, the first insert naming it: `ir` as written, its line
+    and display path."""
+    chains: list[tuple[tuple[str | int, ...], str, tuple[Insert, ...]]] = [
+        ((*mix.keypath_of(s),), s.label, s.inserts) for s in (*mix.tracks, *mix.buses)
+    ]
+    chains.append((("master",), "master", mix.master.inserts))
+    sites: dict[Path, tuple[str, int | None, str]] = {}
+    for keypath, label, inserts in chains:
+        for ins in inserts:
+            path = ins.params.get("ir_path") if ins.type == "convolution" else None
+            if path is None or Path(path) in sites:
+                continue
+            line = mix.line_of(*keypath, "insert", ins.index - 1, "ir")
+            where = f'{label} > insert "{ins.name}" > ir'
+            sites[Path(path)] = (str(ins.params["ir"]), line, where)
+    return sites
+
+
+def probe_irs(mix: MixFile) -> list[IrInfo]:
+    """Reads the header of every impulse response, in the order the engine receives them
+    (`plan.impulse_responses`). Raises SourceError naming the mix file, the insert's line and
+    path, the file and the reason: missing, unreadable, more than 2 channels, empty or longer
+    than `MAX_IR_SECONDS`."""
+    from .plan import impulse_responses  # late: plan imports this module
+
+    sites = _ir_sites(mix)
+    infos: list[IrInfo] = []
+    for path in impulse_responses(mix):
+        written, line, where = sites[path]
+        site = IrInfo(
+            0, 0, 0, "float64", path, written=written, mix_path=mix.path, line=line, where=where
+        )
+        if not path.exists():
+            raise site.error(
+                f"file not found (looked for {path}); paths are relative to the mix file's folder"
+            )
+        if path.is_dir():
+            raise site.error("is a folder, not an audio file")
+        try:
+            info = sf.info(str(path))
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise site.error(f"cannot be read as audio ({e})") from None
+        except OSError as e:
+            raise site.error(f"cannot be opened ({e.strerror})") from None
+        if info.channels > 2:
+            raise site.error(
+                f"has {info.channels} channels; an impulse response is mono or stereo "
+                "(true-stereo and surround responses are not supported): split it into a "
+                "stereo or mono file"
+            )
+        if info.frames == 0:
+            raise site.error("holds no samples")
+        seconds = info.frames / info.samplerate
+        if seconds > MAX_IR_SECONDS:
+            raise site.error(
+                f"lasts {seconds:.1f} s; impulse responses are read whole and may last at "
+                f"most {MAX_IR_SECONDS:.0f} s: trim its silent tail"
+            )
+        infos.append(
+            replace(site, frames=info.frames, sample_rate=info.samplerate, channels=info.channels)
+        )
+    return infos
+
+
+def read_ir(info: IrInfo) -> tuple[npt.NDArray[np.float64], int]:
+    """The whole impulse response as a C-contiguous `(frames, channels)` float64 array and
+    its sample rate, as the engine's `Renderer(irs=...)` takes it (a new array; the engine
+    copies it once more into its own memory)."""
+    assert info.path is not None
+    try:
+        data, rate = sf.read(str(info.path), dtype="float64", always_2d=True)
+    except (sf.LibsndfileError, RuntimeError) as e:
+        raise info.error(f"reading failed ({e}): the file is truncated or corrupt") from None
+    except OSError as e:
+        raise info.error(f"cannot be opened ({e.strerror})") from None
+    if data.shape != (info.frames, info.channels) or rate != info.sample_rate:
+        raise info.error(
+            f"changed while the render started: its header said {info.frames} frames of "
+            f"{info.channels} channel(s) at {info.sample_rate} Hz, reading gave "
+            f"{data.shape[0]} frames of {data.shape[1]} at {rate} Hz"
+        )
+    if not np.all(np.isfinite(data)):
+        raise info.error("holds NaN or infinite samples")
+    return np.ascontiguousarray(data), int(rate)
 
 
 class BlockReader(Protocol):

@@ -5,6 +5,8 @@
 //! function goes through [`math`] (libm); the same plan and source bytes give the same
 //! output bits for any block size and thread count.
 
+#![forbid(unsafe_code)]
+
 pub mod automation;
 pub mod delay;
 pub mod dither;
@@ -22,4 +24,4 @@ mod strip;
 
 pub use error::{EngineError, Result};
 pub use plan::{PLAN_VERSION, Plan};
-pub use render::{Engine, EngineConfig, OutputBlock, SourceBlock, Stats};
+pub use render::{Engine, EngineConfig, ImpulseResponse, OutputBlock, SourceBlock, Stats};

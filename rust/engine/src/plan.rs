@@ -149,6 +149,9 @@ pub enum Insert {
     Limiter(LimiterParams),
     Deesser(DeesserParams),
     Saturation(SaturationParams),
+    Delay(DelayParams),
+    Reverb(ReverbParams),
+    Convolution(ConvolutionParams),
 }
 
 // The channel strip's inserts. Automatable numeric keys are lanes; keys that fix the
@@ -280,6 +283,62 @@ pub enum SaturationShape {
     Soft,
 }
 
+/// `convolution`: an impulse response, handed to the engine beside the plan (the plan
+/// carries its index only: samples are data, not plan), with a predelay and a gain on the
+/// wet path, and the mix.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConvolutionParams {
+    pub name: String,
+    pub bypass: bool,
+    /// Index into the impulse responses given to
+    /// [`Engine::with_impulse_responses`](crate::Engine::with_impulse_responses).
+    pub ir: usize,
+    /// 0..1000 ms, read on the control grid.
+    pub predelay_ms: Lane,
+    pub gain_db: Lane,
+    pub mix: Lane,
+}
+
+/// `delay`: a feedback delay (`dsp::delay`). `time_ms` is always present: the planner
+/// turns a note value into milliseconds at the session's tempo.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DelayParams {
+    pub name: String,
+    pub bypass: bool,
+    /// 0..10000 ms; the delay is `round(time_ms / 1000 * fs)` frames (at least 1).
+    pub time_ms: Lane,
+    /// -0.99..0.99: the gain of each repeat relative to the one before.
+    pub feedback: Lane,
+    /// Repeats alternate left and right; a mono input leaves stereo.
+    pub ping_pong: bool,
+    /// A cookbook 2nd-order high-pass in the loop; null when off.
+    pub lowcut_hz: Option<Lane>,
+    /// A cookbook 2nd-order low-pass in the loop; null when off.
+    pub highcut_hz: Option<Lane>,
+    pub mix: Lane,
+}
+
+/// `reverb`: the algorithmic reverb (`dsp::reverb`, a feedback delay network).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReverbParams {
+    pub name: String,
+    pub bypass: bool,
+    /// The RT60 it produces, 0.01..60 s.
+    pub decay_s: Lane,
+    /// 0..1000 ms.
+    pub predelay_ms: Lane,
+    /// 0..1: the lengths of the network's lines.
+    pub size: Lane,
+    /// Where the decay time has fallen to half of `decay_s`.
+    pub damping_hz: Lane,
+    /// Mid/side width of the wet signal, 0..2.
+    pub width: Lane,
+    pub mix: Lane,
+}
+
 impl Insert {
     /// The strip that keys this insert's sidechain, if any.
     #[must_use]
@@ -329,6 +388,20 @@ impl Insert {
             Self::Limiter(p) => vec![&p.ceiling_db, &p.release_ms],
             Self::Deesser(p) => vec![&p.freq_hz, &p.threshold_db, &p.range_db],
             Self::Saturation(p) => vec![&p.drive_db, &p.output_db, &p.mix],
+            Self::Delay(p) => [&p.time_ms, &p.feedback, &p.mix]
+                .into_iter()
+                .chain(&p.lowcut_hz)
+                .chain(&p.highcut_hz)
+                .collect(),
+            Self::Reverb(p) => vec![
+                &p.decay_s,
+                &p.predelay_ms,
+                &p.size,
+                &p.damping_hz,
+                &p.width,
+                &p.mix,
+            ],
+            Self::Convolution(p) => vec![&p.predelay_ms, &p.gain_db, &p.mix],
         }
     }
 
@@ -364,15 +437,41 @@ impl Insert {
             Self::Limiter(p) if !(0.0..=100.0).contains(&p.lookahead_ms) => {
                 return Err(format!("lookahead_ms {} is not in 0..100", p.lookahead_ms));
             }
+            Self::Convolution(p)
+                if p.predelay_ms
+                    .points
+                    .iter()
+                    .any(|pt| !(0.0..=1000.0).contains(&pt.1)) =>
+            {
+                return Err("predelay_ms outside 0..1000".into());
+            }
             Self::Saturation(p) if ![1, 2, 4, 8, 16].contains(&p.oversample) => {
                 return Err(format!(
                     "oversample {} is not 1, 2, 4, 8 or 16",
                     p.oversample
                 ));
             }
+            // The lines are sized from these ranges, and the loops are stable inside them.
+            Self::Delay(p) => {
+                out_of_range(&p.time_ms, "time_ms", 0.0, 10_000.0)?;
+                out_of_range(&p.feedback, "feedback", -0.99, 0.99)?;
+            }
+            Self::Reverb(p) => {
+                out_of_range(&p.decay_s, "decay_s", 0.01, 60.0)?;
+                out_of_range(&p.predelay_ms, "predelay_ms", 0.0, 1000.0)?;
+                out_of_range(&p.size, "size", 0.0, 1.0)?;
+            }
             _ => {}
         }
         Ok(())
+    }
+}
+
+/// An error naming `key` when a point of `lane` lies outside `lo..=hi`.
+fn out_of_range(lane: &Lane, key: &str, lo: f64, hi: f64) -> core::result::Result<(), String> {
+    match lane.points.iter().find(|p| !(lo..=hi).contains(&p.1)) {
+        Some(p) => Err(format!("{key} {} is not in {lo}..{hi}", p.1)),
+        None => Ok(()),
     }
 }
 

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use rayon::prelude::*;
 
 use crate::dither;
+pub use crate::dsp::ImpulseResponse;
 use crate::dsp::{AudioBlock, Slot};
 use crate::error::{EngineError, Result};
 use crate::graph::{Feed, InsertChain, Routing, Timing};
@@ -110,12 +111,34 @@ struct OutputMeter {
     scratch: [Vec<f64>; 2],
 }
 
-fn slots(inserts: &[Insert], sample_rate: u32, max_block: usize) -> Vec<Slot> {
-    let mut slots: Vec<Slot> = inserts.iter().map(Slot::from_plan).collect();
-    for slot in &mut slots {
+/// Builds and prepares a chain's inserts; a convolution takes its impulse response from
+/// `irs` (already at the session's rate) by the plan's index.
+fn slots(
+    inserts: &[Insert],
+    irs: &[Arc<ImpulseResponse>],
+    sample_rate: u32,
+    max_block: usize,
+) -> Result<Vec<Slot>> {
+    let mut slots = Vec::with_capacity(inserts.len());
+    for insert in inserts {
+        let mut slot = match insert {
+            Insert::Convolution(p) => {
+                let ir = irs.get(p.ir).ok_or_else(|| EngineError::Plan {
+                    reason: format!(
+                        "convolution \"{}\": impulse response {} was not given ({} given)",
+                        p.name,
+                        p.ir,
+                        irs.len()
+                    ),
+                })?;
+                Slot::convolution(p, Arc::clone(ir))
+            }
+            _ => Slot::from_plan(insert),
+        };
         slot.processor.prepare(f64::from(sample_rate), max_block);
+        slots.push(slot);
     }
-    slots
+    Ok(slots)
 }
 
 fn chain(slots: &[Slot]) -> InsertChain {
@@ -130,14 +153,45 @@ fn chain(slots: &[Slot]) -> InsertChain {
 }
 
 impl Engine {
-    /// Builds and prepares the engine; allocates every buffer it will use.
+    /// Builds and prepares the engine; allocates every buffer it will use. A plan with a
+    /// `convolution` insert needs [`Engine::with_impulse_responses`].
     ///
     /// # Errors
     /// [`EngineError::Plan`] for a plan the engine cannot run, and
     /// [`EngineError::RoutingCycle`] for a cycle in outputs, sends and sidechains.
     pub fn new(plan: &Plan, config: EngineConfig) -> Result<Self> {
+        Self::with_impulse_responses(plan, config, Vec::new())
+    }
+
+    /// [`Engine::new`] with the impulse responses that the plan's `convolution` inserts
+    /// index (`ir`). They are data beside the plan, not in it, so that the plan stays small
+    /// and canonical. One at another rate than the session's is resampled once, here
+    /// ([`ImpulseResponse::resampled`]), and shared by every insert that uses it.
+    ///
+    /// # Errors
+    /// As [`Engine::new`]; [`EngineError::Plan`] also for an impulse response that is not
+    /// 1 or 2 channels of finite samples, or an `ir` index beyond `irs`.
+    pub fn with_impulse_responses(
+        plan: &Plan,
+        config: EngineConfig,
+        irs: Vec<ImpulseResponse>,
+    ) -> Result<Self> {
         let max_block = config.max_block.max(1);
         let sample_rate = plan.sample_rate;
+        let irs = irs
+            .into_iter()
+            .enumerate()
+            .map(|(i, ir)| {
+                ir.check().map_err(|reason| EngineError::Plan {
+                    reason: format!("impulse response {i}: {reason}"),
+                })?;
+                Ok(Arc::new(if ir.sample_rate == sample_rate {
+                    ir
+                } else {
+                    ir.resampled(sample_rate)
+                }))
+            })
+            .collect::<Result<Vec<_>>>()?;
         let n_tracks = plan
             .strips
             .iter()
@@ -151,9 +205,9 @@ impl Engine {
         let mut strip_slots: Vec<Vec<Slot>> = plan
             .strips
             .iter()
-            .map(|s| slots(&s.inserts, sample_rate, max_block))
-            .collect();
-        let master_slots = slots(&plan.master.inserts, sample_rate, max_block);
+            .map(|s| slots(&s.inserts, &irs, sample_rate, max_block))
+            .collect::<Result<_>>()?;
+        let master_slots = slots(&plan.master.inserts, &irs, sample_rate, max_block)?;
         for (i, slot) in strip_slots
             .iter()
             .flatten()

@@ -1,7 +1,8 @@
 //! `Renderer`: one render's engine, driven block by block from Python.
 
+use mixrender_engine::render::ImpulseResponse;
 use mixrender_engine::{Engine, EngineConfig, OutputBlock, Plan, SourceBlock};
-use numpy::{PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -13,6 +14,41 @@ use crate::errors::to_py;
 pub(crate) enum SourceArray<'py> {
     F32(PyReadonlyArray2<'py, f32>),
     F64(PyReadonlyArray2<'py, f64>),
+}
+
+/// An impulse response's samples: C-contiguous `(frames,)` or `(frames, channels)`.
+#[derive(FromPyObject)]
+pub(crate) enum IrArray<'py> {
+    F32Mono(PyReadonlyArray1<'py, f32>),
+    F64Mono(PyReadonlyArray1<'py, f64>),
+    F32(PyReadonlyArray2<'py, f32>),
+    F64(PyReadonlyArray2<'py, f64>),
+}
+
+impl IrArray<'_> {
+    /// Copies the samples into the engine's form (interleaved float64): the one copy.
+    fn to_engine(&self, sample_rate: u32) -> PyResult<ImpulseResponse> {
+        let contiguous_ir = |e| {
+            PyValueError::new_err(format!(
+                "impulse responses must be C-contiguous ({e}): use np.ascontiguousarray"
+            ))
+        };
+        let (channels, samples) = match self {
+            Self::F32Mono(a) => (1, widen(a.as_slice().map_err(contiguous_ir)?)),
+            Self::F64Mono(a) => (1, a.as_slice().map_err(contiguous_ir)?.to_vec()),
+            Self::F32(a) => (a.shape()[1], widen(a.as_slice().map_err(contiguous_ir)?)),
+            Self::F64(a) => (a.shape()[1], a.as_slice().map_err(contiguous_ir)?.to_vec()),
+        };
+        Ok(ImpulseResponse {
+            channels,
+            sample_rate,
+            samples,
+        })
+    }
+}
+
+fn widen(x: &[f32]) -> Vec<f64> {
+    x.iter().map(|&v| f64::from(v)).collect()
 }
 
 /// The caller's preallocated `(frames, 2)` output block.
@@ -55,14 +91,29 @@ pub(crate) struct PyRenderer {
 
 #[pymethods]
 impl PyRenderer {
-    /// Builds the engine from the plan's canonical JSON bytes.
+    /// Builds the engine from the plan's canonical JSON bytes and the impulse responses its
+    /// convolution inserts index: `irs` is a list of `(array, sample_rate)`, each array a
+    /// C-contiguous `(frames,)` or `(frames, channels)` float32/float64 array. The samples
+    /// are copied (widened to float64) here, so the arrays may be reused at once; the
+    /// engine resamples a response at another rate than the plan's with the GIL released.
     #[new]
-    #[pyo3(signature = (plan, max_block, threads))]
-    fn new(py: Python<'_>, plan: &[u8], max_block: usize, threads: usize) -> PyResult<Self> {
+    #[pyo3(signature = (plan, max_block, threads, irs=None))]
+    fn new(
+        py: Python<'_>,
+        plan: &[u8],
+        max_block: usize,
+        threads: usize,
+        irs: Option<Vec<(IrArray<'_>, u32)>>,
+    ) -> PyResult<Self> {
+        let irs = irs
+            .unwrap_or_default()
+            .iter()
+            .map(|(a, rate)| a.to_engine(*rate))
+            .collect::<PyResult<Vec<_>>>()?;
         let engine = py
             .detach(|| {
                 let plan = Plan::from_json(plan)?;
-                Engine::new(&plan, EngineConfig { max_block, threads })
+                Engine::with_impulse_responses(&plan, EngineConfig { max_block, threads }, irs)
             })
             .map_err(to_py)?;
         let wanted = vec![0; engine.tracks()];

@@ -4,9 +4,12 @@
 //! latency, and processes planar f64 blocks in place. Parameters come from automation
 //! lanes evaluated at timeline frames, so a block's size is never audible.
 
+mod allpass;
 pub mod biquad;
 mod compressor;
+pub mod convolution;
 mod deesser;
+mod delay;
 mod delay_line;
 pub mod envelope;
 mod eq;
@@ -15,19 +18,26 @@ mod gate;
 mod grid;
 mod limiter;
 pub mod oversample;
+mod reverb;
+mod ring;
 mod saturation;
 mod width;
 
 pub use compressor::Compressor;
+pub use convolution::{Convolution, Convolver, ImpulseResponse};
 pub use deesser::Deesser;
+pub use delay::Delay;
 pub use eq::Eq;
 pub use gain::Gain;
 pub use gate::Gate;
 pub use limiter::{Limiter, TRUE_PEAK_DELAY};
+pub use reverb::Reverb;
 pub use saturation::Saturation;
 pub use width::{Width, apply as apply_width};
 
-use crate::plan::Insert;
+use std::sync::Arc;
+
+use crate::plan::{ConvolutionParams, Insert};
 
 /// One block of a strip's signal, planar, processed in place.
 pub struct AudioBlock<'a> {
@@ -94,6 +104,10 @@ pub struct Slot {
 
 impl Slot {
     /// Builds the processor for a planned insert.
+    ///
+    /// # Panics
+    /// For a `convolution` insert, whose impulse response is data beside the plan: the
+    /// engine builds those slots with [`Slot::convolution`].
     #[must_use]
     pub fn from_plan(insert: &Insert) -> Self {
         let (name, bypass, processor): (&String, bool, Box<dyn Processor>) = match insert {
@@ -119,12 +133,29 @@ impl Slot {
             Insert::Limiter(p) => (&p.name, p.bypass, Box::new(Limiter::new(p))),
             Insert::Deesser(p) => (&p.name, p.bypass, Box::new(Deesser::new(p))),
             Insert::Saturation(p) => (&p.name, p.bypass, Box::new(Saturation::new(p))),
+            Insert::Delay(p) => (&p.name, p.bypass, Box::new(Delay::new(p))),
+            Insert::Reverb(p) => (&p.name, p.bypass, Box::new(Reverb::new(p))),
+            Insert::Convolution(p) => panic!(
+                "convolution insert \"{}\" needs its impulse response: use Slot::convolution",
+                p.name
+            ),
         };
         Self {
             name: name.clone(),
             bypass,
             sidechain: insert.sidechain(),
             processor,
+        }
+    }
+
+    /// A `convolution` insert with its impulse response (at the session's rate).
+    #[must_use]
+    pub fn convolution(p: &ConvolutionParams, ir: Arc<ImpulseResponse>) -> Self {
+        Self {
+            name: p.name.clone(),
+            bypass: p.bypass,
+            sidechain: None,
+            processor: Box::new(Convolution::new(p, ir)),
         }
     }
 
