@@ -12,6 +12,7 @@ import json
 import os
 import re
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -135,7 +136,10 @@ class BlockRender:
 
     def blocks(self, progress: Progress | None = None) -> Iterator[tuple[int, int]]:
         """Renders block after block, yielding `(position, frames)` once each is ready."""
-        readers = open_readers(self.mix, self.infos)
+        # One I/O thread decodes every source ahead of the engine (libsndfile and the engine
+        # both release the GIL), so reading overlaps the work on the block before.
+        io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-io")
+        readers = open_readers(self.mix, self.infos, io)
         try:
             pos = 0
             while pos < self.frames:
@@ -150,6 +154,7 @@ class BlockRender:
         finally:
             for r in readers:
                 r.close()
+            io.shutdown(wait=True)
 
     def peak_and_clips(self) -> tuple[float | None, int]:
         (peak_l, peak_r), (clip_l, clip_r) = self.engine.stats()

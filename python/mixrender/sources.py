@@ -11,7 +11,10 @@ per render (`read_ir`), and refused beyond `MAX_IR_SECONDS`.
 
 from __future__ import annotations
 
+import contextlib
+from collections import deque
 from collections.abc import Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Protocol
@@ -226,37 +229,101 @@ class BlockReader(Protocol):
 
 
 class FileReader:
-    """Reads a source file sequentially into one reused, C-contiguous buffer."""
+    """Reads a source file sequentially, decoding ahead on an I/O thread.
 
-    def __init__(self, mix: MixFile, track: Strip, info: SourceInfo) -> None:
+    One chunk is always being decoded (libsndfile releases the GIL) while the engine works
+    on the block before it; `read` hands out the next frames in one reused, C-contiguous
+    buffer. Memory is a couple of chunks per track, whatever the file's length.
+    """
+
+    #: Frames decoded per request.
+    CHUNK = 16384
+
+    def __init__(
+        self, mix: MixFile, track: Strip, info: SourceInfo, io: ThreadPoolExecutor | None = None
+    ) -> None:
         assert info.path is not None
         self._mix, self._track, self._info = mix, track, info
         self._file = sf.SoundFile(str(info.path))
         self._buf = np.zeros((0, info.channels), dtype=info.dtype)
+        self._io = io
+        self._ready: deque[npt.NDArray[np.floating[Any]]] = deque()
+        self._buffered = 0
+        self._unrequested = info.frames
+        self._pending: Future[npt.NDArray[np.floating[Any]]] | None = None
+        self._request()
+
+    def _fail(self, reason: str) -> SourceError:
+        return _error(self._mix, self._track, str(self._track.source), reason)
+
+    def _decode(self, frames: int) -> npt.NDArray[np.floating[Any]]:
+        try:
+            got: npt.NDArray[np.floating[Any]] = self._file.read(
+                frames, dtype=self._info.dtype, always_2d=True
+            )
+        except (sf.LibsndfileError, RuntimeError) as e:
+            raise self._fail(
+                f"reading failed near frame {self._file.tell()} ({e}): "
+                "the file is truncated or corrupt"
+            ) from None
+        if got.shape[0] != frames:
+            raise self._fail(
+                f"ended early: its header promises {self._info.frames} frames but reading "
+                "stopped before that; the file is truncated or corrupt"
+            )
+        return got
+
+    def _request(self) -> None:
+        if self._pending is not None or self._unrequested == 0:
+            return
+        frames = min(self.CHUNK, self._unrequested)
+        self._unrequested -= frames
+        if self._io is None:
+            done: Future[npt.NDArray[np.floating[Any]]] = Future()
+            try:
+                done.set_result(self._decode(frames))
+            except SourceError as e:
+                done.set_exception(e)
+            self._pending = done
+        else:
+            self._pending = self._io.submit(self._decode, frames)
 
     def read(self, frames: int) -> npt.NDArray[np.floating[Any]]:
+        while self._buffered < frames and self._pending is not None:
+            chunk = self._pending.result()
+            self._pending = None
+            self._ready.append(chunk)
+            self._buffered += chunk.shape[0]
+            self._request()
+        if self._buffered < frames:
+            raise self._fail(
+                f"ended early: {frames} more frames were needed than its header promises "
+                f"({self._info.frames}); the file is truncated or corrupt"
+            )
         if frames > self._buf.shape[0]:
             self._buf = np.zeros(
                 (max(frames, 2 * self._buf.shape[0]), self._info.channels), dtype=self._info.dtype
             )
         out = self._buf[:frames]
-        try:
-            got = self._file.read(frames, dtype=self._info.dtype, always_2d=True, out=out)
-        except (sf.LibsndfileError, RuntimeError) as e:
-            reason = (
-                f"reading failed near frame {self._file.tell()} ({e}): "
-                "the file is truncated or corrupt"
-            )
-            raise _error(self._mix, self._track, str(self._track.source), reason) from None
-        if got.shape[0] != frames:
-            reason = (
-                f"ended early: its header promises {self._info.frames} frames but reading "
-                "stopped before that; the file is truncated or corrupt"
-            )
-            raise _error(self._mix, self._track, str(self._track.source), reason)
+        filled = 0
+        while filled < frames:
+            chunk = self._ready[0]
+            take = min(frames - filled, chunk.shape[0])
+            out[filled : filled + take] = chunk[:take]
+            filled += take
+            if take == chunk.shape[0]:
+                self._ready.popleft()
+            else:
+                self._ready[0] = chunk[take:]
+        self._buffered -= frames
+        self._request()
         return out
 
     def close(self) -> None:
+        if self._pending is not None:
+            self._pending.cancel()
+            with contextlib.suppress(Exception):
+                self._pending.result()
         self._file.close()
 
 
@@ -276,14 +343,17 @@ class ArrayReader:
         pass
 
 
-def open_readers(mix: MixFile, infos: list[SourceInfo]) -> list[BlockReader]:
+def open_readers(
+    mix: MixFile, infos: list[SourceInfo], io: ThreadPoolExecutor | None = None
+) -> list[BlockReader]:
+    """Readers for every track, decoding ahead on `io` when given."""
     readers: list[BlockReader] = []
     try:
         for track, info in zip(mix.tracks, infos, strict=True):
             if info.array is not None:
                 readers.append(ArrayReader(info.array))
             else:
-                readers.append(FileReader(mix, track, info))
+                readers.append(FileReader(mix, track, info, io))
     except BaseException:
         for r in readers:
             r.close()

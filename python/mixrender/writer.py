@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -65,16 +67,39 @@ class AtomicWriter:
         if subtype == "FLOAT":  # so that two renders are byte-identical files
             sf._snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         self.sha256 = hashlib.sha256()
+        # Encoding and hashing run on their own thread, beside the engine's next block.
+        self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-writer")
+        self._pending: deque[Future[None]] = deque()
 
-    def write(self, block: npt.NDArray[Any]) -> None:
+    def _write(self, block: npt.NDArray[Any]) -> None:
         hash_block(self.sha256, block)
         self._file.write(block)
 
+    def write(self, block: npt.NDArray[Any]) -> None:
+        """Queues a copy of `block` for the writer thread (at most two blocks in flight)."""
+        while len(self._pending) >= 2:
+            self._pending.popleft().result()
+        self._pending.append(self._io.submit(self._write, np.array(block)))
+
+    def _drain(self) -> None:
+        while self._pending:
+            self._pending.popleft().result()
+
     def commit(self) -> None:
+        try:
+            self._drain()
+        except (OSError, sf.LibsndfileError, RuntimeError) as e:
+            self.abort()
+            raise RenderError(f"{self.path}: writing the output failed ({e})") from None
+        self._io.shutdown()
         self._file.close()
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
+        for f in self._pending:
+            f.cancel()
+        self._io.shutdown(wait=True)
+        self._pending.clear()
         if not self._file.closed:
             self._file.close()
         self.tmp.unlink(missing_ok=True)

@@ -76,6 +76,25 @@ impl Lane {
         (flat && frame_i64(pts[i].0) >= end).then(|| segment_value(pts, i, start))
     }
 
+    /// If frames `start .. start + len` lie inside one linear segment (its end point
+    /// excluded), the value at `start` and the change per frame.
+    #[must_use]
+    pub fn linear_over(&self, start: i64, len: usize) -> Option<(f64, f64)> {
+        let pts = &self.points;
+        let i = self.next_index(start);
+        if i == 0 || i == pts.len() {
+            return None;
+        }
+        let (Point(n0, v0, shape, _), Point(n1, v1, ..)) = (pts[i - 1], pts[i]);
+        let end = start + len as i64;
+        if shape != Shape::Linear || end > frame_i64(n1) || start < frame_i64(n0) {
+            return None;
+        }
+        #[allow(clippy::cast_precision_loss)] // frames below 2^53
+        let slope = (v1 - v0) / (n1 - n0) as f64;
+        Some((segment_value(pts, i, start), slope))
+    }
+
     /// Writes the value of every frame `start .. start + out.len()` into `out`.
     /// Returns the value when it is constant over the range (then `out` is not written).
     pub fn fill(&self, start: i64, out: &mut [f64]) -> Option<f64> {

@@ -21,6 +21,13 @@ pub fn db_to_gain(db: f64) -> f64 {
     }
 }
 
+/// `10^(db/20)` with no "off" floor: the ratio of a gain change of `db` (a ramp's step).
+#[inline]
+#[must_use]
+pub fn db_ratio(db: f64) -> f64 {
+    libm::exp(db * DB_TO_LN)
+}
+
 /// `20 log10(gain)`; `None` for silence (a gain of 0).
 #[inline]
 #[must_use]
