@@ -458,7 +458,14 @@ impl Engine {
                 strip.process(now, n);
             };
             match &self.pool {
-                Some(pool) => pool.install(|| self.strips.par_iter_mut().enumerate().for_each(run)),
+                Some(pool) => pool.install(|| {
+                    // One strip per task: strips cost alike, so the two threads stay balanced.
+                    self.strips
+                        .par_iter_mut()
+                        .with_max_len(1)
+                        .enumerate()
+                        .for_each(run);
+                }),
                 None => self.strips.iter_mut().enumerate().for_each(run),
             }
         }

@@ -7,9 +7,9 @@
 
 use std::sync::Arc;
 
+use crate::automation::{CONTROL_GRID, grid_frame};
 use crate::delay::StereoDelay;
 use crate::dsp::{AudioBlock, Sidechain, Slot};
-use crate::automation::{CONTROL_GRID, grid_frame};
 use crate::graph::Timing;
 use crate::math::{self, OFF_DB};
 use crate::pan;
@@ -449,7 +449,7 @@ impl StripState {
 
     /// The fader: own `gain_db` plus every VCA's, added in dB; off at or below -144 dB.
     fn fader(&mut self, at: i64, n: usize) {
-        let own = self.gain_db.fill(at, &mut self.gain[..n]);
+        let own = self.gain_db.constant_over(at, n);
         let mut all_constant = own.is_some();
         for vca in &mut self.vcas {
             vca.constant = vca.lane.fill(at, &mut vca.values[..n]);
@@ -487,10 +487,13 @@ impl StripState {
             let frame = at + frames(i);
             let cell = grid_frame(frame);
             let len = (n - i).min(usize::try_from(cell + CELL - frame).expect("inside the cell"));
-            let ramp = self.gain_db.linear_over(cell, CELL as usize).filter(|&(db0, slope)| {
-                let (first, last) = (db0 + vca_db, db0 + slope * (CELL - 1) as f64 + vca_db);
-                vcas_constant && db0 > OFF_DB && first > OFF_DB && last > OFF_DB
-            });
+            let ramp = self
+                .gain_db
+                .linear_over(cell, CELL as usize)
+                .filter(|&(db0, slope)| {
+                    let (first, last) = (db0 + vca_db, db0 + slope * (CELL - 1) as f64 + vca_db);
+                    vcas_constant && db0 > OFF_DB && first > OFF_DB && last > OFF_DB
+                });
             if let Some((db0, slope)) = ramp {
                 let ratio = math::db_ratio(slope);
                 let mut g = math::db_to_gain(db0 + vca_db);
@@ -505,8 +508,10 @@ impl StripState {
                     g *= ratio;
                 }
             } else {
+                let cell_db = &mut self.gain[i..i + len];
+                let flat = self.gain_db.fill(frame, cell_db);
                 for k in i..i + len {
-                    let g = total(own.unwrap_or(self.gain[k]), k);
+                    let g = total(flat.unwrap_or(self.gain[k]), k);
                     l[k] *= g;
                     if channels == 2 {
                         r[k] *= g;
