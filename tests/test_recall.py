@@ -195,3 +195,9 @@ def test_the_schema_accepts_every_mix_and_refuses_broken_ones(mix: Path) -> None
     ]
     for doc in broken:
         assert not validator.is_valid(doc), doc
+
+
+def test_the_demo_mix_recalls_exactly_from_its_committed_lock() -> None:
+    result = runner.invoke(app, ["verify", str(REPO / "mixes" / "demo" / "demo.toml")])
+    assert result.exit_code == 0, result.output
+    assert "identical" in result.output
