@@ -10,22 +10,12 @@
     reason = "a benchmark reads the clock; nothing here reaches an output"
 )]
 
-use std::hint::black_box;
-use std::time::Instant;
+mod harness;
 
-use mixrender_engine::dsp::{AudioBlock, Slot};
-use mixrender_engine::math;
+use harness::{BLOCK, FS, SECONDS, c};
+use mixrender_engine::dsp::Slot;
 use mixrender_engine::plan::Insert;
 use serde_json::{Value, json};
-
-const FS: f64 = 48000.0;
-const SECONDS: usize = 10;
-const BLOCK: usize = 1024;
-const RUNS: usize = 7;
-
-fn c(v: f64) -> Value {
-    json!({"points": [[0, v, "linear", 0.0]]})
-}
 
 fn band(kind: &str, f: f64, g: f64, q: Option<f64>, slope: Option<u32>) -> Value {
     json!({"type": kind, "freq_hz": c(f), "gain_db": c(g), "q": q.map(c), "slope_db_oct": slope})
@@ -104,44 +94,9 @@ fn cases() -> Vec<(&'static str, Vec<Value>)> {
     ]
 }
 
-/// Stereo programme: tones, noise and level changes.
-fn programme(frames: usize) -> [Vec<f64>; 2] {
-    let mut s: u64 = 0x2545_F491_4F6C_DD1D;
-    let mut noise = move || {
-        s ^= s << 13;
-        s ^= s >> 7;
-        s ^= s << 17;
-        (s >> 11) as f64 / (1u64 << 52) as f64 - 1.0
-    };
-    let mut l = Vec::with_capacity(frames);
-    let mut r = Vec::with_capacity(frames);
-    for i in 0..frames {
-        let t = i as f64 / FS;
-        let env = if (i / 12000) % 2 == 0 { 0.8 } else { 0.1 };
-        let tone = math::sin(core::f64::consts::TAU * 110.0 * t)
-            + 0.5 * math::sin(core::f64::consts::TAU * 2500.0 * t);
-        l.push(env * (0.5 * tone + 0.2 * noise()));
-        r.push(env * (0.4 * tone + 0.2 * noise()));
-    }
-    [l, r]
-}
-
 fn main() {
-    let frames = SECONDS * FS as usize;
-    let [l, r] = programme(frames);
-    let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!(
-        "channel strip, {SECONDS} s stereo at {FS} Hz, blocks of {BLOCK}, {RUNS} runs; \
-         load average {}",
-        load.split_whitespace()
-            .take(3)
-            .collect::<Vec<_>>()
-            .join(" ")
-    );
-    println!(
-        "{:36} {:>12} {:>12} {:>14}",
-        "processor", "ns/sample", "(fastest)", "x real time"
-    );
+    let programme = harness::programme(SECONDS * FS as usize);
+    harness::header("channel strip", "ns/sample");
     for (what, inserts) in cases() {
         let mut slots: Vec<Slot> = inserts
             .iter()
@@ -152,35 +107,17 @@ fn main() {
                 s
             })
             .collect();
-        let mut times = Vec::with_capacity(RUNS);
-        let (mut bl, mut br) = (l.clone(), r.clone());
-        for _ in 0..RUNS {
-            bl.copy_from_slice(&l);
-            br.copy_from_slice(&r);
-            for s in &mut slots {
-                s.processor.reset();
-            }
-            let t0 = Instant::now();
-            for (k, (cl, cr)) in bl.chunks_mut(BLOCK).zip(br.chunks_mut(BLOCK)).enumerate() {
-                let mut block = AudioBlock {
-                    start: (k * BLOCK) as i64,
-                    channels: 2,
-                    left: cl,
-                    right: cr,
-                    sidechain: None,
-                };
-                for s in &mut slots {
-                    s.process(&mut block);
-                }
-            }
-            times.push(t0.elapsed().as_secs_f64());
-            black_box(&bl);
-        }
-        times.sort_by(f64::total_cmp);
-        let t = times[RUNS / 2];
-        let ns = t * 1e9 / frames as f64;
-        let fastest = times[0] * 1e9 / frames as f64;
-        let realtime = SECONDS as f64 / t;
-        println!("{what:36} {ns:12.1} {fastest:12.1} {realtime:14.0}");
+        let slots = std::cell::RefCell::new(&mut slots);
+        harness::time(
+            what,
+            &programme,
+            || {
+                slots
+                    .borrow_mut()
+                    .iter_mut()
+                    .for_each(|s| s.processor.reset())
+            },
+            |block| slots.borrow_mut().iter_mut().for_each(|s| s.process(block)),
+        );
     }
 }
