@@ -184,6 +184,22 @@ impl Band {
         }
     }
 
+    /// Designs the band for one chunk; true when its gain moves within the chunk (then
+    /// `gains` holds the gain of each frame).
+    fn prepare_chunk(&mut self, chunk: grid::Chunk, fs: f64, gains: &mut [f64; GRID]) -> bool {
+        self.update_grid(chunk.grid, fs);
+        if !self.uses_gain() {
+            return false;
+        }
+        match grid::per_frame(&self.gain, chunk.frame, gains, chunk.len) {
+            Some(g) => {
+                self.set_gain(g);
+                false
+            }
+            None => true,
+        }
+    }
+
     /// Runs the band over one chunk of both channels.
     fn run(
         &mut self,
@@ -193,18 +209,19 @@ impl Band {
         x: [&mut [f64]; 2],
         gains: &mut [f64; GRID],
     ) {
-        self.update_grid(chunk.grid, fs);
-        let per_frame = if self.uses_gain() {
-            match grid::per_frame(&self.gain, chunk.frame, gains, chunk.len) {
-                Some(g) => {
-                    self.set_gain(g);
-                    false
-                }
-                None => true,
-            }
-        } else {
-            false
-        };
+        let per_frame = self.prepare_chunk(chunk, fs, gains);
+        self.filter(chunk, channels, per_frame, x, gains);
+    }
+
+    /// Filters one chunk with the designs `prepare_chunk` made.
+    fn filter(
+        &mut self,
+        chunk: grid::Chunk,
+        channels: usize,
+        per_frame: bool,
+        x: [&mut [f64]; 2],
+        gains: &[f64; GRID],
+    ) {
         let [l, r] = x;
         if per_frame {
             // The gain moves within the chunk: a new design per frame (the trigonometry
@@ -289,6 +306,34 @@ impl Processor for Eq {
             } else {
                 &mut []
             };
+            let mut static_designs = channels == 2;
+            for band in &mut self.bands {
+                static_designs &= !band.prepare_chunk(chunk, fs, &mut self.gains);
+            }
+            if static_designs {
+                // Every band holds its design over the chunk: run the whole cascade per
+                // frame, so that the bands' recursions overlap (the same operations in the
+                // same order per band, so the same bits as band after band).
+                for (xl, xr) in l.iter_mut().zip(r.iter_mut()) {
+                    let (mut yl, mut yr) = (*xl, *xr);
+                    for band in &mut self.bands {
+                        let [sl, sr] = &mut band.state;
+                        for s in 0..band.sections {
+                            let co = &band.coefficients[s];
+                            yl = sl[s].process(co, yl);
+                            yr = sr[s].process(co, yr);
+                        }
+                    }
+                    *xl = yl;
+                    *xr = yr;
+                }
+                if chunk.ends_cell() {
+                    for band in &mut self.bands {
+                        band.state.iter_mut().flatten().for_each(Biquad::flush);
+                    }
+                }
+                continue;
+            }
             for band in &mut self.bands {
                 band.run(chunk, fs, channels, [&mut *l, &mut *r], &mut self.gains);
             }
