@@ -236,8 +236,9 @@ class FileReader:
     buffer. Memory is a couple of chunks per track, whatever the file's length.
     """
 
-    #: Frames decoded per request.
+    #: Frames decoded per request, and requests kept in flight.
     CHUNK = 16384
+    AHEAD = 3
 
     def __init__(
         self, mix: MixFile, track: Strip, info: SourceInfo, io: ThreadPoolExecutor | None = None
@@ -250,7 +251,7 @@ class FileReader:
         self._ready: deque[npt.NDArray[np.floating[Any]]] = deque()
         self._buffered = 0
         self._unrequested = info.frames
-        self._pending: Future[npt.NDArray[np.floating[Any]]] | None = None
+        self._inflight: deque[Future[npt.NDArray[np.floating[Any]]]] = deque()
         self._request()
 
     def _fail(self, reason: str) -> SourceError:
@@ -274,24 +275,23 @@ class FileReader:
         return got
 
     def _request(self) -> None:
-        if self._pending is not None or self._unrequested == 0:
-            return
-        frames = min(self.CHUNK, self._unrequested)
-        self._unrequested -= frames
-        if self._io is None:
-            done: Future[npt.NDArray[np.floating[Any]]] = Future()
-            try:
-                done.set_result(self._decode(frames))
-            except SourceError as e:
-                done.set_exception(e)
-            self._pending = done
-        else:
-            self._pending = self._io.submit(self._decode, frames)
+        ahead = self.AHEAD if self._io is not None else 1
+        while len(self._inflight) < ahead and self._unrequested > 0:
+            frames = min(self.CHUNK, self._unrequested)
+            self._unrequested -= frames
+            if self._io is None:
+                done: Future[npt.NDArray[np.floating[Any]]] = Future()
+                try:
+                    done.set_result(self._decode(frames))
+                except SourceError as e:
+                    done.set_exception(e)
+                self._inflight.append(done)
+            else:
+                self._inflight.append(self._io.submit(self._decode, frames))
 
     def read(self, frames: int) -> npt.NDArray[np.floating[Any]]:
-        while self._buffered < frames and self._pending is not None:
-            chunk = self._pending.result()
-            self._pending = None
+        while self._buffered < frames and self._inflight:
+            chunk = self._inflight.popleft().result()
             self._ready.append(chunk)
             self._buffered += chunk.shape[0]
             self._request()
@@ -320,10 +320,12 @@ class FileReader:
         return out
 
     def close(self) -> None:
-        if self._pending is not None:
-            self._pending.cancel()
+        for pending in self._inflight:
+            pending.cancel()
+        for pending in self._inflight:
             with contextlib.suppress(Exception):
-                self._pending.result()
+                pending.result()
+        self._inflight.clear()
         self._file.close()
 
 
