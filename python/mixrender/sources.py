@@ -236,9 +236,10 @@ class FileReader:
     buffer. Memory is a couple of chunks per track, whatever the file's length.
     """
 
-    #: Frames decoded per request, and requests kept in flight.
+    #: Frames decoded per request, and requests kept in flight (more buys no speed here
+    #: and costs memory).
     CHUNK = 16384
-    AHEAD = 3
+    AHEAD = 1
 
     def __init__(
         self, mix: MixFile, track: Strip, info: SourceInfo, io: ThreadPoolExecutor | None = None
