@@ -8,8 +8,7 @@
 mod common;
 mod dsp_util;
 
-use dsp_util::{assert_close, bits, c, lane, noise, program, slot};
-use mixrender_engine::dsp::{AudioBlock, Slot};
+use dsp_util::{assert_close, bits, c, lane, noise, program, run_channels, slot};
 use mixrender_engine::math;
 use mixrender_engine::plan::Insert;
 use serde_json::{Value, json};
@@ -23,39 +22,6 @@ fn delay(over: &Value) -> Value {
         base[k] = v.clone();
     }
     base
-}
-
-/// Runs `s` over `[l, r]` in blocks of `block` from timeline frame `start`; returns the
-/// output and the channel count the insert left.
-fn run(
-    s: &mut Slot,
-    start: i64,
-    block: usize,
-    channels: usize,
-    x: [&[f64]; 2],
-) -> ([Vec<f64>; 2], usize) {
-    let mut l = x[0].to_vec();
-    let mut r = if channels == 2 {
-        x[1].to_vec()
-    } else {
-        vec![0.0; l.len()]
-    };
-    let mut out_channels = channels;
-    let mut pos = 0;
-    while pos < l.len() {
-        let n = block.min(l.len() - pos);
-        let mut b = AudioBlock {
-            start: start + pos as i64,
-            channels,
-            left: &mut l[pos..pos + n],
-            right: &mut r[pos..pos + n],
-            sidechain: None,
-        };
-        s.process(&mut b);
-        out_channels = b.channels;
-        pos += n;
-    }
-    ([l, r], out_channels)
 }
 
 fn impulse(len: usize, at: usize) -> Vec<f64> {
@@ -97,7 +63,7 @@ fn a_static_delay_is_round_t_fs_frames_and_bit_exact() {
                 fs,
                 4096,
             );
-            let ([yl, yr], ch) = run(&mut s, 0, 4096, channels, [&l, &r]);
+            let ([yl, yr], ch) = run_channels(&mut s, 0, 4096, channels, [&l, &r]);
             assert_eq!(ch, channels, "a plain delay keeps the channel count");
             let pairs: Vec<(&Vec<f64>, &Vec<f64>)> = if channels == 2 {
                 vec![(&yl, &l), (&yr, &r)]
@@ -121,7 +87,7 @@ fn a_static_delay_is_round_t_fs_frames_and_bit_exact() {
         // An impulse at frame 37 comes out at 37 + D, nowhere else.
         let mut s = slot(&delay(&json!({"time_ms": c(ms)})), fs, 4096);
         let x = impulse(len, 37);
-        let ([y, _], _) = run(&mut s, 0, 4096, 1, [&x, &x]);
+        let ([y, _], _) = run_channels(&mut s, 0, 4096, 1, [&x, &x]);
         let peaks: Vec<usize> = (0..len).filter(|&i| y[i] != 0.0).collect();
         assert_eq!(peaks, vec![37 + d], "{ms} ms at {fs}");
         assert_eq!(y[37 + d], 1.0);
@@ -139,7 +105,7 @@ fn each_repeat_is_the_one_before_times_the_feedback() {
         );
         let len = at + 40 * d + 10;
         let x = impulse(len, at);
-        let ([y, _], _) = run(&mut s, 0, 1000, 1, [&x, &x]);
+        let ([y, _], _) = run_channels(&mut s, 0, 1000, 1, [&x, &x]);
         let mut want = 1.0;
         for k in 1..=40 {
             let n = at + k * d;
@@ -171,7 +137,7 @@ fn ping_pong_alternates_left_and_right() {
     // Mono in: the insert turns it stereo.
     let x = impulse(len, at);
     let mut s = slot(&insert, fs, 4096);
-    let ([l, r], ch) = run(&mut s, 0, 333, 1, [&x, &x]);
+    let ([l, r], ch) = run_channels(&mut s, 0, 333, 1, [&x, &x]);
     assert_eq!(ch, 2, "ping-pong makes stereo from mono");
     let mut want = 1.0;
     for k in 1..=8 {
@@ -190,7 +156,7 @@ fn ping_pong_alternates_left_and_right() {
     // Stereo in: the mono sum (L + R) / 2 enters on the left.
     let zero = vec![0.0; len];
     let mut s = slot(&insert, fs, 4096);
-    let ([l, r], ch) = run(&mut s, 0, 4096, 2, [&zero, &x]);
+    let ([l, r], ch) = run_channels(&mut s, 0, 4096, 2, [&zero, &x]);
     assert_eq!(ch, 2);
     assert_eq!((l[at + d], r[at + d]), (0.5, 0.0));
     assert_close("stereo in, second repeat", r[at + 2 * d], 0.5 * g, 1e-15);
@@ -245,7 +211,7 @@ fn loop_filters_give_the_analytic_response() {
     let mut s = slot(&insert, fs, 4096);
     let len = 1 << 15;
     let x = impulse(len, 0);
-    let ([h, _], _) = run(&mut s, 0, 4096, 1, [&x, &x]);
+    let ([h, _], _) = run_channels(&mut s, 0, 4096, 1, [&x, &x]);
     assert!(
         h[len - 200..].iter().all(|v| v.abs() < 1e-13),
         "the response has not decayed"
@@ -292,7 +258,7 @@ fn a_change_of_time_glides_without_a_click_and_lands_exactly() {
         (60000, 80.0, "linear"),
     ]);
     let mut s = slot(&delay(&json!({"time_ms": time})), fs, 4096);
-    let ([y, _], _) = run(&mut s, 0, 4096, 1, [&x, &x]);
+    let ([y, _], _) = run_channels(&mut s, 0, 4096, 1, [&x, &x]);
     let second = |y: &[f64], from: usize| {
         (from + 1..y.len() - 1)
             .map(|i| (y[i + 1] - 2.0 * y[i] + y[i - 1]).abs())
@@ -335,7 +301,7 @@ fn mix_is_the_linear_dry_wet_law() {
                 "ping_pong": ping_pong}),
             );
             let mut s = slot(&dry, fs, 4096);
-            let ([yl, yr], ch) = run(&mut s, 0, 512, channels, [&l, &r]);
+            let ([yl, yr], ch) = run_channels(&mut s, 0, 512, channels, [&l, &r]);
             let same =
                 |y: &[f64], x: &[f64]| y.iter().zip(x).all(|(a, b)| a.to_bits() == b.to_bits());
             assert!(same(&yl, &l), "mix 0 is dry");
@@ -352,7 +318,7 @@ fn mix_is_the_linear_dry_wet_law() {
                     fs,
                     4096,
                 );
-                run(&mut s, 0, 512, channels, [&l, &r]).0
+                run_channels(&mut s, 0, 512, channels, [&l, &r]).0
             };
             let (full, quarter) = (wet(1.0), wet(0.25));
             for side in 0..ch {
@@ -395,17 +361,17 @@ fn block_size_never_changes_a_bit_and_reset_repeats() {
     for insert in &variants {
         for channels in [1, 2] {
             let mut s = slot(insert, fs, 4096);
-            let (reference, ch) = run(&mut s, 12_345, 4096, channels, [&l, &r]);
+            let (reference, ch) = run_channels(&mut s, 12_345, 4096, channels, [&l, &r]);
             let want = bits(&reference);
             for block in [1, 7, 32, 64, 4096] {
                 let mut s = slot(insert, fs, 4096);
-                let (got, got_ch) = run(&mut s, 12_345, block, channels, [&l, &r]);
+                let (got, got_ch) = run_channels(&mut s, 12_345, block, channels, [&l, &r]);
                 assert!(
                     bits(&got) == want && got_ch == ch,
                     "block size {block} changes the output"
                 );
                 s.processor.reset();
-                let (again, _) = run(&mut s, 12_345, block, channels, [&l, &r]);
+                let (again, _) = run_channels(&mut s, 12_345, block, channels, [&l, &r]);
                 assert!(
                     bits(&again) == want,
                     "reset does not repeat (block {block})"
@@ -425,7 +391,7 @@ fn bypass_is_the_identity_and_latency_is_zero() {
     let mut s = slot(&insert, fs, 4096);
     assert_eq!(s.processor.latency(), 0);
     for channels in [1, 2] {
-        let ([yl, yr], ch) = run(&mut s, 0, 100, channels, [&l, &r]);
+        let ([yl, yr], ch) = run_channels(&mut s, 0, 100, channels, [&l, &r]);
         assert_eq!(ch, channels);
         assert_eq!(yl, l);
         if channels == 2 {

@@ -19,9 +19,8 @@
 
 mod dsp_util;
 
-use dsp_util::{bits, c, lane, program, slot};
+use dsp_util::{bits, c, lane, program, run_channels, slot};
 use mixrender_engine::dsp::biquad::{Biquad, BiquadCoefficients, Omega};
-use mixrender_engine::dsp::{AudioBlock, Slot};
 use mixrender_engine::math;
 use mixrender_engine::plan::Insert;
 use serde_json::{Value, json};
@@ -37,45 +36,12 @@ fn reverb(over: &Value) -> Value {
     base
 }
 
-/// Runs `s` over `[l, r]` in blocks of `block` from `start`; returns the output and the
-/// channel count the insert left.
-fn run(
-    s: &mut Slot,
-    start: i64,
-    block: usize,
-    channels: usize,
-    x: [&[f64]; 2],
-) -> ([Vec<f64>; 2], usize) {
-    let mut l = x[0].to_vec();
-    let mut r = if channels == 2 {
-        x[1].to_vec()
-    } else {
-        vec![0.0; l.len()]
-    };
-    let mut out_channels = channels;
-    let mut pos = 0;
-    while pos < l.len() {
-        let n = block.min(l.len() - pos);
-        let mut b = AudioBlock {
-            start: start + pos as i64,
-            channels,
-            left: &mut l[pos..pos + n],
-            right: &mut r[pos..pos + n],
-            sidechain: None,
-        };
-        s.process(&mut b);
-        out_channels = b.channels;
-        pos += n;
-    }
-    ([l, r], out_channels)
-}
-
 /// The wet impulse response (a mono unit impulse at frame 0), `len` frames.
 fn ir(insert: &Value, fs: f64, len: usize) -> [Vec<f64>; 2] {
     let mut s = slot(insert, fs, 4096);
     let mut x = vec![0.0; len];
     x[0] = 1.0;
-    let (h, ch) = run(&mut s, 0, 4096, 1, [&x, &x]);
+    let (h, ch) = run_channels(&mut s, 0, 4096, 1, [&x, &x]);
     assert_eq!(ch, 2, "the reverb makes stereo from mono");
     h
 }
@@ -443,24 +409,24 @@ fn mix_0_is_dry_and_mono_in_makes_stereo() {
     let fs = 48000.0;
     let [l, r] = program(4000, fs, 4);
     let mut s = slot(&reverb(&json!({"mix": c(0.0)})), fs, 4096);
-    let ([yl, yr], ch) = run(&mut s, 0, 4096, 2, [&l, &r]);
+    let ([yl, yr], ch) = run_channels(&mut s, 0, 4096, 2, [&l, &r]);
     assert_eq!(ch, 2);
     assert_eq!(bits(&[yl, yr]), bits(&[l.clone(), r.clone()]));
     let mut s = slot(&reverb(&json!({"mix": c(0.0)})), fs, 4096);
-    let ([yl, yr], ch) = run(&mut s, 0, 4096, 1, [&l, &r]);
+    let ([yl, yr], ch) = run_channels(&mut s, 0, 4096, 1, [&l, &r]);
     assert_eq!(ch, 2, "mono in leaves stereo");
     assert_eq!(bits(&[yl, yr]), bits(&[l.clone(), l.clone()]));
     // A stereo input with equal sides gives the wet signal of the mono input.
     let wet = reverb(&json!({"mix": c(0.5)}));
-    let (a, _) = run(&mut slot(&wet, fs, 4096), 0, 4096, 1, [&l, &l]);
-    let (b, _) = run(&mut slot(&wet, fs, 4096), 0, 4096, 2, [&l, &l]);
+    let (a, _) = run_channels(&mut slot(&wet, fs, 4096), 0, 4096, 1, [&l, &l]);
+    let (b, _) = run_channels(&mut slot(&wet, fs, 4096), 0, 4096, 2, [&l, &l]);
     assert_eq!(bits(&a), bits(&b));
     // Bypassed: the identity, mono stays mono; latency 0.
     let mut off = reverb(&json!({}));
     off["bypass"] = json!(true);
     let mut s = slot(&off, fs, 4096);
     assert_eq!(s.processor.latency(), 0);
-    let ([yl, _], ch) = run(&mut s, 0, 4096, 1, [&l, &r]);
+    let ([yl, _], ch) = run_channels(&mut s, 0, 4096, 1, [&l, &r]);
     assert_eq!((ch, yl), (1, l));
 }
 
@@ -486,17 +452,17 @@ fn block_size_never_changes_a_bit_and_reset_repeats() {
     );
     for channels in [1, 2] {
         let mut s = slot(&insert, fs, 4096);
-        let (reference, _) = run(&mut s, 12_345, 4096, channels, [&l, &r]);
+        let (reference, _) = run_channels(&mut s, 12_345, 4096, channels, [&l, &r]);
         let want = bits(&reference);
         for block in [1, 7, 32, 64, 4096] {
             let mut s = slot(&insert, fs, 4096);
-            let (got, ch) = run(&mut s, 12_345, block, channels, [&l, &r]);
+            let (got, ch) = run_channels(&mut s, 12_345, block, channels, [&l, &r]);
             assert!(
                 bits(&got) == want && ch == 2,
                 "block size {block} changes the output"
             );
             s.processor.reset();
-            let (again, _) = run(&mut s, 12_345, block, channels, [&l, &r]);
+            let (again, _) = run_channels(&mut s, 12_345, block, channels, [&l, &r]);
             assert!(
                 bits(&again) == want,
                 "reset does not repeat (block {block})"
@@ -535,7 +501,7 @@ fn the_wet_level_is_about_the_input_level_at_the_default_decay() {
     let mut last = f64::NEG_INFINITY;
     for decay in [0.5, 1.8, 4.0] {
         let mut s = slot(&reverb(&json!({"decay_s": c(decay)})), fs, 4096);
-        let ([l, r], _) = run(&mut s, 0, 4096, 1, [&x, &x]);
+        let ([l, r], _) = run_channels(&mut s, 0, 4096, 1, [&x, &x]);
         let level = |y: &[f64]| 20.0 * math::log10(rms(&y[from..]) / rms(&x[from..]));
         let (gl, gr) = (level(&l), level(&r));
         eprintln!("decay_s {decay}: wet level {gl:+.2} dB left, {gr:+.2} dB right");

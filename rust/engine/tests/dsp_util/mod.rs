@@ -199,3 +199,36 @@ pub fn bits(x: &[Vec<f64>; 2]) -> Vec<u64> {
         .flat_map(|c| c.iter().map(|v| v.to_bits()))
         .collect()
 }
+
+/// Runs `s` over `[l, r]` (mono when `channels` is 1) in blocks of `block` from timeline
+/// frame `start`; returns the output and the channel count the insert left.
+pub fn run_channels(
+    s: &mut Slot,
+    start: i64,
+    block: usize,
+    channels: usize,
+    x: [&[f64]; 2],
+) -> ([Vec<f64>; 2], usize) {
+    let mut l = x[0].to_vec();
+    let mut r = if channels == 2 {
+        x[1].to_vec()
+    } else {
+        vec![0.0; l.len()]
+    };
+    let mut out_channels = channels;
+    let mut pos = 0;
+    while pos < l.len() {
+        let n = block.min(l.len() - pos);
+        let mut b = AudioBlock {
+            start: start + pos as i64,
+            channels,
+            left: &mut l[pos..pos + n],
+            right: &mut r[pos..pos + n],
+            sidechain: None,
+        };
+        s.process(&mut b);
+        out_channels = b.channels;
+        pos += n;
+    }
+    ([l, r], out_channels)
+}
