@@ -221,21 +221,22 @@ impl Engine {
             }
         }
         let chains: Vec<InsertChain> = strip_slots.iter().map(|s| chain(s)).collect();
-        let routing = Routing::new(plan, &chains, &chain(&master_slots))?;
+        let master_chain = chain(&master_slots);
+        let routing = Routing::new(plan, &chains, &master_chain)?;
         let mut level_of = vec![0; plan.strips.len()];
         for (l, level) in routing.levels.iter().enumerate() {
             for &s in level {
                 level_of[s] = l;
             }
         }
-        let is_key: Vec<bool> = (0..plan.strips.len())
-            .map(|k| {
-                chains
-                    .iter()
-                    .chain([&chain(&master_slots)])
-                    .any(|c| c.sidechains.iter().any(|&(_, key)| key == k))
-            })
-            .collect();
+        let mut is_key = vec![false; plan.strips.len()];
+        for &(_, key) in chains
+            .iter()
+            .chain([&master_chain])
+            .flat_map(|c| &c.sidechains)
+        {
+            is_key[key] = true;
+        }
 
         // One coefficient table per source rate, shared by every track at that rate.
         let mut kernels: Vec<(u32, Arc<Kernel>)> = Vec::new();

@@ -20,7 +20,7 @@ use mixrender_engine::dsp::convolution::{DEFAULT_HEAD, DEFAULT_MAX_PARTITION};
 use mixrender_engine::dsp::{AudioBlock, Convolution, Convolver, ImpulseResponse, Slot};
 use mixrender_engine::math;
 use mixrender_engine::plan::ConvolutionParams;
-use mixrender_engine::{Engine, EngineConfig, EngineError, OutputBlock, Plan, SourceBlock};
+use mixrender_engine::{Engine, EngineConfig, EngineError, Plan};
 use serde_json::{Value, json};
 
 #[global_allocator]
@@ -313,43 +313,7 @@ fn render(
     sources: &[Vec<f32>],
     block: usize,
 ) -> [Vec<f64>; 2] {
-    let plan = Plan::from_json(plan.to_string().as_bytes()).expect("valid plan");
-    let channels: Vec<usize> = plan
-        .strips
-        .iter()
-        .filter_map(|s| s.source.as_ref().map(|src| src.channels))
-        .collect();
-    let config = EngineConfig {
-        max_block: block,
-        threads: 1,
-    };
-    let mut engine = Engine::with_impulse_responses(&plan, config, irs).expect("engine");
-    let frames = usize::try_from(engine.frames()).unwrap();
-    let (mut read, mut wanted) = (vec![0; sources.len()], vec![0; sources.len()]);
-    let mut out = vec![0.0; 2 * block];
-    let (mut l, mut r) = (Vec::new(), Vec::new());
-    let mut pos = 0;
-    while pos < frames {
-        let n = block.min(frames - pos);
-        engine.source_frames_wanted(n, &mut wanted);
-        let blocks: Vec<SourceBlock<'_>> = (0..sources.len())
-            .map(|t| {
-                let (a, b) = (read[t] * channels[t], (read[t] + wanted[t]) * channels[t]);
-                read[t] += wanted[t];
-                SourceBlock::F32(&sources[t][a..b])
-            })
-            .collect();
-        engine.process_block(&blocks, n).unwrap();
-        engine
-            .write_output(OutputBlock::F64(&mut out[..2 * n]))
-            .unwrap();
-        for f in out[..2 * n].chunks_exact(2) {
-            l.push(f[0]);
-            r.push(f[1]);
-        }
-        pos += n;
-    }
-    [l, r]
+    common::render_with_irs(plan, irs, sources, block, 1)
 }
 
 fn unit_impulse(frames: usize, channels: usize, rate: u32) -> ImpulseResponse {

@@ -1,7 +1,7 @@
 //! Helpers shared by the engine's integration tests: plans from JSON, in-memory renders.
 #![allow(dead_code, unreachable_pub)]
 
-use mixrender_engine::{Engine, EngineConfig, OutputBlock, Plan, SourceBlock};
+use mixrender_engine::{Engine, EngineConfig, ImpulseResponse, OutputBlock, Plan, SourceBlock};
 use serde_json::{Value, json};
 
 /// A static lane.
@@ -42,20 +42,28 @@ pub fn plan(strips: Vec<Value>, frames: u64) -> Value {
 /// Renders `plan` with interleaved f32 `sources` (one per track), returning planar f64 L, R
 /// (clipped, as the float output is).
 pub fn render(plan: &Value, sources: &[Vec<f32>], block: usize, threads: usize) -> [Vec<f64>; 2] {
+    render_with_irs(plan, Vec::new(), sources, block, threads)
+}
+
+/// [`render`] with impulse responses for the plan's convolution inserts.
+pub fn render_with_irs(
+    plan: &Value,
+    irs: Vec<ImpulseResponse>,
+    sources: &[Vec<f32>],
+    block: usize,
+    threads: usize,
+) -> [Vec<f64>; 2] {
     let plan = Plan::from_json(plan.to_string().as_bytes()).expect("valid plan");
     let channels: Vec<usize> = plan
         .strips
         .iter()
         .filter_map(|s| s.source.as_ref().map(|src| src.channels))
         .collect();
-    let mut engine = Engine::new(
-        &plan,
-        EngineConfig {
-            max_block: block,
-            threads,
-        },
-    )
-    .unwrap();
+    let config = EngineConfig {
+        max_block: block,
+        threads,
+    };
+    let mut engine = Engine::with_impulse_responses(&plan, config, irs).expect("engine");
     let frames = usize::try_from(engine.frames()).unwrap();
     let mut read = vec![0usize; sources.len()];
     let mut wanted = vec![0usize; sources.len()];
