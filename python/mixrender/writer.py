@@ -46,7 +46,9 @@ def output_format(path: Path, bit_depth: int) -> tuple[str, str]:
 def hash_block(hasher: Any, block: npt.NDArray[Any]) -> None:
     """Feeds the block's samples as the WAV data chunk holds them (little-endian words)."""
     if block.dtype == np.int32:  # 24-bit in the top three bytes: keep bytes 1..3 of each word
-        block = np.ascontiguousarray(block.astype("<i4", copy=False).view(np.uint8).reshape(-1, 4)[:, 1:])
+        block = np.ascontiguousarray(
+            block.astype("<i4", copy=False).view(np.uint8).reshape(-1, 4)[:, 1:]
+        )
     else:
         block = block.astype(block.dtype.newbyteorder("<"), copy=False)
     hasher.update(np.ascontiguousarray(block).data)
