@@ -30,9 +30,9 @@ fn eq4() -> Value {
     ]})
 }
 
-fn compressor(detector: &str) -> Value {
+fn compressor(detector: &str, knee_db: f64) -> Value {
     json!({"type": "compressor", "name": "comp", "bypass": false,
-        "threshold_db": c(-18.0), "ratio": c(3.0), "knee_db": c(6.0), "attack_ms": c(10.0),
+        "threshold_db": c(-18.0), "ratio": c(3.0), "knee_db": c(knee_db), "attack_ms": c(10.0),
         "release_ms": c(120.0), "makeup_db": c(2.0), "detector": detector, "rms_ms": c(10.0),
         "sidechain": null, "sidechain_hpf_hz": null, "stereo_link": true, "mix": c(1.0)})
 }
@@ -67,8 +67,9 @@ fn cases() -> Vec<(&'static str, Vec<Value>)> {
             vec![json!({"type": "eq", "name": "eq", "bypass": false,
                 "bands": [band("highpass", 40.0, 0.0, None, Some(48))]})],
         ),
-        ("compressor, peak", vec![compressor("peak")]),
-        ("compressor, rms", vec![compressor("rms")]),
+        ("compressor, peak", vec![compressor("peak", 6.0)]),
+        ("compressor, peak, hard knee", vec![compressor("peak", 0.0)]),
+        ("compressor, rms", vec![compressor("rms", 6.0)]),
         (
             "gate",
             vec![json!({"type": "gate", "name": "gate", "bypass": false,
@@ -89,7 +90,7 @@ fn cases() -> Vec<(&'static str, Vec<Value>)> {
         ("saturation, tanh 16x", vec![saturation(16, "tanh")]),
         (
             "strip: eq (4 bands) + compressor",
-            vec![eq4(), compressor("peak")],
+            vec![eq4(), compressor("peak", 6.0)],
         ),
     ]
 }
@@ -97,7 +98,15 @@ fn cases() -> Vec<(&'static str, Vec<Value>)> {
 fn main() {
     let programme = harness::programme(SECONDS * FS as usize);
     harness::header("channel strip", "ns/sample");
+    // `cargo bench --bench strip -- WORD` runs the cases whose name contains WORD.
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     for (what, inserts) in cases() {
+        if !only.iter().all(|w| what.contains(w.as_str())) {
+            continue;
+        }
         let mut slots: Vec<Slot> = inserts
             .iter()
             .map(|v| {

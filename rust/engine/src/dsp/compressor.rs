@@ -44,8 +44,7 @@ impl Curve {
         if level <= self.quiet {
             return 0.0;
         }
-        let x = 20.0 * math::log10(level);
-        envelope::reduction(x, self.threshold, self.ratio, self.knee)
+        envelope::reduction(math::level_db(level), self.threshold, self.ratio, self.knee)
     }
 
     /// `x_L` for a mean square.
@@ -100,6 +99,7 @@ pub struct Compressor {
     detectors: [Detector; 2],
     makeup_buf: [f64; GRID],
     mix_buf: [f64; GRID],
+    scratch: [f64; GRID],
 }
 
 impl Compressor {
@@ -132,6 +132,7 @@ impl Compressor {
             detectors: [Detector::default(); 2],
             makeup_buf: [0.0; GRID],
             mix_buf: [0.0; GRID],
+            scratch: [0.0; GRID],
         }
     }
 
@@ -212,44 +213,112 @@ impl Processor for Compressor {
             let mix = grid::per_frame(&self.mix, chunk.frame, &mut self.mix_buf, chunk.len);
             let steady_gain = makeup.map(math::db_to_gain);
             let c = self.curve;
-            for (j, i) in chunk.range().enumerate() {
-                // The key, per channel.
-                let (mut kl, mut kr) = match key {
-                    Some(k) => (k.left[i], k.right[i]),
-                    None if channels == 2 => (block.left[i], block.right[i]),
-                    None => (block.left[i], block.left[i]),
+            if let (Some(mk), Some(1.0), false, false, true) =
+                (makeup, mix, has_hpf, self.rms, self.link || channels == 1)
+            {
+                // The common case (one peak detector, steady make-up, fully wet) without
+                // per-sample branches: GMR's hard-knee reduction is `max(0, (x_G - T)(1 -
+                // 1/R))`, and a reduction of 0 gives the make-up gain anyway.
+                let slope = 1.0 - 1.0 / c.ratio;
+                let range = chunk.range();
+                let left = &mut block.left[range.clone()];
+                let right: &mut [f64] = if channels == 2 {
+                    &mut block.right[range.clone()]
+                } else {
+                    &mut []
                 };
-                if has_hpf {
-                    kl = self.hpf_state[0].process(&self.hpf, kl);
-                    kr = self.hpf_state[1].process(&self.hpf, kr);
+                let key = key.map(|k| (&k.left[range.clone()], &k.right[range]));
+                // In passes over the chunk: the key's peaks, their reductions, the
+                // detector's recursion (its state in a register), the gains, applied.
+                let n = left.len();
+                let peaks = &mut self.scratch[..n];
+                match (key, channels) {
+                    (None, 2) => {
+                        for ((p, l), r) in peaks.iter_mut().zip(&*left).zip(&*right) {
+                            *p = l.abs().max(r.abs());
+                        }
+                    }
+                    (None, _) => {
+                        for (p, l) in peaks.iter_mut().zip(&*left) {
+                            *p = l.abs();
+                        }
+                    }
+                    (Some((kl, kr)), _) => {
+                        for ((p, a), b) in peaks.iter_mut().zip(kl).zip(kr) {
+                            *p = a.abs().max(b.abs());
+                        }
+                    }
                 }
-                let mk = makeup.unwrap_or(self.makeup_buf[j]);
-                let gain = |y_l: f64| match steady_gain {
-                    Some(g) if y_l == 0.0 => g,
-                    _ => math::db_to_gain(mk - y_l),
-                };
-                let m = mix.unwrap_or(self.mix_buf[j]);
-                let apply = |x: &mut f64, g: f64| {
-                    let wet = *x * g;
-                    *x = if m == 1.0 {
-                        wet
-                    } else {
-                        (1.0 - m) * *x + m * wet
-                    };
-                };
-                if self.link || channels == 1 {
-                    let peak = kl.abs().max(kr.abs());
-                    let square = (kl * kl + kr * kr) * 0.5;
-                    let g = gain(self.detectors[0].step(&c, self.rms, peak, square));
-                    apply(&mut block.left[i], g);
-                    if channels == 2 {
-                        apply(&mut block.right[i], g);
+                // Only the middle step is a recursion; the others vectorise.
+                if c.knee == 0.0 {
+                    for p in peaks.iter_mut() {
+                        *p = ((math::level_db(*p) - c.threshold) * slope).max(0.0);
                     }
                 } else {
-                    let gl = gain(self.detectors[0].step(&c, self.rms, kl.abs(), kl * kl));
-                    let gr = gain(self.detectors[1].step(&c, self.rms, kr.abs(), kr * kr));
-                    apply(&mut block.left[i], gl);
-                    apply(&mut block.right[i], gr);
+                    for p in peaks.iter_mut() {
+                        *p = envelope::reduction(math::level_db(*p), c.threshold, c.ratio, c.knee);
+                    }
+                }
+                let mut y = self.detectors[0].env.y;
+                for p in peaks.iter_mut() {
+                    y = envelope::smooth(y, *p, c.attack, c.release);
+                    *p = mk - y;
+                }
+                self.detectors[0].env.y = y;
+                for p in peaks.iter_mut() {
+                    *p = math::db_to_gain(*p);
+                }
+                let gains = &*peaks;
+                if channels == 2 {
+                    for ((l, r), g) in left.iter_mut().zip(right.iter_mut()).zip(gains) {
+                        *l *= g;
+                        *r *= g;
+                    }
+                } else {
+                    for (l, g) in left.iter_mut().zip(gains) {
+                        *l *= g;
+                    }
+                }
+            } else {
+                for (j, i) in chunk.range().enumerate() {
+                    // The key, per channel.
+                    let (mut kl, mut kr) = match key {
+                        Some(k) => (k.left[i], k.right[i]),
+                        None if channels == 2 => (block.left[i], block.right[i]),
+                        None => (block.left[i], block.left[i]),
+                    };
+                    if has_hpf {
+                        kl = self.hpf_state[0].process(&self.hpf, kl);
+                        kr = self.hpf_state[1].process(&self.hpf, kr);
+                    }
+                    let mk = makeup.unwrap_or(self.makeup_buf[j]);
+                    let gain = |y_l: f64| match steady_gain {
+                        Some(g) if y_l == 0.0 => g,
+                        _ => math::db_to_gain(mk - y_l),
+                    };
+                    let m = mix.unwrap_or(self.mix_buf[j]);
+                    let apply = |x: &mut f64, g: f64| {
+                        let wet = *x * g;
+                        *x = if m == 1.0 {
+                            wet
+                        } else {
+                            (1.0 - m) * *x + m * wet
+                        };
+                    };
+                    if self.link || channels == 1 {
+                        let peak = kl.abs().max(kr.abs());
+                        let square = (kl * kl + kr * kr) * 0.5;
+                        let g = gain(self.detectors[0].step(&c, self.rms, peak, square));
+                        apply(&mut block.left[i], g);
+                        if channels == 2 {
+                            apply(&mut block.right[i], g);
+                        }
+                    } else {
+                        let gl = gain(self.detectors[0].step(&c, self.rms, kl.abs(), kl * kl));
+                        let gr = gain(self.detectors[1].step(&c, self.rms, kr.abs(), kr * kr));
+                        apply(&mut block.left[i], gl);
+                        apply(&mut block.right[i], gr);
+                    }
                 }
             }
             if chunk.ends_cell() {

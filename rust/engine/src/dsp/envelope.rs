@@ -59,12 +59,25 @@ impl SmoothBranching {
     /// Advances by one sample towards `x` with attack and release coefficients.
     #[inline]
     pub fn step(&mut self, x: f64, attack: f64, release: f64) -> f64 {
-        let a = if x > self.y { attack } else { release };
-        self.y = a * self.y + (1.0 - a) * x;
-        if x == 0.0 && self.y < SNAP_DB {
-            self.y = 0.0;
-        }
+        self.y = smooth(self.y, x, attack, release);
         self.y
+    }
+}
+
+/// One step of [`SmoothBranching`] from `y` towards `x`, as a pure function, so that a loop
+/// can keep the state in a register. Both branches are computed and one is selected: the
+/// branch taken flips with the signal, and a mispredicted jump costs more than the
+/// arithmetic.
+#[inline(always)]
+#[must_use]
+pub fn smooth(y: f64, x: f64, attack: f64, release: f64) -> f64 {
+    let up = attack * y + (1.0 - attack) * x;
+    let down = release * y + (1.0 - release) * x;
+    let next = if x > y { up } else { down };
+    if x == 0.0 && next < SNAP_DB {
+        0.0
+    } else {
+        next
     }
 }
 
