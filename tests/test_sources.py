@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,8 @@ import soundfile as sf
 
 import mixrender
 from conftest import MixWriter
+from mixrender.lock import read_lock
+from mixrender.render import BlockRender
 
 MIX = """
 format = "mixrender/1"
@@ -81,3 +84,96 @@ def test_bad_in_memory_sources(write_mix: MixWriter) -> None:
         mixrender.load(mix, sources={"x.wav": (np.zeros((10, 3)), 48000)}).check()
     with pytest.raises(mixrender.MixFileError, match="unknown source"):
         mixrender.load(mix, sources={"nope.wav": (np.zeros(10), 48000)})
+
+
+ENGINE_MIX = """
+format = "mixrender/1"
+[session]
+sample_rate = 48000
+end = 1.5
+
+[[track]]
+name = "A"
+source = "a.{ext}"
+pan = -0.3
+  [[track.insert]]
+  type = "compressor"
+  threshold_db = -30.0
+
+[[track]]
+name = "B"
+source = "b.{ext}"
+"""
+
+
+@pytest.mark.parametrize(
+    ("ext", "subtype", "engine_reads"),
+    [
+        ("wav", "PCM_16", True),
+        ("wav", "PCM_24", True),
+        ("wav", "PCM_32", True),
+        ("wav", "FLOAT", True),
+        ("wav", "DOUBLE", False),
+        ("flac", "PCM_24", False),
+    ],
+)
+def test_the_engine_reads_wav_files_to_the_same_samples_as_soundfile(
+    write_mix: MixWriter, tmp_path: Path, ext: str, subtype: str, engine_reads: bool
+) -> None:
+    rng = np.random.default_rng(3)
+    # A stereo source at the session rate, a mono one at another (the resampled path), both
+    # shorter and longer than the render.
+    a, b = rng.uniform(-0.9, 0.9, (96000, 2)), rng.uniform(-0.9, 0.9, 30000)
+    mix = write_mix(
+        ENGINE_MIX.format(ext=ext),
+        **{f"a__{ext}": (a, 48000, subtype), f"b__{ext}": (b, 44100, subtype)},
+    )
+    loaded = mixrender.load(mix)
+    job = BlockRender(loaded.file)
+    assert job.engine_reads == [engine_reads, engine_reads]
+    from_files = loaded.render(block_size=1000)
+    # soundfile's own reading of the same files, handed in as arrays.
+    arrays = {
+        name: (sf.read(str(tmp_path / name), dtype="float64", always_2d=True)[0], rate)
+        for name, rate in ((f"a.{ext}", 48000), (f"b.{ext}", 44100))
+    }
+    in_memory = mixrender.load(mix, sources=arrays).render(block_size=777)
+    assert np.array_equal(from_files, in_memory)
+    assert np.abs(from_files).max() > 0.1
+
+
+def test_the_lock_holds_each_whole_file_hash_the_engine_took(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    rng = np.random.default_rng(4)
+    # The render (1.5 s) stops before the end of source A (4 s): its hash still covers it.
+    mix = write_mix(
+        ENGINE_MIX.format(ext="wav"),
+        a__wav=(rng.uniform(-0.5, 0.5, (192000, 2)), 48000, "PCM_24"),
+        b__wav=(rng.uniform(-0.5, 0.5, 1000), 44100, "PCM_16"),
+    )
+    mixrender.load(mix).render(tmp_path / "out.wav")
+    lock = read_lock(mix)
+    for entry in lock["source"]:
+        whole = hashlib.sha256((tmp_path / entry["path"]).read_bytes()).hexdigest()
+        assert entry["sha256"] == whole, entry["path"]
+    assert mixrender.load(mix).verify().identical
+
+
+def test_a_wav_file_cut_short_during_the_render_is_named(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    mix = write_mix(
+        ENGINE_MIX.format(ext="wav"),
+        a__wav=(np.full((96000, 2), 0.25), 48000, "PCM_24"),
+        b__wav=(np.zeros(1000), 44100, "PCM_16"),
+    )
+    job = BlockRender(mixrender.load(mix).file, block_size=4096)
+    assert job.engine_reads == [True, True]
+    with open(tmp_path / "a.wav", "r+b") as f:
+        f.truncate(20000)
+    with pytest.raises(mixrender.RenderError) as e:
+        for _ in job.blocks():
+            pass
+    message = str(e.value)
+    assert 'track "A"' in message and "a.wav" in message and "changed or damaged" in message

@@ -127,7 +127,7 @@ class Mix:
         if audio is not None:
             return audio
         if lock and not rough:
-            write_lock(self.file, job, rep)
+            write_lock(self.file, job, rep, job.source_digests())
         return rep
 
     def verify(self, *, threads: int | None = None) -> Verification:

@@ -58,8 +58,15 @@ def _toml(value: object) -> str:
     return json.dumps(str(value))
 
 
-def write_lock(mix: MixFile, job: BlockRender, report: RenderReport) -> Path:
-    """Writes the lock beside the mix, atomically."""
+def write_lock(
+    mix: MixFile,
+    job: BlockRender,
+    report: RenderReport,
+    digests: list[str | None] | None = None,
+) -> Path:
+    """Writes the lock beside the mix, atomically. `digests` are source hashes already
+    known (the engine's, from the bytes it rendered), per track; the others are read here."""
+    known = digests or [None] * len(job.infos)
     out = Path(report.output) if report.output else None
     lines = [
         f"# mixrender lock: what {mix.path.name} was rendered from.",
@@ -74,13 +81,13 @@ def write_lock(mix: MixFile, job: BlockRender, report: RenderReport) -> Path:
         f"audio_sha256 = {_toml(report.audio_sha256)}",
         f"plan = {_toml(job.plan.decode())}",
     ]
-    for track, info in zip(mix.tracks, job.infos, strict=True):
+    for track, info, digest in zip(mix.tracks, job.infos, known, strict=True):
         lines += [
             "",
             "[[source]]",
             f"track = {_toml(track.name)}",
             f"path = {_toml(track.source)}",
-            f"sha256 = {_toml(source_hash(info))}",
+            f"sha256 = {_toml(digest or source_hash(info))}",
             f"frames = {info.frames}",
             f"sample_rate = {info.sample_rate}",
             f"channels = {info.channels}",

@@ -128,6 +128,13 @@ class BlockRender:
         # another rate than the session's; the arrays are dropped once the engine holds them.
         irs = [read_ir(info) for info in self.ir_infos]
         self.engine = _engine.Renderer(self.plan, self.block, threads, irs)
+        #: Per track, whether the engine reads the source file itself.
+        self.engine_reads = [
+            info.path is not None
+            and info.engine_readable
+            and self.engine.open_file(i, info.path, info.frames, info.channels, info.sample_rate)
+            for i, info in enumerate(self.infos)
+        ]
         if meter:
             self.engine.enable_meter(mix.session.sample_rate, clipped)
         if levels:
@@ -136,16 +143,20 @@ class BlockRender:
 
     def blocks(self, progress: Progress | None = None) -> Iterator[tuple[int, int]]:
         """Renders block after block, yielding `(position, frames)` once each is ready."""
-        # One I/O thread decodes every source ahead of the engine (libsndfile and the engine
-        # both release the GIL), so reading overlaps the work on the block before.
+        # One I/O thread decodes the sources the engine does not read ahead of it (libsndfile
+        # and the engine both release the GIL), so reading overlaps the work on the block
+        # before.
         io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-io")
-        readers = open_readers(self.mix, self.infos, io)
+        readers = open_readers(self.mix, self.infos, io, self.engine_reads)
         try:
             pos = 0
             while pos < self.frames:
                 n = min(self.block, self.frames - pos)
                 wanted = self.engine.wanted(n)
-                blocks = [r.read(k) for r, k in zip(readers, wanted, strict=True)]
+                blocks = [
+                    r.read(k) if r is not None else None
+                    for r, k in zip(readers, wanted, strict=True)
+                ]
                 self.engine.process(blocks, n)
                 yield pos, n
                 pos += n
@@ -153,8 +164,14 @@ class BlockRender:
                     progress(pos, self.frames)
         finally:
             for r in readers:
-                r.close()
+                if r is not None:
+                    r.close()
             io.shutdown(wait=True)
+
+    def source_digests(self) -> list[str | None]:
+        """Per track, the SHA-256 of the file the engine read (None where it did not): call
+        it after the last block."""
+        return self.engine.source_digests()
 
     def peak_and_clips(self) -> tuple[float | None, int]:
         (peak_l, peak_r), (clip_l, clip_r) = self.engine.stats()

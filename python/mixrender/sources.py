@@ -1,8 +1,11 @@
 """Sources: probing their headers at load, and reading them block by block at render.
 
-Audio files are read with soundfile (libsndfile) into preallocated blocks, never whole.
-Sources given in memory (numpy arrays, the path dataset generators use) are read the
-same way, so that a render cannot tell them apart.
+Headers are probed with soundfile (libsndfile). WAV files of 16-, 24- or 32-bit integers or
+32-bit floats are then read by the engine itself, each on the worker that plays its track
+(decoding in parallel, hashing the bytes for the lock on the way); other files are read
+here with soundfile into preallocated blocks, never whole, decoded ahead on an I/O thread.
+Both give the same samples. Sources given in memory (numpy arrays, the path dataset
+generators use) are read the same way, so that a render cannot tell them apart.
 
 Impulse responses (the `ir` of `convolution` inserts) are the exception: they are short,
 the engine needs all of one before it can partition it, and so they are read whole, once
@@ -35,6 +38,10 @@ _ADVICE_CHANNELS = (
 )
 
 
+#: WAV encodings the engine decodes itself, on the worker that plays the track.
+ENGINE_SUBTYPES = frozenset({"PCM_16", "PCM_24", "PCM_32", "FLOAT"})
+
+
 @dataclass(frozen=True)
 class SourceInfo:
     """What the plan needs to know of a source, read from its header (or its array)."""
@@ -46,6 +53,14 @@ class SourceInfo:
     dtype: str
     path: Path | None
     array: npt.NDArray[np.floating[Any]] | None = None
+    #: libsndfile's names for the file's container and sample encoding ("" in memory).
+    container: str = ""
+    subtype: str = ""
+
+    @property
+    def engine_readable(self) -> bool:
+        """Whether the engine may read the file itself (it still checks the header)."""
+        return self.container == "WAV" and self.subtype in ENGINE_SUBTYPES
 
 
 def _error(mix: MixFile, track: Strip, source: Path | str, reason: str) -> SourceError:
@@ -70,7 +85,9 @@ def _probe_file(mix: MixFile, track: Strip) -> SourceInfo:
         raise _error(mix, track, track.source, f"has {info.channels} channels; {_ADVICE_CHANNELS}")
     # float32 holds every integer sample of up to 24 bits exactly; wider formats need float64.
     dtype = "float64" if info.subtype in ("DOUBLE", "PCM_32") else "float32"
-    return SourceInfo(info.frames, info.samplerate, info.channels, dtype, path)
+    return SourceInfo(
+        info.frames, info.samplerate, info.channels, dtype, path, None, info.format, info.subtype
+    )
 
 
 def _probe_array(mix: MixFile, track: Strip, given: InMemorySource) -> SourceInfo:
@@ -347,18 +364,26 @@ class ArrayReader:
 
 
 def open_readers(
-    mix: MixFile, infos: list[SourceInfo], io: ThreadPoolExecutor | None = None
-) -> list[BlockReader]:
-    """Readers for every track, decoding ahead on `io` when given."""
-    readers: list[BlockReader] = []
+    mix: MixFile,
+    infos: list[SourceInfo],
+    io: ThreadPoolExecutor | None = None,
+    skip: list[bool] | None = None,
+) -> list[BlockReader | None]:
+    """Readers for every track (None where `skip` says the engine reads it), decoding ahead
+    on `io` when given."""
+    readers: list[BlockReader | None] = []
+    skip = skip or [False] * len(infos)
     try:
-        for track, info in zip(mix.tracks, infos, strict=True):
-            if info.array is not None:
+        for track, info, skipped in zip(mix.tracks, infos, skip, strict=True):
+            if skipped:
+                readers.append(None)
+            elif info.array is not None:
                 readers.append(ArrayReader(info.array))
             else:
                 readers.append(FileReader(mix, track, info, io))
     except BaseException:
         for r in readers:
-            r.close()
+            if r is not None:
+                r.close()
         raise
     return readers

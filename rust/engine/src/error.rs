@@ -17,6 +17,12 @@ pub enum EngineError {
         expected: usize,
         actual: usize,
     },
+    /// A track's file, read by the engine, failed after it was opened.
+    SourceRead {
+        track: String,
+        path: String,
+        reason: String,
+    },
     /// An output buffer whose length does not match the block.
     OutputLength { expected: usize, actual: usize },
     /// `process_block` called with a block larger than prepared or past the end.
@@ -38,6 +44,15 @@ impl fmt::Display for EngineError {
             } => write!(
                 f,
                 "track \"{track}\": expected {expected} source samples in this block, got {actual}"
+            ),
+            Self::SourceRead {
+                track,
+                path,
+                reason,
+            } => write!(
+                f,
+                "track \"{track}\": reading {path} failed ({reason}); the file was changed or \
+                 damaged during the render"
             ),
             Self::OutputLength { expected, actual } => {
                 write!(

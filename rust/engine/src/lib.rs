@@ -21,6 +21,7 @@ pub mod render;
 pub mod resample;
 pub mod staging;
 mod strip;
+pub mod wav;
 
 pub use error::{EngineError, Result};
 pub use plan::{PLAN_VERSION, Plan};

@@ -8,6 +8,7 @@
 //! Latency is compensated along every path; the master's remaining delay is removed by a
 //! pre-roll: the first call renders that many frames more and keeps only the last block.
 
+use std::path::Path;
 use std::sync::Arc;
 
 use rayon::prelude::*;
@@ -17,12 +18,14 @@ pub use crate::dsp::ImpulseResponse;
 use crate::dsp::{AudioBlock, Slot};
 use crate::error::{EngineError, Result};
 use crate::graph::{Feed, InsertChain, Routing, Timing};
+
 use crate::math;
 use crate::meter::{Meter, MeterReport};
 use crate::plan::{Insert, Lane, Output, Plan};
 use crate::resample::Kernel;
 use crate::staging::Level;
-use crate::strip::{KeyInput, StripSetup, StripState, frames, scale};
+use crate::strip::{KeyInput, SourceStage, StripSetup, StripState, frames, scale};
+use crate::wav::{Expected, WavSource};
 
 /// How the engine runs; none of it changes the output.
 #[derive(Debug, Clone, Copy)]
@@ -358,6 +361,69 @@ impl Engine {
         self.stats
     }
 
+    /// Has the engine read track `track`'s source from `path` itself, decoding each block on
+    /// the worker that plays the track and hashing the file on the way (see
+    /// [`Engine::source_digests`]). Call before the first block. `Ok(false)` when the file is
+    /// not a WAV file the engine reads, or its header does not read as `expected`: the
+    /// caller then hands its blocks in as before.
+    ///
+    /// # Errors
+    /// [`EngineError::SourceRead`] when the file cannot be opened; [`EngineError::Plan`]
+    /// for a track index out of range or a source channel count other than the plan's.
+    pub fn open_file(&mut self, track: usize, path: &Path, expected: Expected) -> Result<bool> {
+        let max_block = self.max_block;
+        let Some(strip) = self.strips[..self.n_tracks].get_mut(track) else {
+            return Err(EngineError::Plan {
+                reason: format!("no track {track}"),
+            });
+        };
+        let channels = strip.source.as_ref().map_or(0, SourceStage::channels);
+        if channels != expected.channels {
+            return Err(EngineError::Plan {
+                reason: format!(
+                    "track \"{}\" has {channels} source channels in the plan, {} in {}",
+                    strip.name,
+                    expected.channels,
+                    path.display()
+                ),
+            });
+        }
+        let file =
+            WavSource::open(path, expected, max_block).map_err(|e| EngineError::SourceRead {
+                track: strip.name.clone(),
+                path: path.display().to_string(),
+                reason: e.to_string(),
+            })?;
+        strip.file = file;
+        Ok(strip.file.is_some())
+    }
+
+    /// Per track, the SHA-256 of the file the engine read (all of it: what the render did
+    /// not need is read now), or `None` for a track whose blocks the caller handed in.
+    ///
+    /// # Errors
+    /// [`EngineError::SourceRead`] when reading the rest of a file fails.
+    pub fn source_digests(&mut self) -> Result<Vec<Option<[u8; 32]>>> {
+        let digest = |s: &mut StripState| {
+            let name = s.name.clone();
+            s.file
+                .as_mut()
+                .map(|f| {
+                    f.digest().map_err(|e| EngineError::SourceRead {
+                        track: name,
+                        path: f.path().display().to_string(),
+                        reason: e.to_string(),
+                    })
+                })
+                .transpose()
+        };
+        let tracks = &mut self.strips[..self.n_tracks];
+        match &self.pool {
+            Some(pool) => pool.install(|| tracks.par_iter_mut().map(digest).collect()),
+            None => tracks.iter_mut().map(digest).collect(),
+        }
+    }
+
     /// Track-input frames the next call of `n` output frames runs: the pre-roll first.
     fn call_frames(&self, n: usize) -> usize {
         let preroll = self.output_delay.saturating_sub(self.clock);
@@ -405,7 +471,12 @@ impl Engine {
         let total = self.call_frames(n);
         for (strip, input) in self.strips.iter().zip(inputs) {
             let src = strip.source.as_ref().expect("tracks have sources");
-            let expected = src.wanted(self.clock, total) * src.channels();
+            // A track whose file the engine reads takes an empty block.
+            let expected = if strip.file.is_some() {
+                0
+            } else {
+                src.wanted(self.clock, total) * src.channels()
+            };
             if input.len() != expected {
                 return Err(EngineError::SourceLength {
                     track: strip.name.clone(),
@@ -418,17 +489,17 @@ impl Engine {
         let mut preroll = total - n;
         while preroll > 0 {
             let m = preroll.min(self.max_block);
-            self.step(inputs, m, false);
+            self.step(inputs, m, false)?;
             preroll -= m;
         }
-        self.step(inputs, n, true);
+        self.step(inputs, n, true)?;
         self.out_pos += n as u64;
         self.block = n;
         Ok(())
     }
 
     /// Runs every strip and the master over the next `n` frames of the track inputs.
-    fn step(&mut self, inputs: &[SourceBlock<'_>], n: usize, keep: bool) {
+    fn step(&mut self, inputs: &[SourceBlock<'_>], n: usize, keep: bool) -> Result<()> {
         for (t, strip) in self.strips[..self.n_tracks].iter().enumerate() {
             let src = strip.source.as_ref().expect("tracks have sources");
             self.ranges[t] = self.cursors[t] + src.wanted(self.clock, n) * src.channels();
@@ -454,7 +525,20 @@ impl Engine {
                     return;
                 }
                 if i < n_tracks {
-                    strip.load_source(&inputs[i].slice(cursors[i], ranges[i]), clock, n);
+                    if let Some(mut file) = strip.file.take() {
+                        let channels = strip.source.as_ref().map_or(1, SourceStage::channels);
+                        let read = file.read((ranges[i] - cursors[i]) / channels);
+                        match read {
+                            Ok(x) => strip.load_source(&SourceBlock::F64(x), clock, n),
+                            Err(e) => strip.read_error = Some(e.to_string()),
+                        }
+                        strip.file = Some(file);
+                        if strip.read_error.is_some() {
+                            return;
+                        }
+                    } else {
+                        strip.load_source(&inputs[i].slice(cursors[i], ranges[i]), clock, n);
+                    }
                 }
                 strip.process(now, n);
             };
@@ -471,6 +555,16 @@ impl Engine {
             }
         }
         self.cursors.copy_from_slice(&self.ranges);
+        if let Some(strip) = self.strips.iter_mut().find(|s| s.read_error.is_some()) {
+            return Err(EngineError::SourceRead {
+                track: strip.name.clone(),
+                path: strip
+                    .file
+                    .as_ref()
+                    .map_or_else(String::new, |f| f.path().display().to_string()),
+                reason: strip.read_error.take().unwrap_or_default(),
+            });
+        }
 
         let mut sig = std::mem::take(&mut self.master.sig);
         sum_feeds(&self.strips, &self.routing.master_feeds, &mut sig, n);
@@ -486,6 +580,7 @@ impl Engine {
             }
         }
         self.clock += n as u64;
+        Ok(())
     }
 
     /// The master's last block, after its gain, before the clip.

@@ -17,6 +17,7 @@ use crate::plan::{Lane, PanLaw, Strip, Tap};
 use crate::render::SourceBlock;
 use crate::resample::{Kernel, Resampler};
 use crate::staging::Level;
+use crate::wav::WavSource;
 
 /// Where a track's audio comes from: the file's frames as they are, or resampled.
 pub(crate) enum SourceStage {
@@ -177,6 +178,10 @@ pub(crate) fn frames(n: usize) -> i64 {
 pub(crate) struct StripState {
     pub(crate) name: String,
     pub(crate) source: Option<SourceStage>,
+    /// The track's file when the engine reads it itself (else the caller hands blocks in).
+    pub(crate) file: Option<WavSource>,
+    /// Why reading `file` failed in the last block.
+    pub(crate) read_error: Option<String>,
     /// Polarity and clip gain, folded into one factor.
     input_gain: f64,
     law: PanLaw,
@@ -285,6 +290,8 @@ impl StripState {
             name: strip.name.clone(),
             channels,
             source,
+            file: None,
+            read_error: None,
             input_gain: sign * math::db_to_gain(strip.clip_gain_db),
             law: strip.pan_law,
             gain_db: strip.gain_db.clone(),

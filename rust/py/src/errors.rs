@@ -12,6 +12,7 @@ pub(crate) fn to_py(err: EngineError) -> PyErr {
         EngineError::Plan { .. }
         | EngineError::RoutingCycle { .. }
         | EngineError::SourceLength { .. }
+        | EngineError::SourceRead { .. }
         | EngineError::OutputLength { .. }
         | EngineError::BlockSize { .. } => err.to_string(),
         _ => format!("engine error: {err}"),

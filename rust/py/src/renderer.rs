@@ -1,6 +1,7 @@
 //! `Renderer`: one render's engine, driven block by block from Python.
 
 use mixrender_engine::render::ImpulseResponse;
+use mixrender_engine::wav::Expected;
 use mixrender_engine::{Engine, EngineConfig, OutputBlock, Plan, SourceBlock};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -132,6 +133,38 @@ impl PyRenderer {
         self.engine.position()
     }
 
+    /// Lets the engine read track `track`'s source file itself (a WAV of 16/24/32-bit
+    /// integers or 32-bit floats whose header reads as `frames`, `channels`, `sample_rate`):
+    /// each block is decoded on the worker that plays the track, and the file is hashed on
+    /// the way (`source_digests`). Returns False when the engine does not read this file;
+    /// the caller then passes its blocks to `process` as before (None for the others).
+    fn open_file(
+        &mut self,
+        track: usize,
+        path: std::path::PathBuf,
+        frames: u64,
+        channels: usize,
+        sample_rate: u32,
+    ) -> PyResult<bool> {
+        let expected = Expected {
+            frames,
+            channels,
+            sample_rate,
+        };
+        self.engine.open_file(track, &path, expected).map_err(to_py)
+    }
+
+    /// Per track, the hex SHA-256 of the file the engine read (the rest of it is read now),
+    /// None for a track whose blocks were passed in.
+    fn source_digests(&mut self, py: Python<'_>) -> PyResult<Vec<Option<String>>> {
+        let engine = &mut self.engine;
+        let digests = py.detach(|| engine.source_digests()).map_err(to_py)?;
+        Ok(digests
+            .into_iter()
+            .map(|d| d.map(|d| d.iter().map(|b| format!("{b:02x}")).collect()))
+            .collect())
+    }
+
     /// Source frames each track needs for the next block of `n` frames (a new list).
     fn wanted(&mut self, n: usize) -> Vec<usize> {
         self.engine.source_frames_wanted(n, &mut self.wanted);
@@ -139,14 +172,21 @@ impl PyRenderer {
     }
 
     /// Renders the next `n` frames. `inputs` holds one `(frames, channels)` float32 or
-    /// float64 array per track, with exactly the frames `wanted(n)` asked for; they are
-    /// widened into the engine's float64 buffers (the one copy) with the GIL released.
-    fn process(&mut self, py: Python<'_>, inputs: Vec<SourceArray<'_>>, n: usize) -> PyResult<()> {
+    /// float64 array per track, with exactly the frames `wanted(n)` asked for (None for a
+    /// track the engine reads itself, see `open_file`); they are widened into the engine's
+    /// float64 buffers (the one copy) with the GIL released.
+    fn process(
+        &mut self,
+        py: Python<'_>,
+        inputs: Vec<Option<SourceArray<'_>>>,
+        n: usize,
+    ) -> PyResult<()> {
         let mut blocks = Vec::with_capacity(inputs.len());
         for a in &inputs {
             blocks.push(match a {
-                SourceArray::F32(x) => SourceBlock::F32(contiguous(x.as_slice())?),
-                SourceArray::F64(x) => SourceBlock::F64(contiguous(x.as_slice())?),
+                Some(SourceArray::F32(x)) => SourceBlock::F32(contiguous(x.as_slice())?),
+                Some(SourceArray::F64(x)) => SourceBlock::F64(contiguous(x.as_slice())?),
+                None => SourceBlock::F64(&[]),
             });
         }
         let engine = &mut self.engine;

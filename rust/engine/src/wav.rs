@@ -1,0 +1,276 @@
+//! A track's WAV file, read by the engine: hound parses the header; the strip that plays
+//! the track reads and decodes its samples in bulk on its own worker thread, so decoding
+//! runs in parallel with the other strips and costs no Python work per block; and the
+//! bytes read are hashed (SHA-256) on the way, so the lock file's source hash needs no
+//! second pass over the file.
+//!
+//! Samples decode to exactly the values libsndfile gives (integers over `2^(bits - 1)`,
+//! floats as stored), so a track renders the same bits whichever reads it.
+
+use std::fs::File;
+use std::io::{self, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha256};
+
+/// The sample encodings read here; anything else is left to the caller's reader.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Encoding {
+    I16,
+    I24,
+    I32,
+    F32,
+}
+
+impl Encoding {
+    fn bytes(self) -> usize {
+        match self {
+            Self::I16 => 2,
+            Self::I24 => 3,
+            Self::I32 | Self::F32 => 4,
+        }
+    }
+}
+
+/// What the caller's probe (libsndfile's header reading) says of the file; the engine reads
+/// the file only when hound's reading of the header agrees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Expected {
+    pub frames: u64,
+    pub channels: usize,
+    pub sample_rate: u32,
+}
+
+/// Hashes every byte read through it.
+struct Hashing<R> {
+    inner: R,
+    hash: Sha256,
+}
+
+impl<R: Read> Read for Hashing<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        self.hash.update(&buf[..n]);
+        Ok(n)
+    }
+}
+
+/// Bytes read from the file per system call.
+const READ_AHEAD: usize = 1 << 16;
+
+/// An open WAV source: its data read front to back, in the blocks the engine asks for.
+pub struct WavSource {
+    path: PathBuf,
+    reader: BufReader<Hashing<File>>,
+    encoding: Encoding,
+    channels: usize,
+    /// Frames of the data chunk not read yet.
+    left: u64,
+    bytes: Vec<u8>,
+    samples: Vec<f64>,
+    digest: Option<[u8; 32]>,
+}
+
+impl WavSource {
+    /// Opens `path` when it is a WAV file of 16-, 24- or 32-bit integers or 32-bit floats
+    /// whose header reads as `expected`; `Ok(None)` when it is another kind of file (the
+    /// caller reads it), an error when it cannot be opened. `max_frames` sizes the buffers
+    /// for the most frames one [`WavSource::read`] is expected to ask for.
+    ///
+    /// # Errors
+    /// The file cannot be opened or its header read.
+    pub fn open(path: &Path, expected: Expected, max_frames: usize) -> io::Result<Option<Self>> {
+        let file = File::open(path)?;
+        let hashing = Hashing {
+            inner: file,
+            hash: Sha256::new(),
+        };
+        let Ok(header) = hound::WavReader::new(BufReader::with_capacity(READ_AHEAD, hashing))
+        else {
+            return Ok(None);
+        };
+        let spec = header.spec();
+        let encoding = match (spec.sample_format, spec.bits_per_sample) {
+            (hound::SampleFormat::Int, 16) => Encoding::I16,
+            (hound::SampleFormat::Int, 24) => Encoding::I24,
+            (hound::SampleFormat::Int, 32) => Encoding::I32,
+            (hound::SampleFormat::Float, 32) => Encoding::F32,
+            _ => return Ok(None),
+        };
+        let agrees = u64::from(header.duration()) == expected.frames
+            && usize::from(spec.channels) == expected.channels
+            && spec.sample_rate == expected.sample_rate;
+        if !agrees {
+            return Ok(None);
+        }
+        let samples = max_frames * expected.channels;
+        Ok(Some(Self {
+            path: path.to_owned(),
+            reader: header.into_inner(),
+            encoding,
+            channels: expected.channels,
+            left: expected.frames,
+            bytes: vec![0; samples * encoding.bytes()],
+            samples: vec![0.0; samples],
+            digest: None,
+        }))
+    }
+
+    #[must_use]
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The next `frames` frames, interleaved, as float64.
+    ///
+    /// # Errors
+    /// Reading failed, or the file ended before its header's length (then it was truncated
+    /// after it was opened).
+    ///
+    /// Asking for more than the `max_frames` the source was opened with grows its buffers.
+    pub fn read(&mut self, frames: usize) -> io::Result<&[f64]> {
+        if frames as u64 > self.left {
+            return Err(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "ended before the length its header gives",
+            ));
+        }
+        let n = frames * self.channels;
+        if n > self.samples.len() {
+            self.samples.resize(n, 0.0);
+            self.bytes.resize(n * self.encoding.bytes(), 0);
+        }
+        let bytes = &mut self.bytes[..n * self.encoding.bytes()];
+        self.reader.read_exact(bytes)?;
+        self.left -= frames as u64;
+        let out = &mut self.samples[..n];
+        const I16: f64 = 1.0 / 32_768.0;
+        const I32: f64 = 1.0 / 2_147_483_648.0;
+        match self.encoding {
+            Encoding::I16 => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(2)) {
+                    *o = f64::from(i16::from_le_bytes([b[0], b[1]])) * I16;
+                }
+            }
+            Encoding::I24 => {
+                // Into the top three bytes of an i32, as libsndfile does, then scaled.
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(3)) {
+                    *o = f64::from(i32::from_le_bytes([0, b[0], b[1], b[2]])) * I32;
+                }
+            }
+            Encoding::I32 => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *o = f64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])) * I32;
+                }
+            }
+            Encoding::F32 => {
+                for (o, b) in out.iter_mut().zip(bytes.chunks_exact(4)) {
+                    *o = f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]));
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The SHA-256 of the whole file: reads what the render did not need, then hashes.
+    ///
+    /// # Errors
+    /// Reading the rest failed.
+    pub fn digest(&mut self) -> io::Result<[u8; 32]> {
+        if let Some(d) = self.digest {
+            return Ok(d);
+        }
+        io::copy(&mut self.reader, &mut io::sink())?;
+        let hash = std::mem::take(&mut self.reader.get_mut().hash);
+        let d: [u8; 32] = hash.finalize().into();
+        self.digest = Some(d);
+        Ok(d)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A 24-bit stereo WAV of `frames` frames written by hound, with a chunk after the data.
+    fn write(path: &Path, bits: u16, float: bool, channels: u16, frames: u32) -> Vec<f64> {
+        let spec = hound::WavSpec {
+            channels,
+            sample_rate: 44_100,
+            bits_per_sample: bits,
+            sample_format: if float {
+                hound::SampleFormat::Float
+            } else {
+                hound::SampleFormat::Int
+            },
+        };
+        let mut w = hound::WavWriter::create(path, spec).unwrap();
+        let mut want = Vec::new();
+        let full = f64::from(1u32 << (bits - 1));
+        for i in 0..frames * u32::from(channels) {
+            let v = i64::from(i) * 7919 % (1 << (bits - 1)) - (1 << (bits - 2));
+            if float {
+                let x = v as f32 / 1000.0;
+                w.write_sample(x).unwrap();
+                want.push(f64::from(x));
+            } else {
+                w.write_sample(v as i32).unwrap();
+                want.push(v as f64 / full);
+            }
+        }
+        w.finalize().unwrap();
+        want
+    }
+
+    #[test]
+    fn decodes_every_encoding_and_hashes_the_whole_file() {
+        let dir = std::env::temp_dir().join(format!("mixrender-wav-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (bits, float, channels) in [
+            (16, false, 1),
+            (24, false, 2),
+            (32, false, 2),
+            (32, true, 1),
+        ] {
+            let path = dir.join(format!("{bits}{float}{channels}.wav"));
+            let want = write(&path, bits, float, channels, 1000);
+            let expected = Expected {
+                frames: 1000,
+                channels: usize::from(channels),
+                sample_rate: 44_100,
+            };
+            let mut src = WavSource::open(&path, expected, 300).unwrap().unwrap();
+            let mut got = Vec::new();
+            for k in [300, 300, 300, 100] {
+                got.extend_from_slice(src.read(k).unwrap());
+            }
+            assert_eq!(got, want, "{bits} bits");
+            assert!(src.read(1).is_err(), "past the end");
+            let whole: [u8; 32] = Sha256::digest(std::fs::read(&path).unwrap()).into();
+            assert_eq!(src.digest().unwrap(), whole);
+            // A render that stops early still hashes the whole file.
+            let mut early = WavSource::open(&path, expected, 300).unwrap().unwrap();
+            early.read(10).unwrap();
+            assert_eq!(early.digest().unwrap(), whole);
+            // A header that disagrees with the probe is left to the caller.
+            let other = Expected {
+                frames: 999,
+                ..expected
+            };
+            assert!(WavSource::open(&path, other, 300).unwrap().is_none());
+        }
+        std::fs::write(dir.join("x.wav"), b"not a wav file").unwrap();
+        let any = Expected {
+            frames: 1,
+            channels: 1,
+            sample_rate: 44_100,
+        };
+        assert!(
+            WavSource::open(&dir.join("x.wav"), any, 1)
+                .unwrap()
+                .is_none()
+        );
+        assert!(WavSource::open(&dir.join("missing.wav"), any, 1).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
