@@ -12,6 +12,12 @@ SoX and ffmpeg, on the same stems, in one run, in one table.
         writes bench/results.md. mixrender runs under the Python that has it installed
         ($MIXRENDER_PYTHON, default `python3` on the PATH).
 
+    python bench/mixbench.py engine --stems DIR [--runs 5]
+        the engine's own work on 1 and 2 threads: the mix of DIR (from `prepare`) rendered
+        with its sources already in memory and nothing written, so that reading, decoding
+        and writing are left out; prints the medians and their ratio (`run` ends with it,
+        on the standard case's stems).
+
 Where the mix format differs from the workload, the mix file uses the nearest equivalent
 (workload.md, "In mixrender's format"): sends post-fader with the send's pan set to the
 track's pan; stereo tracks pan as balance; the reverb is mixrender's `reverb` insert
@@ -176,6 +182,58 @@ def table(results: dict) -> list[str]:
     return out
 
 
+def engine(stems: Path, runs: int) -> list[str]:
+    """Median seconds of the engine's own work on 1 and 2 threads, in a child process under
+    the Python that has mixrender (the one `run` measures)."""
+    child = r"""
+import json, resource, statistics, sys, time
+import soundfile as sf
+import mixrender
+stems, runs = sys.argv[1], int(sys.argv[2])
+manifest = json.load(open(f"{stems}/manifest.json"))
+sources = {s["file"]: (sf.read(f"{stems}/{s['file']}", dtype="float32", always_2d=True)[0], 48000)
+           for s in manifest["stems"]}
+mix = mixrender.load(f"{stems}/mix.toml", sources=sources)
+out = {}
+for threads in (1, 2):
+    walls, cpus = [], []
+    for _ in range(runs):
+        c0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+        mix.render(threads=threads)
+        c1 = resource.getrusage(resource.RUSAGE_SELF)
+        walls.append(time.perf_counter() - t0)
+        cpus.append(c1.ru_utime - c0.ru_utime + c1.ru_stime - c0.ru_stime)
+    out[threads] = (statistics.median(walls), statistics.median(cpus))
+print(json.dumps(out))
+"""
+    mixrender_py = os.environ.get("MIXRENDER_PYTHON") or shutil.which("python3") or "python3"
+    prepare(stems, *_shape(stems))
+    res = json.loads(
+        subprocess.run([mixrender_py, "-c", child, str(stems), str(runs)], check=True,
+                       capture_output=True, text=True).stdout
+    )
+    (w1, c1), (w2, c2) = res["1"], res["2"]
+    load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
+    return [
+        f"## engine's own work: {stems.name}, sources in memory, nothing written, median of {runs}",
+        "",
+        f"1-min load average after: {load}.",
+        "",
+        "| threads | wall s | CPU s |",
+        "|---|---|---|",
+        f"| 1 | {w1:.2f} | {c1:.2f} |",
+        f"| 2 | {w2:.2f} | {c2:.2f} |",
+        "",
+        f"2 threads are {w1 / w2:.2f}x faster than 1 on the engine's own work.",
+        "",
+    ]
+
+
+def _shape(stems: Path) -> tuple[int, float]:
+    m = json.loads((stems / "manifest.json").read_text())
+    return int(m["tracks"]), float(m["seconds"])
+
+
 def run(args: argparse.Namespace) -> None:
     if not (PEERS / "run_bench.py").exists():
         shutil.copytree(SHARED, PEERS, dirs_exist_ok=True)
@@ -210,6 +268,8 @@ def run(args: argparse.Namespace) -> None:
     lines = ["# mixbench-v1: mixrender beside its peers", "",
              f"Generated {results['date']} by `python bench/mixbench.py run` on "
              f"{results['versions']['cpu']}.", ""] + table(results)
+    if "standard" in results["cases"]:
+        lines += engine(Path(results["cases"]["standard"]["stems"]), args.runs)
     (HERE / "results.md").write_text("\n".join(lines))
     print("\n".join(lines))
 
@@ -226,9 +286,14 @@ def main() -> None:
     r.add_argument("--long-runs", type=int, default=1)
     r.add_argument("--cases", default="standard,long")
     r.add_argument("--peers", default="numpy_floor,pedalboard_1thread,pedalboard_2threads,sox,ffmpeg")
+    e = sub.add_parser("engine", help="the engine's own work on 1 and 2 threads")
+    e.add_argument("--stems", type=Path, required=True)
+    e.add_argument("--runs", type=int, default=5)
     args = ap.parse_args()
     if args.command == "prepare":
         print(f"wrote {prepare(args.out, args.tracks, args.seconds)}")
+    elif args.command == "engine":
+        print("\n".join(engine(args.stems, args.runs)))
     else:
         run(args)
 
