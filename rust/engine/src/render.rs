@@ -95,6 +95,8 @@ pub struct Engine {
     strips: Vec<StripState>,
     routing: Routing,
     level_of: Vec<usize>,
+    /// The buses of the level being summed, with their signals taken out meanwhile.
+    summing: Vec<(usize, [Vec<f64>; 2])>,
     /// Per track, the source samples consumed so far in the current call.
     cursors: Vec<usize>,
     /// Per track, the source samples of the current sub-block: `cursors[t] .. ranges[t]`.
@@ -290,6 +292,7 @@ impl Engine {
             strips,
             routing,
             level_of,
+            summing: Vec::with_capacity(plan.strips.len()),
             cursors: vec![0; n_tracks],
             ranges: vec![0; n_tracks],
             master,
@@ -507,13 +510,26 @@ impl Engine {
         let clock = self.clock;
         let now = i64::try_from(clock).expect("clock fits in i64");
         for level in 0..self.routing.levels.len() {
+            // The level's buses sum their inputs first, all at once, split over the threads.
             for &s in &self.routing.levels[level] {
                 if s >= self.n_tracks {
-                    let mut sig = std::mem::take(&mut self.strips[s].sig);
-                    sum_feeds(&self.strips, &self.routing.feeds[s], &mut sig, n);
+                    let sig = std::mem::take(&mut self.strips[s].sig);
+                    self.summing.push((s, sig));
+                }
+            }
+            if !self.summing.is_empty() {
+                let feeds = &self.routing.feeds;
+                let sums = self
+                    .summing
+                    .iter_mut()
+                    .map(|(s, sig)| (&feeds[*s][..], sig));
+                sum_all(self.pool.as_ref(), &self.strips, sums, n);
+                while let Some((s, sig)) = self.summing.pop() {
                     self.strips[s].sig = sig;
                     self.strips[s].channels = 2;
                 }
+            }
+            for &s in &self.routing.levels[level] {
                 let mut keys = std::mem::take(&mut self.strips[s].keys);
                 load_keys(&self.strips, &mut keys, n);
                 self.strips[s].keys = keys;
@@ -566,9 +582,9 @@ impl Engine {
             });
         }
 
-        let mut sig = std::mem::take(&mut self.master.sig);
-        sum_feeds(&self.strips, &self.routing.master_feeds, &mut sig, n);
-        self.master.sig = sig;
+        let feeds = &self.routing.master_feeds[..];
+        let sums = std::iter::once((feeds, &mut self.master.sig));
+        sum_all(self.pool.as_ref(), &self.strips, sums, n);
         let mut keys = std::mem::take(&mut self.master.keys);
         load_keys(&self.strips, &mut keys, n);
         self.master.keys = keys;
@@ -695,18 +711,47 @@ impl Engine {
     }
 }
 
-/// Sums `feeds` into `sig` (zeroed first), in their fixed order.
-fn sum_feeds(strips: &[StripState], feeds: &[Feed], sig: &mut [Vec<f64>; 2], n: usize) {
-    let [sl, sr] = sig;
-    sl[..n].fill(0.0);
-    sr[..n].fill(0.0);
-    for feed in feeds {
-        let [fl, fr] = match *feed {
-            Feed::Output(s) => &strips[s].out,
-            Feed::Send(s, k) => &strips[s].sends[k].buf,
-        };
-        add(&mut sl[..n], &fl[..n]);
-        add(&mut sr[..n], &fr[..n]);
+/// Frames per task when sums are split over threads.
+const SUM_SPAN: usize = 1024;
+
+/// Sums each `(feeds, sig)`: every frame of `sig` from 0, plus its feeds in their fixed
+/// order. With a pool, the sums are split by channel and span of frames over the threads:
+/// each frame's sum is still the same additions in the same order.
+fn sum_all<'a>(
+    pool: Option<&rayon::ThreadPool>,
+    strips: &[StripState],
+    sums: impl Iterator<Item = (&'a [Feed], &'a mut [Vec<f64>; 2])> + Send,
+    n: usize,
+) {
+    let sum = |feeds: &[Feed], c: usize, lo: usize, out: &mut [f64]| {
+        out.fill(0.0);
+        for feed in feeds {
+            let src = match *feed {
+                Feed::Output(s) => &strips[s].out[c],
+                Feed::Send(s, k) => &strips[s].sends[k].buf[c],
+            };
+            add(out, &src[lo..lo + out.len()]);
+        }
+    };
+    match pool {
+        Some(pool) => pool.install(|| {
+            rayon::scope(|scope| {
+                for (feeds, sig) in sums {
+                    for (c, x) in sig.iter_mut().enumerate() {
+                        for (k, out) in x[..n].chunks_mut(SUM_SPAN).enumerate() {
+                            scope.spawn(move |_| sum(feeds, c, k * SUM_SPAN, out));
+                        }
+                    }
+                }
+            });
+        }),
+        None => {
+            for (feeds, sig) in sums {
+                for (c, x) in sig.iter_mut().enumerate() {
+                    sum(feeds, c, 0, &mut x[..n]);
+                }
+            }
+        }
     }
 }
 

@@ -35,7 +35,8 @@ impl Allpass {
         self.g = g;
     }
 
-    #[inline]
+    /// One sample: the definition, and the reference for [`Allpass::process`].
+    #[cfg(test)]
     pub(crate) fn tick(&mut self, x: f64) -> f64 {
         let delayed = self.buf[self.pos];
         let v = flush(x + self.g * delayed);
@@ -45,6 +46,29 @@ impl Allpass {
             self.pos = 0;
         }
         delayed - self.g * v
+    }
+
+    /// `tick` over every sample of `x`, in place, with the same bits: a run of samples up
+    /// to the buffer's end touches each stored value once, so it is one loop without a
+    /// dependency from sample to sample (it vectorises).
+    pub(crate) fn process(&mut self, x: &mut [f64]) {
+        let g = self.g;
+        let mut rest = x;
+        while !rest.is_empty() {
+            let n = rest.len().min(self.buf.len() - self.pos);
+            let (now, later) = rest.split_at_mut(n);
+            for (x, d) in now.iter_mut().zip(&mut self.buf[self.pos..self.pos + n]) {
+                let delayed = *d;
+                let v = flush(*x + g * delayed);
+                *d = v;
+                *x = delayed - g * v;
+            }
+            self.pos += n;
+            if self.pos == self.buf.len() {
+                self.pos = 0;
+            }
+            rest = later;
+        }
     }
 
     pub(crate) fn reset(&mut self) {
@@ -76,5 +100,19 @@ mod tests {
         }
         let energy: f64 = h.iter().map(|v| v * v).sum();
         assert!((energy - 1.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn process_is_tick_bit_for_bit() {
+        let (m, g) = (7, 0.625);
+        let x: Vec<f64> = (0..100).map(|n| f64::from(n % 13) - 6.0).collect();
+        let mut a = Allpass::new(m, g);
+        let want: Vec<f64> = x.iter().map(|&v| a.tick(v)).collect();
+        for run in [1, 3, 7, 16, 100] {
+            let mut a = Allpass::new(m, g);
+            let mut y = x.clone();
+            y.chunks_mut(run).for_each(|c| a.process(c));
+            assert_eq!(y, want, "runs of {run}");
+        }
     }
 }

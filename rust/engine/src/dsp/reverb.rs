@@ -27,6 +27,16 @@
 //! 5. `width` as mid/side width of the wet pair (`M + w S`, `M - w S`), then
 //!    `(1 - mix) dry + mix wet`. A mono input leaves stereo.
 //!
+//! Computed a grid chunk at a time, stage by stage, with the bits of the frame-by-frame
+//! order above: steps 1 and 2 (feed-forward) over the whole chunk, then the network. While
+//! its lengths are settled, the network takes runs of up to 32 frames and at most the
+//! shortest line, so that every line read of a run precedes the run's writes: the damping
+//! filters frame by frame (a recursion in time, so vectorised across the lines), then the
+//! Hadamard matrix and the input across the frames, the writes as one copy per line, the
+//! taps across the frames. The lines are linear buffers, moved back to their starts when
+//! full, so that a run reads and writes plain slices. While the lengths glide, the network
+//! goes frame by frame, with fractional reads.
+//!
 //! Decay (Jot and Chaigne): line `i` loses `60 L_i / (fs decay_s)` dB per pass, `g_i =
 //! gamma^L_i` with `gamma = 10^(-3 / (fs decay_s))`, so every mode of the network decays
 //! at 60 dB per `decay_s`: `decay_s` is the RT60 it produces (at low and middle
@@ -117,7 +127,7 @@ const EARLY: [(f64, f64); 2] = [(9.307, 0.625), (10.87, 0.625)];
 const MAX_POLE: f64 = 0.99;
 
 /// In-place fast Walsh-Hadamard transform of 16 values (Sylvester order), unnormalised.
-#[inline]
+#[inline(always)] // the body of a loop that vectorises across frames
 fn hadamard(x: &mut [f64; N]) {
     let mut h = 1;
     while h < N {
@@ -163,8 +173,8 @@ fn whole(frames: f64) -> usize {
     frames.max(1.0) as usize
 }
 
-/// The `reverb` insert. Latency 0; allocates in `prepare` (about 1 MB of lines at 48 kHz),
-/// which must run before `process`; never after.
+/// The `reverb` insert. Latency 0; allocates in `prepare` (about 1.6 MB of lines at
+/// 48 kHz), which must run before `process`; never after.
 pub struct Reverb {
     decay_s: GridParam,
     predelay_ms: GridParam,
@@ -179,19 +189,26 @@ pub struct Reverb {
     pre_glide: Glide,
     diffusers: [Allpass; 3],
     early: [Allpass; 2],
-    /// The lines, one after the other, each `mask + 1` frames (a power of two): frame `k`
-    /// of line `i` at `i (mask + 1) + k`, so each read walks its line sequentially.
+    /// The lines, one after the other, each `stride` frames: frame `k` of line `i` at
+    /// `i stride + k`. Linear, not rings: the next write is at `w`, and when `w` nears the
+    /// end of its line the last `hist` frames move back to its start ([`Reverb::make_room`]),
+    /// so that a run's reads and writes are plain slices (no wrap, no index mask).
     lines: Vec<f64>,
-    mask: usize,
-    /// Frame index of the next write.
-    pos: usize,
+    stride: usize,
+    /// Frames kept behind `w`: the longest distance read, with the interpolator's
+    /// neighbours.
+    hist: usize,
+    /// Index of the next write, in every line.
+    w: usize,
     lens: [Glide; N],
     /// Every line is at its (whole) target length, held in `len`.
     settled: bool,
     len: [usize; N],
+    /// The shortest of `len`: the longest run whose reads precede all of its writes.
+    min_len: usize,
     /// Where the outputs read each line, left and right (frames back), when settled.
     tap: [[usize; N]; 2],
-    /// Damping filters: `y = b x + p y[n-1]`, `b = g (1 - p)`.
+    /// Damping filters: `y = b x + p y[n-1]`, `b = c (1 - p)`.
     b: [f64; N],
     p: [f64; N],
     z: [f64; N],
@@ -201,6 +218,8 @@ pub struct Reverb {
     damping: f64,
     width_buf: [f64; GRID],
     mix_buf: [f64; GRID],
+    /// A run's values written to the lines, line by line (`run[i][k]`: line `i`, frame `k`).
+    run: [[f64; GRID]; N],
 }
 
 impl Reverb {
@@ -226,11 +245,13 @@ impl Reverb {
             diffusers: Default::default(),
             early: Default::default(),
             lines: Vec::new(),
-            mask: 0,
-            pos: 0,
+            stride: 0,
+            hist: 0,
+            w: 0,
             lens: [Glide::new(48000.0); N],
             settled: true,
             len: [1; N],
+            min_len: 1,
             tap: [[1; N]; 2],
             b: [0.0; N],
             p: [0.0; N],
@@ -240,6 +261,7 @@ impl Reverb {
             damping: 8000.0,
             width_buf: [0.0; GRID],
             mix_buf: [0.0; GRID],
+            run: [[0.0; GRID]; N],
         }
     }
 
@@ -339,48 +361,145 @@ impl Reverb {
                 self.tap[0][i] = whole((TAP_L[i] * len).round());
                 self.tap[1][i] = whole((TAP_R[i] * len).round());
             }
+            self.min_len = self.len.iter().copied().min().unwrap_or(1);
         }
     }
 
-    /// One frame of the network for the input `u`: returns the taps `(L, R)`.
+    /// Moves the last `hist` frames of every line back to its start when fewer than
+    /// [`GRID`] frames are left after `w` (about once per `hist` frames), so that a run of
+    /// up to [`GRID`] frames, and a window of [`GRID`] frames read from before `w`, lie
+    /// inside the line.
     #[inline]
-    fn tank(&mut self, u: f64) -> (f64, f64) {
+    fn make_room(&mut self) {
+        if self.w + GRID > self.stride {
+            let (w, hist) = (self.w, self.hist);
+            for line in self.lines.chunks_exact_mut(self.stride) {
+                line.copy_within(w - hist..w, 0);
+            }
+            self.w = hist;
+        }
+    }
+
+    /// One frame of the network for the input `u` while the lines glide (fractional
+    /// reads): returns the taps `(L, R)`.
+    fn glide_frame(&mut self, u: f64) -> (f64, f64) {
+        self.make_room();
         let mut f = [0.0; N];
         let (mut l, mut r) = ([0.0; N], [0.0; N]);
-        let (mask, pos) = (self.mask, self.pos);
+        let (stride, w) = (self.stride, self.w);
         let lines = &self.lines;
-        let at = |i: usize, back: usize| lines[i * (mask + 1) + (pos.wrapping_sub(back) & mask)];
-        if self.settled {
-            for i in 0..N {
-                f[i] = at(i, self.len[i]);
-                l[i] = at(i, self.tap[0][i]);
-                r[i] = at(i, self.tap[1][i]);
-            }
-        } else {
-            for i in 0..N {
-                let d = self.lens[i].tick();
-                f[i] = read_frac(d, |k| at(i, k));
-                l[i] = read_frac((TAP_L[i] * d).max(1.0), |k| at(i, k));
-                r[i] = read_frac((TAP_R[i] * d).max(1.0), |k| at(i, k));
-            }
-            self.settle();
+        let at = |i: usize, back: usize| lines[i * stride + w - back];
+        for i in 0..N {
+            let d = self.lens[i].tick();
+            f[i] = read_frac(d, |k| at(i, k));
+            l[i] = read_frac((TAP_L[i] * d).max(1.0), |k| at(i, k));
+            r[i] = read_frac((TAP_R[i] * d).max(1.0), |k| at(i, k));
         }
-        for (i, v) in f.iter_mut().enumerate() {
-            let y = flush(self.b[i] * *v + self.p[i] * self.z[i]);
-            self.z[i] = y;
-            *v = y;
+        self.settle();
+        let mut f = damp(&f, &mut self.z, &self.b, &self.p);
+        mix_in(&mut f, u);
+        for (line, v) in self.lines.chunks_exact_mut(stride).zip(f) {
+            line[w] = v;
         }
-        hadamard(&mut f);
-        let input = IN_GAIN * u;
-        let cap = mask + 1;
-        for (i, (v, b)) in f.iter().zip(B_IN).enumerate() {
-            self.lines[i * cap + pos] = 0.25 * v + b * input;
-        }
-        self.pos = (pos + 1) & mask;
+        self.w = w + 1;
         (
             TAP_GAIN * signed_sum(&l, &S_L),
             TAP_GAIN * signed_sum(&r, &S_R),
         )
+    }
+
+    /// The network over a run of `e.len() <= min(GRID, min_len)` frames of settled lines,
+    /// the taps into `out_l`, `out_r`. Every line read of the run lies before its first
+    /// write, so the run is computed a stage at a time, each stage a loop that vectorises
+    /// (two lanes of f64): the damping filters (a recursion along the frames, so across
+    /// the lines), the Hadamard matrix and the input (across the frames), the writes (a
+    /// copy per line), the taps (across the frames); with the bits of the frame-by-frame
+    /// order.
+    fn settled_run(&mut self, e: &[f64], out_l: &mut [f64], out_r: &mut [f64]) {
+        debug_assert!(self.settled && e.len() <= GRID && e.len() <= self.min_len);
+        self.make_room();
+        let n = e.len().min(GRID);
+        let (stride, w) = (self.stride, self.w);
+        let src = windows(&self.lines, stride, w, &self.len);
+        let run = &mut self.run;
+        // Local copies, which stay in registers (and aligned) through the loop.
+        let (mut z, b, p) = (self.z, self.b, self.p);
+        for k in 0..n {
+            let y = damp(&core::array::from_fn(|i| src[i][k]), &mut z, &b, &p);
+            for (r, y) in run.iter_mut().zip(y) {
+                r[k] = y;
+            }
+        }
+        self.z = z;
+        for (k, &u) in e[..n].iter().enumerate() {
+            let mut f = core::array::from_fn(|i| run[i][k]);
+            mix_in(&mut f, u);
+            for (r, f) in run.iter_mut().zip(f) {
+                r[k] = f;
+            }
+        }
+        for (line, r) in self.lines.chunks_exact_mut(stride).zip(&self.run) {
+            line[w..w + n].copy_from_slice(&r[..n]);
+        }
+        // The taps, after the writes: a tap shorter than the run reads this run's frames.
+        for ((out, back), sign) in [out_l, out_r].into_iter().zip(&self.tap).zip([&S_L, &S_R]) {
+            let x = windows(&self.lines, stride, w, back);
+            for (o, k) in out.iter_mut().zip(0..GRID) {
+                *o = TAP_GAIN * signed_sum(&core::array::from_fn(|i| x[i][k]), sign);
+            }
+        }
+        self.w = w + n;
+    }
+
+    /// The network over a chunk's early signal `e`: its taps into `out_l`, `out_r`.
+    fn network(&mut self, e: &[f64], out_l: &mut [f64], out_r: &mut [f64]) {
+        let mut k = 0;
+        while k < e.len() {
+            if self.settled {
+                let end = e.len().min(k + self.min_len);
+                self.settled_run(&e[k..end], &mut out_l[k..end], &mut out_r[k..end]);
+                k = end;
+            } else {
+                (out_l[k], out_r[k]) = self.glide_frame(e[k]);
+                k += 1;
+            }
+        }
+    }
+}
+
+/// The [`GRID`] frames of every line of `lines` (each `stride` long) from `back[i]`
+/// frames behind `w` on.
+#[inline]
+fn windows<'a>(
+    lines: &'a [f64],
+    stride: usize,
+    w: usize,
+    back: &[usize; N],
+) -> [&'a [f64; GRID]; N] {
+    core::array::from_fn(|i| {
+        let at = i * stride + w - back[i];
+        lines[at..at + GRID].try_into().expect("GRID frames")
+    })
+}
+
+/// One frame's line outputs `x` through the damping filters (`y = b x + p y[n-1]`, states
+/// `z`).
+#[inline(always)] // the body of a loop that vectorises across lines
+fn damp(x: &[f64; N], z: &mut [f64; N], b: &[f64; N], p: &[f64; N]) -> [f64; N] {
+    for (((z, x), b), p) in z.iter_mut().zip(x).zip(b).zip(p) {
+        *z = flush(b * x + p * *z);
+    }
+    *z
+}
+
+/// One frame's damped line outputs `f` through the Hadamard matrix over 4, with the input
+/// `u` added: the values written back.
+#[inline(always)] // the body of a loop that vectorises across frames
+fn mix_in(f: &mut [f64; N], u: f64) {
+    hadamard(f);
+    let input = IN_GAIN * u;
+    for (v, b) in f.iter_mut().zip(B_IN) {
+        *v = 0.25 * *v + b * input;
     }
 }
 
@@ -406,9 +525,11 @@ impl Processor for Reverb {
             k += 1;
         }
         self.is_prime = is_prime;
-        let cap = (top + 4).next_power_of_two();
-        self.lines = vec![0.0; cap * N];
-        self.mask = cap - 1;
+        // Distances up to `top`, with the interpolator's neighbours; moved back about once
+        // per `hist` frames (one copy per frame and line on average).
+        self.hist = top + 4;
+        self.stride = 2 * self.hist + GRID;
+        self.lines = vec![0.0; self.stride * N];
         self.lens = [Glide::new(fs); N];
         self.reset();
     }
@@ -419,7 +540,7 @@ impl Processor for Reverb {
         self.diffusers.iter_mut().for_each(Allpass::reset);
         self.early.iter_mut().for_each(Allpass::reset);
         self.lines.fill(0.0);
-        self.pos = 0;
+        self.w = self.hist;
         self.lens.iter_mut().for_each(Glide::reset);
         self.z = [0.0; N];
         // The glides take their next targets at once: read every grid key again.
@@ -430,28 +551,71 @@ impl Processor for Reverb {
         let mono_in = block.channels == 1;
         for chunk in grid::chunks(block.start, block.len()) {
             self.update(chunk.grid);
-            let widths = grid::per_frame(&self.width, chunk.frame, &mut self.width_buf, chunk.len);
-            let mixes = grid::per_frame(&self.mix, chunk.frame, &mut self.mix_buf, chunk.len);
-            for (j, i) in chunk.range().enumerate() {
-                let xl = block.left[i];
-                let xr = if mono_in { xl } else { block.right[i] };
-                self.pre.push(if mono_in { xl } else { 0.5 * (xl + xr) });
-                let u = self.pre.read(self.pre_glide.tick() + 1.0);
-                let mut d = u;
-                for a in &mut self.diffusers {
-                    d = a.tick(d);
+            let n = chunk.len;
+            let widths = grid::per_frame(&self.width, chunk.frame, &mut self.width_buf, n);
+            let mixes = grid::per_frame(&self.mix, chunk.frame, &mut self.mix_buf, n);
+            // The early signals, left and right, for the whole chunk (a feed-forward path).
+            let (mut el, mut er) = ([0.0; GRID], [0.0; GRID]);
+            let (el, er) = (&mut el[..n], &mut er[..n]);
+            let (left, right) = (&block.left[chunk.range()], &block.right[chunk.range()]);
+            if mono_in {
+                el.copy_from_slice(left);
+            } else {
+                for ((u, l), r) in el.iter_mut().zip(left).zip(right) {
+                    *u = 0.5 * (l + r);
                 }
-                let (el, er) = (self.early[0].tick(d), self.early[1].tick(d));
-                let (tl, tr) = self.tank(el);
-                let (mut wl, mut wr) = (tl + EARLY_GAIN * el, tr + EARLY_GAIN * er);
-                let w = widths.unwrap_or(self.width_buf[j]);
+            }
+            if self.pre_glide.settled() {
+                // A whole number of frames for the whole chunk.
+                self.pre.push_at(el, whole(self.pre_glide.target() + 1.0));
+            } else {
+                for u in el.iter_mut() {
+                    self.pre.push(*u);
+                    *u = self.pre.read(self.pre_glide.tick() + 1.0);
+                }
+            }
+            for a in &mut self.diffusers {
+                a.process(el);
+            }
+            er.copy_from_slice(el);
+            self.early[0].process(el);
+            self.early[1].process(er);
+            // The wet signal, in place of the taps.
+            let (mut wl, mut wr) = ([0.0; GRID], [0.0; GRID]);
+            let (wl, wr) = (&mut wl[..n], &mut wr[..n]);
+            self.network(el, wl, wr);
+            for (w, e) in [(&mut *wl, &*el), (&mut *wr, &*er)] {
+                w.iter_mut().zip(e).for_each(|(w, e)| *w += EARLY_GAIN * e);
+            }
+            let wet = wl.iter_mut().zip(wr.iter_mut());
+            match widths {
                 // Width 1 is the identity.
-                if w != 1.0 {
-                    apply_width(&mut wl, &mut wr, w);
+                Some(1.0) => {}
+                Some(w) => wet.for_each(|(l, r)| apply_width(l, r, w)),
+                None => {
+                    for ((l, r), &w) in wet.zip(&self.width_buf) {
+                        if w != 1.0 {
+                            apply_width(l, r, w);
+                        }
+                    }
                 }
-                let m = mixes.unwrap_or(self.mix_buf[j]);
-                block.left[i] = mix(xl, wl, m);
-                block.right[i] = mix(xr, wr, m);
+            }
+            let (left, right) = (
+                &mut block.left[chunk.range()],
+                &mut block.right[chunk.range()],
+            );
+            if mono_in {
+                right.copy_from_slice(left);
+            }
+            for (x, w) in [(left, &*wl), (right, &*wr)] {
+                match mixes {
+                    Some(m) => x.iter_mut().zip(w).for_each(|(x, &w)| *x = mix(*x, w, m)),
+                    None => {
+                        for ((x, &w), &m) in x.iter_mut().zip(w).zip(&self.mix_buf) {
+                            *x = mix(*x, w, m);
+                        }
+                    }
+                }
             }
         }
         block.channels = 2;
@@ -471,6 +635,87 @@ mod tests {
         hadamard(&mut x);
         for (i, v) in x.iter().enumerate() {
             assert_eq!(*v / 16.0, if i == 3 { 1.0 } else { 0.0 });
+        }
+    }
+
+    /// A prepared reverb, its grid keys read: settled lines.
+    fn settled(size: f64, fs: f64) -> Reverb {
+        let mut r = Reverb::new(&ReverbParams {
+            name: "verb".into(),
+            bypass: false,
+            decay_s: Lane::constant(1.8),
+            predelay_ms: Lane::constant(0.0),
+            size: Lane::constant(size),
+            damping_hz: Lane::constant(6000.0),
+            width: Lane::constant(1.0),
+            mix: Lane::constant(1.0),
+        });
+        r.prepare(fs, 64);
+        r.update(0);
+        assert!(r.settled);
+        r
+    }
+
+    /// One frame of the settled network in the order of the signal flow: read every line
+    /// and tap, filter, mix, write (the reference for the runs).
+    fn settled_frame(r: &mut Reverb, u: f64) -> (f64, f64) {
+        r.make_room();
+        let (stride, w) = (r.stride, r.w);
+        let at = |i: usize, back: usize| r.lines[i * stride + w - back];
+        let f: [f64; N] = core::array::from_fn(|i| at(i, r.len[i]));
+        let l: [f64; N] = core::array::from_fn(|i| at(i, r.tap[0][i]));
+        let rr: [f64; N] = core::array::from_fn(|i| at(i, r.tap[1][i]));
+        let mut f = damp(&f, &mut r.z, &r.b, &r.p);
+        mix_in(&mut f, u);
+        for (line, v) in r.lines.chunks_exact_mut(stride).zip(f) {
+            line[w] = v;
+        }
+        r.w = w + 1;
+        (
+            TAP_GAIN * signed_sum(&l, &S_L),
+            TAP_GAIN * signed_sum(&rr, &S_R),
+        )
+    }
+
+    #[test]
+    fn settled_runs_are_the_frame_by_frame_network_bit_for_bit() {
+        // Sizes whose shortest line is shorter than the grid at 2 kHz (runs split), and
+        // long enough at 48 kHz for the lines to move back to their starts several times.
+        for (size, fs, frames) in [(0.0, 2000.0, 3000_u32), (0.5, 48000.0, 40_000)] {
+            let (mut runs, mut frame) = (settled(size, fs), settled(size, fs));
+            let e: Vec<f64> = (0..frames)
+                .map(|n| {
+                    if n % 997 < 3 {
+                        1.0
+                    } else {
+                        f64::from(n % 7) * 0.01 - 0.03
+                    }
+                })
+                .collect();
+            let frames = e.len();
+            // Chunks of varying length, as blocks would cut them.
+            let mut at = 0;
+            for len in [1, 5, 32, 17, 32, 2].into_iter().cycle() {
+                let end = frames.min(at + len);
+                let (mut l, mut r) = ([0.0; GRID], [0.0; GRID]);
+                runs.network(&e[at..end], &mut l[..end - at], &mut r[..end - at]);
+                for (k, u) in e[at..end].iter().enumerate() {
+                    let (fl, fr) = settled_frame(&mut frame, *u);
+                    assert_eq!(
+                        (l[k].to_bits(), r[k].to_bits()),
+                        (fl.to_bits(), fr.to_bits()),
+                        "size {size}, frame {}",
+                        at + k
+                    );
+                }
+                at = end;
+                if at == frames {
+                    break;
+                }
+            }
+            if fs == 2000.0 {
+                assert!(runs.min_len < GRID, "the runs are not split");
+            }
         }
     }
 

@@ -102,6 +102,21 @@ impl Ring {
         self.buf[self.pos.wrapping_sub(back) & self.mask]
     }
 
+    /// [`Ring::push`] of each sample of `x`, replaced by [`Ring::at`]`(back)` after its push
+    /// (`back = 1`: itself): a whole-frame delay of `back - 1` frames over a run.
+    pub(crate) fn push_at(&mut self, x: &mut [f64], back: usize) {
+        let mask = self.mask;
+        // `..=mask`: every index below is masked, so the compiler drops the bounds checks.
+        let buf = &mut self.buf[..=mask];
+        let mut pos = self.pos;
+        for x in x {
+            buf[pos & mask] = *x;
+            pos = (pos + 1) & mask;
+            *x = buf[pos.wrapping_sub(back) & mask];
+        }
+        self.pos = pos;
+    }
+
     /// The signal `back >= 1` frames behind the newest sample, interpolated when `back` is
     /// fractional; exactly the stored sample when it is whole.
     #[inline]
@@ -193,6 +208,23 @@ mod tests {
         assert_eq!(r.read(1.0), 12.0);
         assert_eq!(r.read(5.0), 8.0);
         assert_eq!(r.at(10), 3.0);
+    }
+
+    #[test]
+    fn push_at_is_push_then_at() {
+        for back in [1, 2, 5, 8] {
+            let (mut a, mut b) = (Ring::new(8), Ring::new(8));
+            let mut x: Vec<f64> = (0..40).map(f64::from).collect();
+            let want: Vec<f64> = x
+                .iter()
+                .map(|&v| {
+                    a.push(v);
+                    a.at(back)
+                })
+                .collect();
+            x.chunks_mut(7).for_each(|c| b.push_at(c, back));
+            assert_eq!(x, want, "back {back}");
+        }
     }
 
     #[test]
