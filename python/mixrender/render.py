@@ -237,6 +237,7 @@ def _safe_name(name: str) -> str:
 def _stem_writers(
     job: BlockRender, folder: Path, extension: str, bit_depth: int
 ) -> dict[str, AtomicWriter]:
+    job.engine.enable_stems()
     names = job.engine.stem_names()
     paths: dict[str, str] = {}
     for name in names:

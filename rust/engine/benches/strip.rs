@@ -1,9 +1,11 @@
 //! The channel strip's cost: each processor in nanoseconds per stereo sample, and a full
 //! strip (EQ with 4 bands + compressor) as x real time, on one core.
 //!
-//! `cargo bench -p mixrender-engine --bench strip`. Each figure is the median (and the
-//! fastest) of 7 runs over 10 s of stereo programme at 48 kHz in blocks of 1024 frames;
-//! the load average is printed with them, since a busy machine inflates the medians.
+//! `cargo bench -p mixrender-engine --bench strip [-- WORD]` (only the cases whose name
+//! holds WORD). Each figure is the median (and the fastest) of 7 runs over 10 s of stereo
+//! programme at 48 kHz in blocks of 1024 frames (cases marked mono: the left channel alone,
+//! ns per mono sample); the load average is printed with them, since a busy machine
+//! inflates the medians.
 #![allow(clippy::print_stdout, reason = "a benchmark prints its figures")]
 #![allow(
     clippy::disallowed_methods,
@@ -37,7 +39,8 @@ fn compressor(detector: &str, knee_db: f64) -> Value {
         "sidechain": null, "sidechain_hpf_hz": null, "stereo_link": true, "mix": c(1.0)})
 }
 
-fn cases() -> Vec<(&'static str, Vec<Value>)> {
+/// The cases: name, channels, inserts.
+fn cases() -> Vec<(&'static str, usize, Vec<Value>)> {
     let limiter = |tp: bool| {
         json!({"type": "limiter", "name": "lim", "bypass": false, "ceiling_db": c(-1.0),
             "release_ms": c(50.0), "lookahead_ms": 5.0, "true_peak": tp})
@@ -62,8 +65,14 @@ fn cases() -> Vec<(&'static str, Vec<Value>)> {
             ],
         ),
         ("eq, 4 bands", vec![eq4()]),
+        ("eq, 4 bands, mono", vec![eq4()]),
         (
             "eq, 48 dB/oct high-pass",
+            vec![json!({"type": "eq", "name": "eq", "bypass": false,
+                "bands": [band("highpass", 40.0, 0.0, None, Some(48))]})],
+        ),
+        (
+            "eq, 48 dB/oct high-pass, mono",
             vec![json!({"type": "eq", "name": "eq", "bypass": false,
                 "bands": [band("highpass", 40.0, 0.0, None, Some(48))]})],
         ),
@@ -93,18 +102,23 @@ fn cases() -> Vec<(&'static str, Vec<Value>)> {
             vec![eq4(), compressor("peak", 6.0)],
         ),
     ]
+    .into_iter()
+    .map(|(what, inserts)| {
+        let channels = if what.ends_with("mono") { 1 } else { 2 };
+        (what, channels, inserts)
+    })
+    .collect()
 }
 
 fn main() {
-    let programme = harness::programme(SECONDS * FS as usize);
-    harness::header("channel strip", "ns/sample");
-    // `cargo bench --bench strip -- WORD` runs the cases whose name contains WORD.
-    let only: Vec<String> = std::env::args()
+    let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
         .collect();
-    for (what, inserts) in cases() {
-        if !only.iter().all(|w| what.contains(w.as_str())) {
+    let programme = harness::programme(SECONDS * FS as usize);
+    harness::header("channel strip", "ns/sample");
+    for (what, channels, inserts) in cases() {
+        if !filter.is_empty() && !filter.iter().any(|f| what.contains(f.as_str())) {
             continue;
         }
         let mut slots: Vec<Slot> = inserts
@@ -117,9 +131,10 @@ fn main() {
             })
             .collect();
         let slots = std::cell::RefCell::new(&mut slots);
-        harness::time(
+        harness::time_channels(
             what,
             &programme,
+            channels,
             || {
                 slots
                     .borrow_mut()

@@ -97,6 +97,17 @@ pub struct Engine {
     level_of: Vec<usize>,
     /// The buses of the level being summed, with their signals taken out meanwhile.
     summing: Vec<(usize, [Vec<f64>; 2])>,
+    /// Whether calls run in sub-blocks, each one's buses and master beside the next one's
+    /// tracks (see [`Engine::run_pipelined`]).
+    pipelined: bool,
+    /// When pipelined: per bus, then the master, the tracks' part of the input sum of the
+    /// sub-block after the one running.
+    inbox: Vec<[Vec<f64>; 2]>,
+    /// When pipelined: the master's input sum of the sub-block running.
+    master_in: [Vec<f64>; 2],
+    /// Whether `write_stem` may be called (then calls run whole, so that every strip's
+    /// output holds the whole block).
+    stems: bool,
     /// Per track, the source samples consumed so far in the current call.
     cursors: Vec<usize>,
     /// Per track, the source samples of the current sub-block: `cursors[t] .. ranges[t]`.
@@ -281,6 +292,8 @@ impl Engine {
         } else {
             None
         };
+        // Tracks keyed by other strips run after them: then whole blocks, as one.
+        let pipelined = pool.is_some() && level_of[..n_tracks].iter().all(|&l| l == 0);
         Ok(Self {
             frames: plan.frames,
             out_pos: 0,
@@ -293,6 +306,16 @@ impl Engine {
             routing,
             level_of,
             summing: Vec::with_capacity(plan.strips.len()),
+            pipelined,
+            inbox: if pipelined {
+                (n_tracks..=plan.strips.len())
+                    .map(|_| [vec![0.0; max_block], vec![0.0; max_block]])
+                    .collect()
+            } else {
+                Vec::new()
+            },
+            master_in: [vec![0.0; SUB_BLOCK], vec![0.0; SUB_BLOCK]],
+            stems: false,
             cursors: vec![0; n_tracks],
             ranges: vec![0; n_tracks],
             master,
@@ -312,6 +335,12 @@ impl Engine {
             clipped,
             scratch: [vec![0.0; self.max_block], vec![0.0; self.max_block]],
         });
+    }
+
+    /// Lets [`Engine::write_stem`] be called after each block from the next one on.
+    pub fn enable_stems(&mut self) {
+        self.stems = true;
+        self.pipelined = false;
     }
 
     /// The output meter's figures, if it is enabled.
@@ -489,15 +518,94 @@ impl Engine {
             }
         }
         self.cursors.fill(0);
-        let mut preroll = total - n;
-        while preroll > 0 {
-            let m = preroll.min(self.max_block);
-            self.step(inputs, m, false)?;
-            preroll -= m;
+        let preroll = total - n;
+        if self.pipelined {
+            self.run_pipelined(inputs, preroll, n)?;
+        } else {
+            for span in spans(preroll, n, self.max_block) {
+                self.step(inputs, span.len, span.keep)?;
+            }
         }
-        self.step(inputs, n, true)?;
         self.out_pos += n as u64;
         self.block = n;
+        Ok(())
+    }
+
+    /// The call in sub-blocks of [`SUB_BLOCK`] frames, each one's buses and master running
+    /// beside the next one's tracks. The two stages share no buffer: the tracks end by
+    /// summing their feeds into an inbox per bus (and the master), which takes the place of
+    /// the bus's input once both stages are done. Every bus lists its track feeds first, so
+    /// each sum is the same additions in the same order as whole blocks make: the same bits.
+    fn run_pipelined(
+        &mut self,
+        inputs: &[SourceBlock<'_>],
+        preroll: usize,
+        n: usize,
+    ) -> Result<()> {
+        let Self {
+            strips,
+            routing,
+            level_of,
+            summing,
+            cursors,
+            ranges,
+            master,
+            pool,
+            stats,
+            meter,
+            n_tracks,
+            clock,
+            inbox,
+            master_in,
+            ..
+        } = self;
+        let (n_tracks, pool) = (*n_tracks, pool.as_ref());
+        let (tracks, buses) = strips.split_at_mut(n_tracks);
+        let mut front = |tracks: &mut [StripState], inbox: &mut [[Vec<f64>; 2]], clock, n| {
+            run_tracks(
+                pool,
+                tracks,
+                inputs,
+                (&mut *cursors, &mut *ranges),
+                clock,
+                n,
+            )?;
+            harvest(pool, tracks, routing, inbox, n);
+            Ok::<(), EngineError>(())
+        };
+        let mut spans = spans(preroll, n, SUB_BLOCK);
+        let Some(first) = spans.next() else {
+            return Ok(());
+        };
+        front(tracks, inbox, *clock, first.len)?;
+        let mut back = Back {
+            buses,
+            master,
+            master_in,
+            routing,
+            level_of,
+            summing,
+            stats,
+            meter,
+            n_tracks,
+        };
+        back.take(tracks, inbox, first.len);
+        let mut prev = (first, *clock);
+        *clock += first.len as u64;
+        for span in spans {
+            let now = *clock;
+            let (_, ahead) = pool.expect("pipelined with threads").install(|| {
+                rayon::join(
+                    || back.run(pool, prev.0, prev.1),
+                    || front(tracks, inbox, now, span.len),
+                )
+            });
+            ahead?;
+            back.take(tracks, inbox, span.len);
+            prev = (span, now);
+            *clock += span.len as u64;
+        }
+        back.run(pool, prev.0, prev.1);
         Ok(())
     }
 
@@ -540,21 +648,9 @@ impl Engine {
                 if level_of[i] != level {
                     return;
                 }
-                if i < n_tracks {
-                    if let Some(mut file) = strip.file.take() {
-                        let channels = strip.source.as_ref().map_or(1, SourceStage::channels);
-                        let read = file.read((ranges[i] - cursors[i]) / channels);
-                        match read {
-                            Ok(x) => strip.load_source(&SourceBlock::F64(x), clock, n),
-                            Err(e) => strip.read_error = Some(e.to_string()),
-                        }
-                        strip.file = Some(file);
-                        if strip.read_error.is_some() {
-                            return;
-                        }
-                    } else {
-                        strip.load_source(&inputs[i].slice(cursors[i], ranges[i]), clock, n);
-                    }
+                if i < n_tracks && !load_track(strip, &inputs[i], (cursors[i], ranges[i]), clock, n)
+                {
+                    return;
                 }
                 strip.process(now, n);
             };
@@ -571,16 +667,7 @@ impl Engine {
             }
         }
         self.cursors.copy_from_slice(&self.ranges);
-        if let Some(strip) = self.strips.iter_mut().find(|s| s.read_error.is_some()) {
-            return Err(EngineError::SourceRead {
-                track: strip.name.clone(),
-                path: strip
-                    .file
-                    .as_ref()
-                    .map_or_else(String::new, |f| f.path().display().to_string()),
-                reason: strip.read_error.take().unwrap_or_default(),
-            });
-        }
+        read_errors(&mut self.strips[..self.n_tracks])?;
 
         let feeds = &self.routing.master_feeds[..];
         let sums = std::iter::once((feeds, &mut self.master.sig));
@@ -588,11 +675,11 @@ impl Engine {
         let mut keys = std::mem::take(&mut self.master.keys);
         load_keys(&self.strips, &mut keys, n);
         self.master.keys = keys;
-        self.master.process(now, n);
+        self.master.process(now, 0, n);
         if keep {
-            self.master.measure(n, &mut self.stats);
+            self.master.measure(0, n, &mut self.stats);
             if let Some(m) = &mut self.meter {
-                m.process(&self.master.sig, n);
+                m.process(&self.master.sig, 0, n);
             }
         }
         self.clock += n as u64;
@@ -637,6 +724,11 @@ impl Engine {
                 reason: format!("no stem {k}"),
             });
         };
+        if !self.stems {
+            return Err(EngineError::Plan {
+                reason: "stems were not enabled before the block (enable_stems)".to_owned(),
+            });
+        }
         let [l, r] = &self.strips[feed.strip()].out;
         let seed = dither::stream_seed(self.output.seed, k as u64 + 1);
         self.convert(&l[..self.block], &r[..self.block], out, seed, false)
@@ -711,6 +803,224 @@ impl Engine {
     }
 }
 
+/// Frames per sub-block when the stages of a call run side by side.
+const SUB_BLOCK: usize = 1024;
+
+/// A stretch of a call: `len` frames, kept (at `out` in the call's output) or pre-roll.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    len: usize,
+    keep: bool,
+    out: usize,
+}
+
+/// A call of `preroll` frames to drop and `n` to keep, in stretches of at most `size`.
+fn spans(preroll: usize, n: usize, size: usize) -> impl Iterator<Item = Span> {
+    let pre = (0..preroll).step_by(size).map(move |o| Span {
+        len: size.min(preroll - o),
+        keep: false,
+        out: 0,
+    });
+    let kept = (0..n).step_by(size).map(move |o| Span {
+        len: size.min(n - o),
+        keep: true,
+        out: o,
+    });
+    pre.chain(kept)
+}
+
+/// Loads and runs every track (all of level 0) over `n` frames from `clock`.
+fn run_tracks(
+    pool: Option<&rayon::ThreadPool>,
+    tracks: &mut [StripState],
+    inputs: &[SourceBlock<'_>],
+    (cursors, ranges): (&mut [usize], &mut [usize]),
+    clock: u64,
+    n: usize,
+) -> Result<()> {
+    for ((strip, range), &cursor) in tracks.iter().zip(ranges.iter_mut()).zip(cursors.iter()) {
+        let src = strip.source.as_ref().expect("tracks have sources");
+        *range = cursor + src.wanted(clock, n) * src.channels();
+    }
+    let now = i64::try_from(clock).expect("clock fits in i64");
+    let (cursors_now, ranges_now) = (&*cursors, &*ranges);
+    let run = |(i, strip): (usize, &mut StripState)| {
+        if load_track(strip, &inputs[i], (cursors_now[i], ranges_now[i]), clock, n) {
+            strip.process(now, n);
+        }
+    };
+    match pool {
+        Some(pool) => pool.install(|| {
+            tracks
+                .par_iter_mut()
+                .with_max_len(1)
+                .enumerate()
+                .for_each(run);
+        }),
+        None => tracks.iter_mut().enumerate().for_each(run),
+    }
+    cursors.copy_from_slice(ranges);
+    read_errors(tracks)
+}
+
+/// Loads a track's source block (from its file, or `input[lo..hi]`); false when its file
+/// failed (the error is kept in the strip).
+fn load_track(
+    strip: &mut StripState,
+    input: &SourceBlock<'_>,
+    (lo, hi): (usize, usize),
+    clock: u64,
+    n: usize,
+) -> bool {
+    let Some(mut file) = strip.file.take() else {
+        strip.load_source(&input.slice(lo, hi), clock, n);
+        return true;
+    };
+    let channels = strip.source.as_ref().map_or(1, SourceStage::channels);
+    match file.read((hi - lo) / channels) {
+        Ok(x) => strip.load_source(&SourceBlock::F64(x), clock, n),
+        Err(e) => strip.read_error = Some(e.to_string()),
+    }
+    strip.file = Some(file);
+    strip.read_error.is_none()
+}
+
+/// The first read error of the block, by track order.
+fn read_errors(strips: &mut [StripState]) -> Result<()> {
+    match strips.iter_mut().find(|s| s.read_error.is_some()) {
+        Some(strip) => Err(EngineError::SourceRead {
+            track: strip.name.clone(),
+            path: strip
+                .file
+                .as_ref()
+                .map_or_else(String::new, |f| f.path().display().to_string()),
+            reason: strip.read_error.take().unwrap_or_default(),
+        }),
+        None => Ok(()),
+    }
+}
+
+/// Copies into `keys` those whose key strip is one of `strips` (numbered from `base`).
+fn load_keys_from(strips: &[StripState], base: usize, keys: &mut [KeyInput], n: usize) {
+    for key in keys
+        .iter_mut()
+        .filter(|k| (base..base + strips.len()).contains(&k.key))
+    {
+        let (tap, channels) = strips[key.key - base]
+            .key_tap
+            .as_ref()
+            .expect("key strips keep their tap");
+        key.load(tap, *channels, n);
+    }
+}
+
+/// A strip's feeds from tracks (which come first) and from buses.
+fn split_feeds(feeds: &[Feed], n_tracks: usize) -> (&[Feed], &[Feed]) {
+    feeds.split_at(feeds.partition_point(|f| f.strip() < n_tracks))
+}
+
+/// The tracks' part of every input sum of a sub-block, into `inbox` (per bus, then the
+/// master): from 0, each feed from a track in order (a bus lists those first).
+fn harvest(
+    pool: Option<&rayon::ThreadPool>,
+    tracks: &[StripState],
+    routing: &Routing,
+    inbox: &mut [[Vec<f64>; 2]],
+    n: usize,
+) {
+    let nt = tracks.len();
+    let all = routing.feeds[nt..].iter().chain([&routing.master_feeds]);
+    let sums = all.zip(inbox).map(|(f, sig)| (split_feeds(f, nt).0, sig));
+    add_all(pool, (tracks, 0), sums, 0, n, true);
+}
+
+/// The second stage of a pipelined call: buses and master, over what the tracks left.
+struct Back<'a> {
+    buses: &'a mut [StripState],
+    master: &'a mut MasterState,
+    master_in: &'a mut [Vec<f64>; 2],
+    routing: &'a Routing,
+    level_of: &'a [usize],
+    summing: &'a mut Vec<(usize, [Vec<f64>; 2])>,
+    stats: &'a mut Stats,
+    meter: &'a mut Option<OutputMeter>,
+    n_tracks: usize,
+}
+
+impl Back<'_> {
+    /// Takes the next sub-block's inboxes as the buses' and the master's inputs, and the
+    /// keys the tracks give, once neither stage runs.
+    fn take(&mut self, tracks: &[StripState], inbox: &mut [[Vec<f64>; 2]], n: usize) {
+        let (boxes, master_box) = inbox.split_at_mut(self.buses.len());
+        for (bus, sig) in self.buses.iter_mut().zip(boxes) {
+            std::mem::swap(&mut bus.sig, sig);
+            bus.channels = 2;
+            load_keys_from(tracks, 0, &mut bus.keys, n);
+        }
+        for (dst, src) in self.master_in.iter_mut().zip(&master_box[0]) {
+            dst[..n].copy_from_slice(&src[..n]);
+        }
+        load_keys_from(tracks, 0, &mut self.master.keys, n);
+    }
+
+    /// Runs the buses level by level, then the master, over `span` from `clock`.
+    fn run(&mut self, pool: Option<&rayon::ThreadPool>, span: Span, clock: u64) {
+        let (n, nt) = (span.len, self.n_tracks);
+        let now = i64::try_from(clock).expect("clock fits in i64");
+        let bus_feeds = |feeds| split_feeds(feeds, nt).1;
+        for (level, strips) in self.routing.levels.iter().enumerate() {
+            for &s in strips.iter().filter(|&&s| s >= nt) {
+                let sig = std::mem::take(&mut self.buses[s - nt].sig);
+                self.summing.push((s, sig));
+            }
+            if self.summing.is_empty() {
+                continue;
+            }
+            let feeds = &self.routing.feeds;
+            let sums = self
+                .summing
+                .iter_mut()
+                .map(|(s, sig)| (bus_feeds(&feeds[*s]), sig));
+            add_all(pool, (&*self.buses, nt), sums, 0, n, false);
+            while let Some((s, sig)) = self.summing.pop() {
+                self.buses[s - nt].sig = sig;
+                let mut keys = std::mem::take(&mut self.buses[s - nt].keys);
+                load_keys_from(self.buses, nt, &mut keys, n);
+                self.buses[s - nt].keys = keys;
+            }
+            let level_of = &self.level_of[nt..];
+            let run = |(j, bus): (usize, &mut StripState)| {
+                if level_of[j] == level {
+                    bus.process(now, n);
+                }
+            };
+            match pool {
+                Some(pool) => pool.install(|| {
+                    self.buses
+                        .par_iter_mut()
+                        .with_max_len(1)
+                        .enumerate()
+                        .for_each(run);
+                }),
+                None => self.buses.iter_mut().enumerate().for_each(run),
+            }
+        }
+        let sums = std::iter::once((bus_feeds(&self.routing.master_feeds), &mut *self.master_in));
+        add_all(pool, (&*self.buses, nt), sums, 0, n, false);
+        for (dst, src) in self.master.sig.iter_mut().zip(&*self.master_in) {
+            dst[span.out..span.out + n].copy_from_slice(&src[..n]);
+        }
+        load_keys_from(self.buses, nt, &mut self.master.keys, n);
+        self.master.process(now, span.out, n);
+        if span.keep {
+            self.master.measure(span.out, n, self.stats);
+            if let Some(m) = self.meter.as_mut() {
+                m.process(&self.master.sig, span.out, n);
+            }
+        }
+    }
+}
+
 /// Frames per task when sums are split over threads.
 const SUM_SPAN: usize = 1024;
 
@@ -723,32 +1033,49 @@ fn sum_all<'a>(
     sums: impl Iterator<Item = (&'a [Feed], &'a mut [Vec<f64>; 2])> + Send,
     n: usize,
 ) {
+    add_all(pool, (strips, 0), sums, 0, n, true);
+}
+
+/// [`sum_all`] in parts: adds `feeds` to frames `off .. off + n` of each signal (after
+/// zeroing them when `zero`), reading the first `n` frames of strips `base ..` from
+/// `strips`.
+fn add_all<'a>(
+    pool: Option<&rayon::ThreadPool>,
+    (strips, base): (&[StripState], usize),
+    sums: impl Iterator<Item = (&'a [Feed], &'a mut [Vec<f64>; 2])> + Send,
+    off: usize,
+    n: usize,
+    zero: bool,
+) {
     let sum = |feeds: &[Feed], c: usize, lo: usize, out: &mut [f64]| {
-        out.fill(0.0);
+        if zero {
+            out.fill(0.0);
+        }
         for feed in feeds {
             let src = match *feed {
-                Feed::Output(s) => &strips[s].out[c],
-                Feed::Send(s, k) => &strips[s].sends[k].buf[c],
+                Feed::Output(s) => &strips[s - base].out[c],
+                Feed::Send(s, k) => &strips[s - base].sends[k].buf[c],
             };
             add(out, &src[lo..lo + out.len()]);
         }
     };
     match pool {
-        Some(pool) => pool.install(|| {
+        // Small sums cost less than handing them to another thread.
+        Some(pool) if n >= 2 * SUM_SPAN => pool.install(|| {
             rayon::scope(|scope| {
                 for (feeds, sig) in sums {
                     for (c, x) in sig.iter_mut().enumerate() {
-                        for (k, out) in x[..n].chunks_mut(SUM_SPAN).enumerate() {
+                        for (k, out) in x[off..off + n].chunks_mut(SUM_SPAN).enumerate() {
                             scope.spawn(move |_| sum(feeds, c, k * SUM_SPAN, out));
                         }
                     }
                 }
             });
         }),
-        None => {
+        _ => {
             for (feeds, sig) in sums {
                 for (c, x) in sig.iter_mut().enumerate() {
-                    sum(feeds, c, 0, &mut x[..n]);
+                    sum(feeds, c, 0, &mut x[off..off + n]);
                 }
             }
         }
@@ -774,13 +1101,14 @@ fn add(acc: &mut [f64], x: &[f64]) {
 }
 
 impl OutputMeter {
-    fn process(&mut self, sig: &[Vec<f64>; 2], n: usize) {
+    fn process(&mut self, sig: &[Vec<f64>; 2], off: usize, n: usize) {
         if !self.clipped {
-            self.meter.process(&[&sig[0][..n], &sig[1][..n]]);
+            self.meter
+                .process(&[&sig[0][off..off + n], &sig[1][off..off + n]]);
             return;
         }
         for (dst, src) in self.scratch.iter_mut().zip(sig) {
-            for (d, &s) in dst[..n].iter_mut().zip(&src[..n]) {
+            for (d, &s) in dst[..n].iter_mut().zip(&src[off..off + n]) {
                 *d = s.clamp(-1.0, 1.0);
             }
         }
@@ -821,13 +1149,15 @@ impl MasterState {
     }
 
     /// `sum -> inserts -> gain_db`.
-    fn process(&mut self, now: i64, n: usize) {
+    /// Runs the master over frames `off .. off + n` of its signal.
+    fn process(&mut self, now: i64, off: usize, n: usize) {
         let [l, r] = &mut self.sig;
+        let (l, r) = (&mut l[off..off + n], &mut r[off..off + n]);
         let mut block = AudioBlock {
             start: now,
             channels: 2,
-            left: &mut l[..n],
-            right: &mut r[..n],
+            left: &mut l[..],
+            right: &mut r[..],
             sidechain: None,
         };
         let mut keys = self.keys.iter().peekable();
@@ -857,9 +1187,9 @@ impl MasterState {
         scale(&mut r[..n], loudness);
     }
 
-    fn measure(&self, n: usize, stats: &mut Stats) {
+    fn measure(&self, off: usize, n: usize, stats: &mut Stats) {
         for (c, x) in self.sig.iter().enumerate() {
-            for &v in &x[..n] {
+            for &v in &x[off..off + n] {
                 let a = v.abs();
                 stats.peak[c] = stats.peak[c].max(a);
                 if a > 1.0 {

@@ -212,6 +212,12 @@ impl PyRenderer {
             .collect()
     }
 
+    /// Lets `write_stem` be called after each block from the next one on (the engine then
+    /// runs each block whole).
+    fn enable_stems(&mut self) {
+        self.engine.enable_stems();
+    }
+
     /// Writes stem `k`'s last block into `out`, as `write` does, but floats unclipped.
     fn write_stem(&self, py: Python<'_>, k: usize, mut out: OutArray<'_>) -> PyResult<()> {
         let block = output_block(&mut out)?;

@@ -69,7 +69,18 @@ pub(crate) fn header(title: &str, unit: &str) {
 /// its line of the table.
 pub(crate) fn time(
     what: &str,
+    programme: &[Vec<f64>; 2],
+    reset: impl FnMut(),
+    process: impl FnMut(&mut AudioBlock<'_>),
+) {
+    time_channels(what, programme, 2, reset, process);
+}
+
+/// [`time`] with blocks of `channels` (1: the left channel alone, in ns per mono sample).
+pub(crate) fn time_channels(
+    what: &str,
     [l, r]: &[Vec<f64>; 2],
+    channels: usize,
     mut reset: impl FnMut(),
     mut process: impl FnMut(&mut AudioBlock<'_>),
 ) {
@@ -84,7 +95,7 @@ pub(crate) fn time(
         for (k, (cl, cr)) in bl.chunks_mut(BLOCK).zip(br.chunks_mut(BLOCK)).enumerate() {
             let mut block = AudioBlock {
                 start: (k * BLOCK) as i64,
-                channels: 2,
+                channels,
                 left: cl,
                 right: cr,
                 sidechain: None,
