@@ -1051,12 +1051,24 @@ fn add_all<'a>(
         if zero {
             out.fill(0.0);
         }
-        for feed in feeds {
-            let src = match *feed {
+        let len = out.len();
+        let src = |feed: &Feed| {
+            let x = match *feed {
                 Feed::Output(s) => &strips[s - base].out[c],
                 Feed::Send(s, k) => &strips[s - base].sends[k].buf[c],
             };
-            add(out, &src[lo..lo + out.len()]);
+            &x[lo..lo + len]
+        };
+        // Four feeds per pass over `out`, added one after the other as single passes would.
+        let mut quads = feeds.chunks_exact(4);
+        for q in &mut quads {
+            let (a, b, c, d) = (src(&q[0]), src(&q[1]), src(&q[2]), src(&q[3]));
+            for ((((o, a), b), c), d) in out.iter_mut().zip(a).zip(b).zip(c).zip(d) {
+                *o = (((*o + a) + b) + c) + d;
+            }
+        }
+        for feed in quads.remainder() {
+            add(out, src(feed));
         }
     };
     match pool {
