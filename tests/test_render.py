@@ -372,3 +372,26 @@ name = "Aux"
     rough = mixrender.load(mix).render(dtype="float64", rough=True)
     assert rough[100, 0] == pytest.approx(0.5 * 10 ** (-6 / 20), rel=1e-14)
     assert full[100, 0] == pytest.approx(0.5 * 10 ** (-60 / 20) + 0.5 * 10 ** (-60 / 20), rel=1e-12)
+
+
+@pytest.mark.parametrize("bits", [16, 24, 32])
+def test_the_engine_writes_wav_as_soundfile_would(
+    write_mix: MixWriter, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bits: int
+) -> None:
+    mix = write_mix(
+        head(bits=bits) + '[[track]]\nname = "T"\nsource = "s.wav"\n', s__wav=(noise(0.3), 48000)
+    )
+    engine = mixrender.load(mix).render(tmp_path / "engine.wav", block_size=1000)
+    monkeypatch.setattr(mixrender.writer, "_WAV_MAX_BYTES", 0)  # soundfile writes instead
+    python = mixrender.load(mix).render(tmp_path / "soundfile.wav", block_size=1000)
+    assert engine.audio_sha256 == python.audio_sha256
+    info = sf.info(str(tmp_path / "engine.wav"))
+    assert (info.subtype, info.channels, info.frames) == (
+        {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}[bits],
+        2,
+        engine.frames,
+    )
+    dtype = "float32" if bits == 32 else "int32"
+    a, _ = sf.read(str(tmp_path / "engine.wav"), dtype=dtype)
+    b, _ = sf.read(str(tmp_path / "soundfile.wav"), dtype=dtype)
+    assert np.array_equal(a, b) and np.abs(a).max() > 0

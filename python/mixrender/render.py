@@ -302,15 +302,14 @@ def render(
     writer: AtomicWriter | None = None
     try:
         if out is not None:
-            writer = AtomicWriter(out, mix.session.sample_rate, bit_depth)
+            writer = AtomicWriter(out, mix.session.sample_rate, bit_depth, job.engine, frames)
         if stems is not None:
             extension = out.suffix if out is not None else ".wav"
             writers = _stem_writers(job, stems, extension, bit_depth)
         for pos, n in job.blocks(progress):
             if result is not None:
                 job.engine.write(result[pos : pos + n])
-            else:
-                assert writer is not None
+            elif writer is not None and not writer.engine_writes:
                 job.engine.write(buf[:n])
                 writer.write(buf[:n])
             for k, w in enumerate(writers.values()):
@@ -321,7 +320,7 @@ def render(
         for w in writers.values():
             w.commit()
         if writers:
-            stem_hashes = {name: w.sha256.hexdigest() for name, w in writers.items()}
+            stem_hashes = {name: w.hexdigest() for name, w in writers.items()}
     except BaseException:
         for w in writers.values():
             w.abort()
@@ -329,7 +328,7 @@ def render(
             writer.abort()
         raise
     if writer is not None:
-        audio_sha256 = writer.sha256.hexdigest()
+        audio_sha256 = writer.hexdigest()
     else:
         assert result is not None
         hasher = hashlib.sha256()  # the hash a 32-bit float file of the same render would have

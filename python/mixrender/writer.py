@@ -7,6 +7,7 @@ is atomic) and is removed on any error.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 from collections import deque
@@ -19,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 import soundfile as sf
 
+from ._engine import Renderer
 from .errors import RenderError
 
 #: libsndfile's command to stop writing a PEAK chunk, which carries a time stamp.
@@ -54,26 +56,61 @@ def hash_block(hasher: Any, block: npt.NDArray[Any]) -> None:
     hasher.update(np.ascontiguousarray(block).data)
 
 
-class AtomicWriter:
-    """A soundfile writer whose file appears at `path` only when `commit` is called."""
+#: The most data a WAV file holds (its sizes are 32-bit); longer outputs go through soundfile.
+_WAV_MAX_BYTES = (1 << 32) - (1 << 16)
 
-    def __init__(self, path: Path, sample_rate: int, bit_depth: int) -> None:
+
+class AtomicWriter:
+    """A writer whose file appears at `path` only when `commit` is called.
+
+    Given the render's `engine` and `frames`, a WAV output is written by the engine itself
+    after each block (see `Renderer.open_output`): `write` is then not called and there is
+    no Python work per block. Otherwise soundfile writes what `write` is given, encoding and
+    hashing on a thread of its own beside the engine's next block.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        sample_rate: int,
+        bit_depth: int,
+        engine: Renderer | None = None,
+        frames: int = 0,
+    ) -> None:
         self.path = path
         fmt, subtype = output_format(path, bit_depth)
         self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.sha256 = hashlib.sha256()
+        self._digest: str | None = None
+        self._engine: Renderer | None = None
+        self._file: sf.SoundFile | None = None
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            self._file = sf.SoundFile(str(self.tmp), "w", sample_rate, 2, subtype, format=fmt)
-        except (OSError, sf.LibsndfileError, RuntimeError) as e:
+            if engine is not None and fmt == "WAV" and frames * 2 * bit_depth // 8 < _WAV_MAX_BYTES:
+                engine.open_output(self.tmp, sample_rate, bit_depth)
+                self._engine = engine
+            else:
+                self._file = sf.SoundFile(str(self.tmp), "w", sample_rate, 2, subtype, format=fmt)
+        except (OSError, sf.LibsndfileError, RuntimeError, RenderError) as e:
+            self.tmp.unlink(missing_ok=True)
             raise RenderError(f"{path}: cannot write the output ({e})") from None
-        if subtype == "FLOAT":  # so that two renders are byte-identical files
+        if self._file is not None and subtype == "FLOAT":
+            # So that two renders are byte-identical files.
             sf._snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
-        self.sha256 = hashlib.sha256()
-        # Encoding and hashing run on their own thread, beside the engine's next block.
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-writer")
         self._pending: deque[Future[None]] = deque()
 
+    @property
+    def engine_writes(self) -> bool:
+        """Whether the engine writes the blocks itself (then `write` is not to be called)."""
+        return self._engine is not None
+
+    def hexdigest(self) -> str:
+        """SHA-256 of the samples as the file's data holds them (after `commit`)."""
+        return self._digest if self._digest is not None else self.sha256.hexdigest()
+
     def _write(self, block: npt.NDArray[Any]) -> None:
+        assert self._file is not None
         hash_block(self.sha256, block)
         self._file.write(block)
 
@@ -90,11 +127,15 @@ class AtomicWriter:
     def commit(self) -> None:
         try:
             self._drain()
-        except (OSError, sf.LibsndfileError, RuntimeError) as e:
+            if self._engine is not None:
+                self._digest = self._engine.close_output()
+                self._engine = None
+        except (OSError, sf.LibsndfileError, RuntimeError, RenderError) as e:
             self.abort()
             raise RenderError(f"{self.path}: writing the output failed ({e})") from None
         self._io.shutdown()
-        self._file.close()
+        if self._file is not None:
+            self._file.close()
         os.replace(self.tmp, self.path)
 
     def abort(self) -> None:
@@ -102,7 +143,11 @@ class AtomicWriter:
             f.cancel()
         self._io.shutdown(wait=True)
         self._pending.clear()
-        if not self._file.closed:
+        if self._engine is not None:
+            with contextlib.suppress(RenderError):
+                self._engine.close_output()
+            self._engine = None
+        if self._file is not None and not self._file.closed:
             self._file.close()
         self.tmp.unlink(missing_ok=True)
 

@@ -23,6 +23,8 @@ pub enum EngineError {
         path: String,
         reason: String,
     },
+    /// Writing the output file failed.
+    Output { path: String, reason: String },
     /// An output buffer whose length does not match the block.
     OutputLength { expected: usize, actual: usize },
     /// `process_block` called with a block larger than prepared or past the end.
@@ -54,6 +56,9 @@ impl fmt::Display for EngineError {
                 "track \"{track}\": reading {path} failed ({reason}); the file was changed or \
                  damaged during the render"
             ),
+            Self::Output { path, reason } => {
+                write!(f, "{path}: writing the output failed ({reason})")
+            }
             Self::OutputLength { expected, actual } => {
                 write!(
                     f,

@@ -364,6 +364,12 @@ impl Engine {
             .collect()
     }
 
+    /// The largest block `process_block` takes.
+    #[must_use]
+    pub fn max_block(&self) -> usize {
+        self.max_block
+    }
+
     /// Output length in frames.
     #[must_use]
     pub fn frames(&self) -> u64 {

@@ -1,17 +1,22 @@
-//! A track's WAV file, read by the engine: hound parses the header; the strip that plays
-//! the track reads and decodes its samples in bulk on its own worker thread, so decoding
-//! runs in parallel with the other strips and costs no Python work per block; and the
-//! bytes read are hashed (SHA-256) on the way, so the lock file's source hash needs no
-//! second pass over the file.
+//! WAV files read and written by the engine itself, with hound for the headers.
 //!
-//! Samples decode to exactly the values libsndfile gives (integers over `2^(bits - 1)`,
-//! floats as stored), so a track renders the same bits whichever reads it.
+//! * [`WavSource`], a track's file: the strip that plays the track reads and decodes its
+//!   samples in bulk on its own worker thread, so decoding runs in parallel with the other
+//!   strips and costs no Python work per block; the bytes read are hashed (SHA-256) on the
+//!   way, so the lock file's source hash needs no second pass over the file. Samples decode
+//!   to exactly the values libsndfile gives (integers over `2^(bits - 1)`, floats as
+//!   stored), so a track renders the same bits whichever reads it.
+//! * [`WavSink`], the render's output: each block as [`Engine::write_output`] makes it,
+//!   with the data chunk's bytes hashed as they are written.
 
 use std::fs::File;
-use std::io::{self, BufReader, Read};
+use std::io::{self, BufReader, BufWriter, Read};
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
+
+use crate::render::{Engine, OutputBlock};
+use crate::{EngineError, Result};
 
 /// The sample encodings read here; anything else is left to the caller's reader.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -185,6 +190,127 @@ impl WavSource {
         let d: [u8; 32] = hash.finalize().into();
         self.digest = Some(d);
         Ok(d)
+    }
+}
+
+/// The samples of one output block, in the file's encoding.
+enum OutBuf {
+    I16(Vec<i16>),
+    /// 24-bit samples in the top three bytes, as [`OutputBlock::I24`] holds them.
+    I24(Vec<i32>),
+    F32(Vec<f32>),
+}
+
+/// The render's output as a WAV file of 16- or 24-bit integers or 32-bit floats, written
+/// block by block (the caller gives the path: a temporary one, renamed once complete).
+pub struct WavSink {
+    path: PathBuf,
+    writer: hound::WavWriter<BufWriter<File>>,
+    buf: OutBuf,
+    hash: Sha256,
+    bytes: Vec<u8>,
+}
+
+impl WavSink {
+    /// Creates the file at `path`: stereo at `sample_rate`, `bit_depth` 16, 24 or 32 (float).
+    ///
+    /// # Errors
+    /// [`EngineError::Plan`] for another bit depth, [`EngineError::Output`] when the file
+    /// cannot be created.
+    pub fn create(path: &Path, sample_rate: u32, bit_depth: u16, max_block: usize) -> Result<Self> {
+        let (buf, format) = match bit_depth {
+            16 => (
+                OutBuf::I16(vec![0; 2 * max_block]),
+                hound::SampleFormat::Int,
+            ),
+            24 => (
+                OutBuf::I24(vec![0; 2 * max_block]),
+                hound::SampleFormat::Int,
+            ),
+            32 => (
+                OutBuf::F32(vec![0.0; 2 * max_block]),
+                hound::SampleFormat::Float,
+            ),
+            _ => {
+                return Err(EngineError::Plan {
+                    reason: format!("no WAV output of {bit_depth} bits"),
+                });
+            }
+        };
+        let spec = hound::WavSpec {
+            channels: 2,
+            sample_rate,
+            bits_per_sample: bit_depth,
+            sample_format: format,
+        };
+        let file = File::create(path).map_err(|e| output_error(path, &e))?;
+        let writer = hound::WavWriter::new(BufWriter::with_capacity(1 << 16, file), spec)
+            .map_err(|e| output_error(path, &e))?;
+        Ok(Self {
+            path: path.to_owned(),
+            writer,
+            buf,
+            hash: Sha256::new(),
+            bytes: Vec::with_capacity(2 * max_block * usize::from(bit_depth / 8)),
+        })
+    }
+
+    /// Writes the engine's last block, converted as [`Engine::write_output`] converts it.
+    ///
+    /// # Errors
+    /// [`EngineError::Output`] when writing fails.
+    pub fn write_from(&mut self, engine: &Engine) -> Result<()> {
+        let n = 2 * engine.master_block()[0].len();
+        self.bytes.clear();
+        match &mut self.buf {
+            OutBuf::I16(b) => {
+                engine.write_output(OutputBlock::I16(&mut b[..n]))?;
+                b[..n]
+                    .iter()
+                    .for_each(|v| self.bytes.extend_from_slice(&v.to_le_bytes()));
+            }
+            OutBuf::I24(b) => {
+                engine.write_output(OutputBlock::I24(&mut b[..n]))?;
+                b[..n]
+                    .iter()
+                    .for_each(|v| self.bytes.extend_from_slice(&v.to_le_bytes()[1..]));
+            }
+            OutBuf::F32(b) => {
+                engine.write_output(OutputBlock::F32(&mut b[..n]))?;
+                b[..n]
+                    .iter()
+                    .for_each(|v| self.bytes.extend_from_slice(&v.to_le_bytes()));
+            }
+        }
+        self.hash.update(&self.bytes);
+        let written = match &self.buf {
+            OutBuf::I16(b) => b[..n].iter().try_for_each(|&v| self.writer.write_sample(v)),
+            OutBuf::I24(b) => b[..n]
+                .iter()
+                .try_for_each(|&v| self.writer.write_sample(v >> 8)),
+            OutBuf::F32(b) => b[..n].iter().try_for_each(|&v| self.writer.write_sample(v)),
+        };
+        written.map_err(|e| output_error(&self.path, &e))
+    }
+
+    /// Completes the file's header; returns the SHA-256 of the samples as the data chunk
+    /// holds them (the render's audio hash).
+    ///
+    /// # Errors
+    /// [`EngineError::Output`] when writing fails.
+    pub fn finish(self) -> Result<[u8; 32]> {
+        let path = self.path;
+        self.writer
+            .finalize()
+            .map_err(|e| output_error(&path, &e))?;
+        Ok(self.hash.finalize().into())
+    }
+}
+
+fn output_error(path: &Path, e: &dyn std::fmt::Display) -> EngineError {
+    EngineError::Output {
+        path: path.display().to_string(),
+        reason: e.to_string(),
     }
 }
 

@@ -1,7 +1,7 @@
 //! `Renderer`: one render's engine, driven block by block from Python.
 
 use mixrender_engine::render::ImpulseResponse;
-use mixrender_engine::wav::Expected;
+use mixrender_engine::wav::{Expected, WavSink};
 use mixrender_engine::{Engine, EngineConfig, OutputBlock, Plan, SourceBlock};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -48,6 +48,10 @@ impl IrArray<'_> {
     }
 }
 
+fn hex(digest: &[u8]) -> String {
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 fn widen(x: &[f32]) -> Vec<f64> {
     x.iter().map(|&v| f64::from(v)).collect()
 }
@@ -88,6 +92,8 @@ fn output_block<'a>(out: &'a mut OutArray<'_>) -> PyResult<OutputBlock<'a>> {
 pub(crate) struct PyRenderer {
     engine: Engine,
     wanted: Vec<usize>,
+    /// The WAV file the engine writes each block to, when `open_output` was called.
+    sink: Option<WavSink>,
 }
 
 #[pymethods]
@@ -118,7 +124,11 @@ impl PyRenderer {
             })
             .map_err(to_py)?;
         let wanted = vec![0; engine.tracks()];
-        Ok(Self { engine, wanted })
+        Ok(Self {
+            engine,
+            wanted,
+            sink: None,
+        })
     }
 
     /// Output length in frames.
@@ -159,10 +169,7 @@ impl PyRenderer {
     fn source_digests(&mut self, py: Python<'_>) -> PyResult<Vec<Option<String>>> {
         let engine = &mut self.engine;
         let digests = py.detach(|| engine.source_digests()).map_err(to_py)?;
-        Ok(digests
-            .into_iter()
-            .map(|d| d.map(|d| d.iter().map(|b| format!("{b:02x}")).collect()))
-            .collect())
+        Ok(digests.into_iter().map(|d| d.map(|d| hex(&d))).collect())
     }
 
     /// Source frames each track needs for the next block of `n` frames (a new list).
@@ -189,9 +196,38 @@ impl PyRenderer {
                 None => SourceBlock::F64(&[]),
             });
         }
-        let engine = &mut self.engine;
-        py.detach(|| engine.process_block(&blocks, n))
-            .map_err(to_py)
+        let (engine, sink) = (&mut self.engine, &mut self.sink);
+        py.detach(|| {
+            engine.process_block(&blocks, n)?;
+            sink.as_mut().map_or(Ok(()), |s| s.write_from(engine))
+        })
+        .map_err(to_py)
+    }
+
+    /// Has the engine write each block to a new WAV file at `path` (stereo, the plan's rate,
+    /// `bit_depth` 16, 24 or 32 for float), converted as `write` converts it, from the next
+    /// block on; `close_output` completes it.
+    fn open_output(
+        &mut self,
+        path: std::path::PathBuf,
+        sample_rate: u32,
+        bit_depth: u16,
+    ) -> PyResult<()> {
+        self.sink = Some(
+            WavSink::create(&path, sample_rate, bit_depth, self.engine.max_block())
+                .map_err(to_py)?,
+        );
+        Ok(())
+    }
+
+    /// Completes the WAV file `open_output` started; returns the hex SHA-256 of its samples
+    /// as the data chunk holds them. Without an open output, None.
+    fn close_output(&mut self, py: Python<'_>) -> PyResult<Option<String>> {
+        let Some(sink) = self.sink.take() else {
+            return Ok(None);
+        };
+        let digest = py.detach(|| sink.finish()).map_err(to_py)?;
+        Ok(Some(hex(&digest)))
     }
 
     /// Writes the last block into `out`, a preallocated C-contiguous `(frames, 2)` array:
