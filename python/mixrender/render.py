@@ -110,6 +110,7 @@ class BlockRender:
         clipped: bool = True,
         loudness_gain_db: float | None = None,
         levels: bool = False,
+        stems: bool = False,
     ) -> None:
         self.block = DEFAULT_BLOCK if block_size is None else block_size
         if not 1 <= self.block <= MAX_BLOCK:
@@ -127,7 +128,7 @@ class BlockRender:
         # Read whole (they are short) and copied into the engine, which resamples any at
         # another rate than the session's; the arrays are dropped once the engine holds them.
         irs = [read_ir(info) for info in self.ir_infos]
-        self.engine = _engine.Renderer(self.plan, self.block, threads, irs)
+        self.engine = _engine.Renderer(self.plan, self.block, threads, irs, stems)
         #: Per track, whether the engine reads the source file itself.
         self.engine_reads = [
             info.path is not None
@@ -237,7 +238,6 @@ def _safe_name(name: str) -> str:
 def _stem_writers(
     job: BlockRender, folder: Path, extension: str, bit_depth: int
 ) -> dict[str, AtomicWriter]:
-    job.engine.enable_stems()
     names = job.engine.stem_names()
     paths: dict[str, str] = {}
     for name in names:
@@ -293,6 +293,7 @@ def render(
         block_size=block_size,
         threads=threads,
         loudness_gain_db=gain,
+        stems=stems is not None,
     )
     frames = job.frames
     result = np.zeros((frames, 2), dtype=dtype) if out is None else None

@@ -34,6 +34,9 @@ pub struct EngineConfig {
     pub max_block: usize,
     /// Worker threads for strips; 1 runs everything on the caller's thread.
     pub threads: usize,
+    /// Whether [`Engine::write_stem`] will be called (then blocks run whole, so that every
+    /// strip's output holds the whole block).
+    pub stems: bool,
 }
 
 /// A block of one track's source audio, interleaved, as read from the file.
@@ -108,6 +111,8 @@ pub struct Engine {
     /// Whether `write_stem` may be called (then calls run whole, so that every strip's
     /// output holds the whole block).
     stems: bool,
+    /// The most frames a strip processes at once: a sub-block when pipelined.
+    strip_block: usize,
     /// Per track, the source samples consumed so far in the current call.
     cursors: Vec<usize>,
     /// Per track, the source samples of the current sub-block: `cursors[t] .. ranges[t]`.
@@ -218,10 +223,22 @@ impl Engine {
                 reason: "tracks must come before buses".into(),
             });
         }
+        // Pipelined calls (see `run_pipelined`) need tracks that no other strip keys; their
+        // strips then only ever see a sub-block, and hold no more.
+        let pipelined = config.threads > 1
+            && !config.stems
+            && plan.strips[..n_tracks]
+                .iter()
+                .all(|s| s.inserts.iter().all(|i| i.sidechain().is_none()));
+        let strip_block = if pipelined {
+            SUB_BLOCK.min(max_block)
+        } else {
+            max_block
+        };
         let mut strip_slots: Vec<Vec<Slot>> = plan
             .strips
             .iter()
-            .map(|s| slots(&s.inserts, &irs, sample_rate, max_block))
+            .map(|s| slots(&s.inserts, &irs, sample_rate, strip_block))
             .collect::<Result<_>>()?;
         let master_slots = slots(&plan.master.inserts, &irs, sample_rate, max_block)?;
         for (i, slot) in strip_slots
@@ -271,7 +288,7 @@ impl Engine {
             .map(|(i, (s, inserts))| {
                 let setup = StripSetup {
                     sample_rate,
-                    max_block,
+                    max_block: strip_block,
                     kernels: &kernels,
                     vca_lanes: &vca_lanes,
                     timing: routing.timing[i].clone(),
@@ -292,8 +309,7 @@ impl Engine {
         } else {
             None
         };
-        // Tracks keyed by other strips run after them: then whole blocks, as one.
-        let pipelined = pool.is_some() && level_of[..n_tracks].iter().all(|&l| l == 0);
+        debug_assert!(!pipelined || level_of[..n_tracks].iter().all(|&l| l == 0));
         Ok(Self {
             frames: plan.frames,
             out_pos: 0,
@@ -309,13 +325,14 @@ impl Engine {
             pipelined,
             inbox: if pipelined {
                 (n_tracks..=plan.strips.len())
-                    .map(|_| [vec![0.0; max_block], vec![0.0; max_block]])
+                    .map(|_| [vec![0.0; strip_block], vec![0.0; strip_block]])
                     .collect()
             } else {
                 Vec::new()
             },
             master_in: [vec![0.0; SUB_BLOCK], vec![0.0; SUB_BLOCK]],
-            stems: false,
+            stems: config.stems,
+            strip_block,
             cursors: vec![0; n_tracks],
             ranges: vec![0; n_tracks],
             master,
@@ -335,12 +352,6 @@ impl Engine {
             clipped,
             scratch: [vec![0.0; self.max_block], vec![0.0; self.max_block]],
         });
-    }
-
-    /// Lets [`Engine::write_stem`] be called after each block from the next one on.
-    pub fn enable_stems(&mut self) {
-        self.stems = true;
-        self.pipelined = false;
     }
 
     /// The output meter's figures, if it is enabled.
@@ -409,7 +420,7 @@ impl Engine {
     /// [`EngineError::SourceRead`] when the file cannot be opened; [`EngineError::Plan`]
     /// for a track index out of range or a source channel count other than the plan's.
     pub fn open_file(&mut self, track: usize, path: &Path, expected: Expected) -> Result<bool> {
-        let max_block = self.max_block;
+        let max_block = self.strip_block;
         let Some(strip) = self.strips[..self.n_tracks].get_mut(track) else {
             return Err(EngineError::Plan {
                 reason: format!("no track {track}"),
@@ -732,7 +743,7 @@ impl Engine {
         };
         if !self.stems {
             return Err(EngineError::Plan {
-                reason: "stems were not enabled before the block (enable_stems)".to_owned(),
+                reason: "stems were not asked for when the engine was built".to_owned(),
             });
         }
         let [l, r] = &self.strips[feed.strip()].out;

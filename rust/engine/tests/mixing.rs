@@ -244,6 +244,7 @@ fn routing_cycles_are_refused_with_the_cycle() {
         EngineConfig {
             max_block: 16,
             threads: 1,
+            stems: false,
         },
     ) else {
         panic!("a cycle must be refused");

@@ -28,6 +28,7 @@ fn process_block_does_not_allocate() {
         EngineConfig {
             max_block: 1024,
             threads: 1,
+            stems: false,
         },
     )
     .unwrap();

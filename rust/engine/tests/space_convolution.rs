@@ -427,6 +427,7 @@ fn missing_or_broken_responses_are_plan_errors() {
     let config = EngineConfig {
         max_block: 64,
         threads: 1,
+        stems: false,
     };
     let missing = |r: Result<Engine, EngineError>| match r {
         Err(EngineError::Plan { reason }) => reason,

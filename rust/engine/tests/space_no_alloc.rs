@@ -86,6 +86,7 @@ fn an_engine_render_with_delay_and_reverb_does_not_allocate() {
         EngineConfig {
             max_block: 1024,
             threads: 1,
+            stems: false,
         },
     )
     .unwrap();

@@ -98,6 +98,7 @@ fn an_engine_render_with_the_strip_does_not_allocate() {
         EngineConfig {
             max_block: 1024,
             threads: 1,
+            stems: false,
         },
     )
     .unwrap();

@@ -103,14 +103,16 @@ impl PyRenderer {
     /// C-contiguous `(frames,)` or `(frames, channels)` float32/float64 array. The samples
     /// are copied (widened to float64) here, so the arrays may be reused at once; the
     /// engine resamples a response at another rate than the plan's with the GIL released.
+    /// `stems`: whether `write_stem` will be called after each block.
     #[new]
-    #[pyo3(signature = (plan, max_block, threads, irs=None))]
+    #[pyo3(signature = (plan, max_block, threads, irs=None, stems=false))]
     fn new(
         py: Python<'_>,
         plan: &[u8],
         max_block: usize,
         threads: usize,
         irs: Option<Vec<(IrArray<'_>, u32)>>,
+        stems: bool,
     ) -> PyResult<Self> {
         let irs = irs
             .unwrap_or_default()
@@ -120,7 +122,12 @@ impl PyRenderer {
         let engine = py
             .detach(|| {
                 let plan = Plan::from_json(plan)?;
-                Engine::with_impulse_responses(&plan, EngineConfig { max_block, threads }, irs)
+                let config = EngineConfig {
+                    max_block,
+                    threads,
+                    stems,
+                };
+                Engine::with_impulse_responses(&plan, config, irs)
             })
             .map_err(to_py)?;
         let wanted = vec![0; engine.tracks()];
@@ -246,12 +253,6 @@ impl PyRenderer {
             .into_iter()
             .map(str::to_owned)
             .collect()
-    }
-
-    /// Lets `write_stem` be called after each block from the next one on (the engine then
-    /// runs each block whole).
-    fn enable_stems(&mut self) {
-        self.engine.enable_stems();
     }
 
     /// Writes stem `k`'s last block into `out`, as `write` does, but floats unclipped.

@@ -62,6 +62,7 @@ pub fn render_with_irs(
     let config = EngineConfig {
         max_block: block,
         threads,
+        stems: false,
     };
     let mut engine = Engine::with_impulse_responses(&plan, config, irs).expect("engine");
     let frames = usize::try_from(engine.frames()).unwrap();
