@@ -24,7 +24,7 @@ from rich.progress import (
 from . import __version__, load
 from .batch import BatchEvent, JobResult
 from .errors import MixError
-from .render import MAX_BLOCK, RenderReport, default_threads
+from .render import DEFAULT_BLOCK, MAX_BLOCK, RenderReport, default_threads
 
 app = typer.Typer(
     name="mixrender",
@@ -130,7 +130,7 @@ def render(
     ] = False,
     block_size: Annotated[
         int, typer.Option("--block-size", min=1, max=MAX_BLOCK, help="Frames per block.")
-    ] = 4096,
+    ] = DEFAULT_BLOCK,
     threads: Annotated[
         int | None, typer.Option("--threads", min=1, help="Engine threads (default: the cores).")
     ] = None,

@@ -101,7 +101,7 @@ pub struct Engine {
     /// The buses of the level being summed, with their signals taken out meanwhile.
     summing: Vec<(usize, [Vec<f64>; 2])>,
     /// Whether calls run in sub-blocks, each one's buses and master beside the next one's
-    /// tracks (see [`Engine::run_pipelined`]).
+    /// tracks when there are threads (see [`Engine::run_pipelined`]).
     pipelined: bool,
     /// When pipelined: per bus, then the master, the tracks' part of the input sum of the
     /// sub-block after the one running.
@@ -223,10 +223,10 @@ impl Engine {
                 reason: "tracks must come before buses".into(),
             });
         }
-        // Pipelined calls (see `run_pipelined`) need tracks that no other strip keys; their
-        // strips then only ever see a sub-block, and hold no more.
-        let pipelined = config.threads > 1
-            && !config.stems
+        // Pipelined calls (see `run_pipelined`; one after the other on one thread) need tracks
+        // that no other strip keys; their strips then only ever see a sub-block, and hold no
+        // more.
+        let pipelined = !config.stems
             && plan.strips[..n_tracks]
                 .iter()
                 .all(|s| s.inserts.iter().all(|i| i.sidechain().is_none()));
@@ -574,6 +574,7 @@ impl Engine {
             clock,
             inbox,
             master_in,
+            strip_block,
             ..
         } = self;
         let (n_tracks, pool) = (*n_tracks, pool.as_ref());
@@ -590,7 +591,7 @@ impl Engine {
             harvest(pool, tracks, routing, inbox, n);
             Ok::<(), EngineError>(())
         };
-        let mut spans = spans(preroll, n, SUB_BLOCK);
+        let mut spans = spans(preroll, n, *strip_block);
         let Some(first) = spans.next() else {
             return Ok(());
         };
@@ -611,13 +612,21 @@ impl Engine {
         *clock += first.len as u64;
         for span in spans {
             let now = *clock;
-            let (_, ahead) = pool.expect("pipelined with threads").install(|| {
-                rayon::join(
-                    || back.run(pool, prev.0, prev.1),
-                    || front(tracks, inbox, now, span.len),
-                )
-            });
-            ahead?;
+            match pool {
+                Some(p) => {
+                    let (_, ahead) = p.install(|| {
+                        rayon::join(
+                            || back.run(pool, prev.0, prev.1),
+                            || front(tracks, inbox, now, span.len),
+                        )
+                    });
+                    ahead?;
+                }
+                None => {
+                    back.run(None, prev.0, prev.1);
+                    front(tracks, inbox, now, span.len)?;
+                }
+            }
             back.take(tracks, inbox, span.len);
             prev = (span, now);
             *clock += span.len as u64;

@@ -74,6 +74,20 @@ fn block_size_and_threads_never_change_a_bit() {
             );
         }
     }
+    // Whole blocks (as when stems are written) against sub-blocks in a pipeline.
+    for (block, threads) in [(4096, 1), (1000, 2), (65536, 2)] {
+        assert!(
+            bits(&common::render_as(
+                &p,
+                Vec::new(),
+                &src,
+                block,
+                threads,
+                true
+            )) == reference,
+            "whole blocks of {block}, threads {threads} differ"
+        );
+    }
     let [l, _] = render(&p, &src, 4096, 1);
     assert!(
         l.iter().any(|&v| v.abs() > 0.01),

@@ -53,6 +53,19 @@ pub fn render_with_irs(
     block: usize,
     threads: usize,
 ) -> [Vec<f64>; 2] {
+    render_as(plan, irs, sources, block, threads, false)
+}
+
+/// [`render_with_irs`]; with `stems`, the engine runs every block whole (not pipelined in
+/// sub-blocks).
+pub fn render_as(
+    plan: &Value,
+    irs: Vec<ImpulseResponse>,
+    sources: &[Vec<f32>],
+    block: usize,
+    threads: usize,
+    stems: bool,
+) -> [Vec<f64>; 2] {
     let plan = Plan::from_json(plan.to_string().as_bytes()).expect("valid plan");
     let channels: Vec<usize> = plan
         .strips
@@ -62,7 +75,7 @@ pub fn render_with_irs(
     let config = EngineConfig {
         max_block: block,
         threads,
-        stems: false,
+        stems,
     };
     let mut engine = Engine::with_impulse_responses(&plan, config, irs).expect("engine");
     let frames = usize::try_from(engine.frames()).unwrap();
