@@ -957,6 +957,8 @@ fn harvest(
     let nt = tracks.len();
     let all = routing.feeds[nt..].iter().chain([&routing.master_feeds]);
     let sums = all.zip(inbox).map(|(f, sig)| (split_feeds(f, nt).0, sig));
+    // Split over the threads even for a sub-block: every track feeds here, and the stage
+    // beside it may be done already.
     add_all(pool, (tracks, 0), sums, 0, n, true);
 }
 
@@ -1007,7 +1009,7 @@ impl Back<'_> {
                 .summing
                 .iter_mut()
                 .map(|(s, sig)| (bus_feeds(&feeds[*s]), sig));
-            add_all(pool, (&*self.buses, nt), sums, 0, n, false);
+            add_all(None, (&*self.buses, nt), sums, 0, n, false);
             while let Some((s, sig)) = self.summing.pop() {
                 self.buses[s - nt].sig = sig;
                 let mut keys = std::mem::take(&mut self.buses[s - nt].keys);
@@ -1032,7 +1034,7 @@ impl Back<'_> {
             }
         }
         let sums = std::iter::once((bus_feeds(&self.routing.master_feeds), &mut *self.master_in));
-        add_all(pool, (&*self.buses, nt), sums, 0, n, false);
+        add_all(None, (&*self.buses, nt), sums, 0, n, false);
         for (dst, src) in self.master.sig.iter_mut().zip(&*self.master_in) {
             dst[span.out..span.out + n].copy_from_slice(&src[..n]);
         }
@@ -1059,12 +1061,14 @@ fn sum_all<'a>(
     sums: impl Iterator<Item = (&'a [Feed], &'a mut [Vec<f64>; 2])> + Send,
     n: usize,
 ) {
+    // Small sums cost less than handing them to another thread.
+    let pool = pool.filter(|_| n >= 2 * SUM_SPAN);
     add_all(pool, (strips, 0), sums, 0, n, true);
 }
 
 /// [`sum_all`] in parts: adds `feeds` to frames `off .. off + n` of each signal (after
 /// zeroing them when `zero`), reading the first `n` frames of strips `base ..` from
-/// `strips`.
+/// `strips`; split over the `pool`'s threads by signal, channel and span when given.
 fn add_all<'a>(
     pool: Option<&rayon::ThreadPool>,
     (strips, base): (&[StripState], usize),
@@ -1098,8 +1102,7 @@ fn add_all<'a>(
         }
     };
     match pool {
-        // Small sums cost less than handing them to another thread.
-        Some(pool) if n >= 2 * SUM_SPAN => pool.install(|| {
+        Some(pool) => pool.install(|| {
             rayon::scope(|scope| {
                 for (feeds, sig) in sums {
                     for (c, x) in sig.iter_mut().enumerate() {
