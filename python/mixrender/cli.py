@@ -8,18 +8,14 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    Progress,
-    TaskID,
-    TaskProgressColumn,
-    TextColumn,
-    TimeRemainingColumn,
-)
+
+if TYPE_CHECKING:
+    # Imported where a bar is drawn: a render on no terminal never needs them.
+    from rich.progress import Progress, TaskID
 
 from . import __version__, load
 from .batch import BatchEvent, JobResult
@@ -99,6 +95,14 @@ class _LazyProgress:
         if self.bar is None:
             if time.monotonic() - self.start < _PROGRESS_AFTER_S or not err.is_terminal:
                 return
+            from rich.progress import (
+                BarColumn,
+                Progress,
+                TaskProgressColumn,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
             self.bar = Progress(
                 TextColumn("rendering"),
                 BarColumn(),
@@ -482,7 +486,13 @@ class _BatchProgress:
     """The whole batch's progress bar on stderr: jobs finished of all, failed, cached, rate."""
 
     def __init__(self) -> None:
-        from rich.progress import MofNCompleteColumn, TimeElapsedColumn
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
 
         self.bar = Progress(
             TextColumn("batch"),

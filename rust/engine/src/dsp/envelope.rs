@@ -73,12 +73,11 @@ impl SmoothBranching {
 pub fn smooth(y: f64, x: f64, attack: f64, release: f64) -> f64 {
     let up = attack * y + (1.0 - attack) * x;
     let down = release * y + (1.0 - release) * x;
+    // At x = 0 the step is a release (y >= 0), so the snap can test `down` beside the
+    // choice instead of after it: one step less in the recursion's chain.
+    let snap = x == 0.0 && down < SNAP_DB;
     let next = if x > y { up } else { down };
-    if x == 0.0 && next < SNAP_DB {
-        0.0
-    } else {
-        next
-    }
+    if snap { 0.0 } else { next }
 }
 
 #[cfg(test)]
