@@ -249,14 +249,22 @@ impl Processor for Compressor {
                         }
                     }
                 }
-                // Only the middle step is a recursion; the others vectorise.
-                if c.knee == 0.0 {
+                // Only the middle step is a recursion; the others vectorise. A level at or
+                // below `quiet` asks for no reduction, exactly: a chunk of them (often half
+                // of a track's) needs no logarithm.
+                let quiet = c.quiet;
+                if peaks.iter().all(|&p| p <= quiet) {
+                    peaks.fill(0.0);
+                } else if c.knee == 0.0 {
                     for p in peaks.iter_mut() {
-                        *p = ((math::level_db(*p) - c.threshold) * slope).max(0.0);
+                        let x_l = ((math::level_db(*p) - c.threshold) * slope).max(0.0);
+                        *p = if *p <= quiet { 0.0 } else { x_l };
                     }
                 } else {
                     for p in peaks.iter_mut() {
-                        *p = envelope::reduction(math::level_db(*p), c.threshold, c.ratio, c.knee);
+                        let x_l =
+                            envelope::reduction(math::level_db(*p), c.threshold, c.ratio, c.knee);
+                        *p = if *p <= quiet { 0.0 } else { x_l };
                     }
                 }
                 let mut y = self.detectors[0].env.y;
