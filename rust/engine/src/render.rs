@@ -5,6 +5,11 @@
 //! in parallel when the engine has threads. Every strip writes only its own buffers, so the
 //! thread count never changes a bit of the output.
 //!
+//! When no track is keyed by another strip and no stems are asked for, a call runs in
+//! sub-blocks of at most [`SUB_BLOCK`] frames as a two-stage pipeline (the tracks, then the
+//! buses and master; see `Engine::run_pipelined`): with threads, one sub-block's buses run
+//! beside the next one's tracks; strips then hold one sub-block, not a whole call.
+//!
 //! Latency is compensated along every path; the master's remaining delay is removed by a
 //! pre-roll: the first call renders that many frames more and keeps only the last block.
 
@@ -101,7 +106,7 @@ pub struct Engine {
     /// The buses of the level being summed, with their signals taken out meanwhile.
     summing: Vec<(usize, [Vec<f64>; 2])>,
     /// Whether calls run in sub-blocks, each one's buses and master beside the next one's
-    /// tracks when there are threads (see [`Engine::run_pipelined`]).
+    /// tracks when there are threads (see `Engine::run_pipelined`).
     pipelined: bool,
     /// When pipelined: per bus, then the master, the tracks' part of the input sum of the
     /// sub-block after the one running.
@@ -548,8 +553,8 @@ impl Engine {
         Ok(())
     }
 
-    /// The call in sub-blocks of [`SUB_BLOCK`] frames, each one's buses and master running
-    /// beside the next one's tracks. The two stages share no buffer: the tracks end by
+    /// The call in sub-blocks of at most [`SUB_BLOCK`] frames, each one's buses and master
+    /// running beside the next one's tracks (one after the other without threads). The two stages share no buffer: the tracks end by
     /// summing their feeds into an inbox per bus (and the master), which takes the place of
     /// the bus's input once both stages are done. Every bus lists its track feeds first, so
     /// each sum is the same additions in the same order as whole blocks make: the same bits.
