@@ -253,24 +253,36 @@ impl Processor for Compressor {
                 // below `quiet` asks for no reduction, exactly: a chunk of them (often half
                 // of a track's) needs no logarithm.
                 let quiet = c.quiet;
+                let mut y = self.detectors[0].env.y;
                 if peaks.iter().all(|&p| p <= quiet) {
-                    peaks.fill(0.0);
-                } else if c.knee == 0.0 {
+                    // Release all the way: `smooth` towards 0 is `release * y` (its `+ (1 -
+                    // release) 0` adds nothing to a y >= 0), with the same snap.
                     for p in peaks.iter_mut() {
-                        let x_l = ((math::level_db(*p) - c.threshold) * slope).max(0.0);
-                        *p = if *p <= quiet { 0.0 } else { x_l };
+                        let down = c.release * y;
+                        y = if down < envelope::SNAP_DB { 0.0 } else { down };
+                        *p = mk - y;
                     }
                 } else {
-                    for p in peaks.iter_mut() {
-                        let x_l =
-                            envelope::reduction(math::level_db(*p), c.threshold, c.ratio, c.knee);
-                        *p = if *p <= quiet { 0.0 } else { x_l };
+                    if c.knee == 0.0 {
+                        for p in peaks.iter_mut() {
+                            let x_l = ((math::level_db(*p) - c.threshold) * slope).max(0.0);
+                            *p = if *p <= quiet { 0.0 } else { x_l };
+                        }
+                    } else {
+                        for p in peaks.iter_mut() {
+                            let x_l = envelope::reduction(
+                                math::level_db(*p),
+                                c.threshold,
+                                c.ratio,
+                                c.knee,
+                            );
+                            *p = if *p <= quiet { 0.0 } else { x_l };
+                        }
                     }
-                }
-                let mut y = self.detectors[0].env.y;
-                for p in peaks.iter_mut() {
-                    y = envelope::smooth(y, *p, c.attack, c.release);
-                    *p = mk - y;
+                    for p in peaks.iter_mut() {
+                        y = envelope::smooth(y, *p, c.attack, c.release);
+                        *p = mk - y;
+                    }
                 }
                 self.detectors[0].env.y = y;
                 for p in peaks.iter_mut() {
