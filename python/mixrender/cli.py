@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 from . import __version__, load
 from .batch import BatchEvent, JobResult
 from .errors import MixError
-from .render import DEFAULT_BLOCK, MAX_BLOCK, RenderReport, default_threads
+from .render import DEFAULT_BLOCK, MAX_BLOCK, STEMS_BLOCK, RenderReport, default_threads
 
 app = typer.Typer(
     name="mixrender",
@@ -133,8 +133,15 @@ def render(
         typer.Option("--rough", help="Faders-only balance: bypass inserts, sends, automation."),
     ] = False,
     block_size: Annotated[
-        int, typer.Option("--block-size", min=1, max=MAX_BLOCK, help="Frames per block.")
-    ] = DEFAULT_BLOCK,
+        int | None,
+        typer.Option(
+            "--block-size",
+            min=1,
+            max=MAX_BLOCK,
+            help=f"Frames per call into the engine (default {DEFAULT_BLOCK}, "
+            f"{STEMS_BLOCK} with --stems).",
+        ),
+    ] = None,
     threads: Annotated[
         int | None, typer.Option("--threads", min=1, help="Engine threads (default: the cores).")
     ] = None,

@@ -35,10 +35,13 @@ from .sources import (
 )
 from .writer import DTYPES, AtomicWriter, hash_block, output_format
 
-#: Frames per call into the engine. With two or more threads the engine runs a call in
-#: sub-blocks of 1024 frames, its strips holding no more, so a long call costs little
-#: memory and saves per-call work (the pipeline's start and end, the Python loop).
+#: Frames per call into the engine. The engine runs a call in sub-blocks of 1024 frames,
+#: its strips holding no more, so a long call costs little memory and saves per-call work
+#: (the pipeline's start and end, the Python loop).
 DEFAULT_BLOCK = 16384
+#: ... except when stems are written, or a track is keyed by another strip: then every
+#: strip holds a whole call, and a stem render calls with this many frames by default.
+STEMS_BLOCK = 4096
 MAX_BLOCK = 1 << 16
 
 #: Called after every block with (frames done, frames in all).
@@ -293,7 +296,7 @@ def render(
         mix,
         sources=sources,
         rough=rough,
-        block_size=block_size,
+        block_size=STEMS_BLOCK if block_size is None and stems is not None else block_size,
         threads=threads,
         loudness_gain_db=gain,
         stems=stems is not None,
