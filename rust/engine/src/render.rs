@@ -642,10 +642,8 @@ impl Engine {
 
     /// Runs every strip and the master over the next `n` frames of the track inputs.
     fn step(&mut self, inputs: &[SourceBlock<'_>], n: usize, keep: bool) -> Result<()> {
-        for (t, strip) in self.strips[..self.n_tracks].iter().enumerate() {
-            let src = strip.source.as_ref().expect("tracks have sources");
-            self.ranges[t] = self.cursors[t] + src.wanted(self.clock, n) * src.channels();
-        }
+        let tracks = &self.strips[..self.n_tracks];
+        set_ranges(tracks, (&self.cursors, &mut self.ranges), self.clock, n);
         let clock = self.clock;
         let now = i64::try_from(clock).expect("clock fits in i64");
         for level in 0..self.routing.levels.len() {
@@ -670,7 +668,7 @@ impl Engine {
             }
             for &s in &self.routing.levels[level] {
                 let mut keys = std::mem::take(&mut self.strips[s].keys);
-                load_keys(&self.strips, &mut keys, n);
+                load_keys_from(&self.strips, 0, &mut keys, n);
                 self.strips[s].keys = keys;
             }
             let (cursors, ranges, level_of) = (&self.cursors, &self.ranges, &self.level_of);
@@ -704,15 +702,14 @@ impl Engine {
         let sums = std::iter::once((feeds, &mut self.master.sig));
         sum_all(self.pool.as_ref(), &self.strips, sums, n);
         let mut keys = std::mem::take(&mut self.master.keys);
-        load_keys(&self.strips, &mut keys, n);
+        load_keys_from(&self.strips, 0, &mut keys, n);
         self.master.keys = keys;
-        self.master.process(now, 0, n);
-        if keep {
-            self.master.measure(0, n, &mut self.stats);
-            if let Some(m) = &mut self.meter {
-                m.process(&self.master.sig, 0, n);
-            }
-        }
+        let span = Span {
+            len: n,
+            keep,
+            out: 0,
+        };
+        self.master.run(now, span, &mut self.stats, &mut self.meter);
         self.clock += n as u64;
         Ok(())
     }
@@ -869,10 +866,7 @@ fn run_tracks(
     clock: u64,
     n: usize,
 ) -> Result<()> {
-    for ((strip, range), &cursor) in tracks.iter().zip(ranges.iter_mut()).zip(cursors.iter()) {
-        let src = strip.source.as_ref().expect("tracks have sources");
-        *range = cursor + src.wanted(clock, n) * src.channels();
-    }
+    set_ranges(tracks, (cursors, ranges), clock, n);
     let now = i64::try_from(clock).expect("clock fits in i64");
     let (cursors_now, ranges_now) = (&*cursors, &*ranges);
     let run = |(i, strip): (usize, &mut StripState)| {
@@ -892,6 +886,19 @@ fn run_tracks(
     }
     cursors.copy_from_slice(ranges);
     read_errors(tracks)
+}
+
+/// Per track, the end of its next `n` frames in its input block: `cursor + wanted`.
+fn set_ranges(
+    tracks: &[StripState],
+    (cursors, ranges): (&[usize], &mut [usize]),
+    clock: u64,
+    n: usize,
+) {
+    for ((strip, range), &cursor) in tracks.iter().zip(ranges.iter_mut()).zip(cursors) {
+        let src = strip.source.as_ref().expect("tracks have sources");
+        *range = cursor + src.wanted(clock, n) * src.channels();
+    }
 }
 
 /// Loads a track's source block (from its file, or `input[lo..hi]`); false when its file
@@ -1044,13 +1051,7 @@ impl Back<'_> {
             dst[span.out..span.out + n].copy_from_slice(&src[..n]);
         }
         load_keys_from(self.buses, nt, &mut self.master.keys, n);
-        self.master.process(now, span.out, n);
-        if span.keep {
-            self.master.measure(span.out, n, self.stats);
-            if let Some(m) = self.meter.as_mut() {
-                m.process(&self.master.sig, span.out, n);
-            }
-        }
+        self.master.run(now, span, self.stats, self.meter);
     }
 }
 
@@ -1128,17 +1129,6 @@ fn add_all<'a>(
     }
 }
 
-/// Copies every key's pre-fader block into the keyed inserts' inputs.
-fn load_keys(strips: &[StripState], keys: &mut [KeyInput], n: usize) {
-    for key in keys {
-        let (tap, channels) = strips[key.key]
-            .key_tap
-            .as_ref()
-            .expect("key strips keep their tap");
-        key.load(tap, *channels, n);
-    }
-}
-
 #[inline]
 fn add(acc: &mut [f64], x: &[f64]) {
     for (a, b) in acc.iter_mut().zip(x) {
@@ -1176,13 +1166,7 @@ struct MasterState {
 
 impl MasterState {
     fn new(plan: &Plan, inserts: Vec<Slot>, timing: Timing, max_block: usize) -> Self {
-        let keys = inserts
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| slot.sidechain.map(|key| (i, key)))
-            .zip(&timing.key_comp)
-            .map(|((insert, key), &comp)| KeyInput::new(insert, key, comp, max_block))
-            .collect();
+        let keys = KeyInput::for_chain(&inserts, &timing.key_comp, max_block);
         Self {
             gain_db: plan.master.gain_db.clone(),
             loudness_gain: math::db_to_gain(plan.master.loudness_gain_db),
@@ -1194,8 +1178,20 @@ impl MasterState {
         }
     }
 
-    /// `sum -> inserts -> gain_db`.
-    /// Runs the master over frames `off .. off + n` of its signal.
+    /// Runs `span` of the master's summed signal (at `span.out`) through its inserts and
+    /// gain; a kept span is then measured and metered.
+    fn run(&mut self, now: i64, span: Span, stats: &mut Stats, meter: &mut Option<OutputMeter>) {
+        let (off, n) = (span.out, span.len);
+        self.process(now, off, n);
+        if span.keep {
+            self.measure(off, n, stats);
+            if let Some(m) = meter {
+                m.process(&self.sig, off, n);
+            }
+        }
+    }
+
+    /// `inserts -> gain_db` over frames `off .. off + n` of the summed signal.
     fn process(&mut self, now: i64, off: usize, n: usize) {
         let [l, r] = &mut self.sig;
         let (l, r) = (&mut l[off..off + n], &mut r[off..off + n]);

@@ -148,6 +148,17 @@ impl KeyInput {
         }
     }
 
+    /// One per keyed insert of `inserts`, in order, each delayed by its `key_comp`.
+    pub(crate) fn for_chain(inserts: &[Slot], key_comp: &[usize], max_block: usize) -> Vec<Self> {
+        inserts
+            .iter()
+            .enumerate()
+            .filter_map(|(i, slot)| slot.sidechain.map(|key| (i, key)))
+            .zip(key_comp)
+            .map(|((insert, key), &comp)| Self::new(insert, key, comp, max_block))
+            .collect()
+    }
+
     /// Copies the key strip's pre-fader block, delayed to the keyed insert's input.
     pub(crate) fn load(&mut self, tap: &[Vec<f64>; 2], channels: usize, n: usize) {
         self.channels = channels;
@@ -278,13 +289,7 @@ impl StripState {
         });
         let timing = setup.timing.clone();
         let sign = if strip.polarity { -1.0 } else { 1.0 };
-        let keys = inserts
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| slot.sidechain.map(|key| (i, key)))
-            .zip(&timing.key_comp)
-            .map(|((insert, key), &comp)| KeyInput::new(insert, key, comp, max_block))
-            .collect();
+        let keys = KeyInput::for_chain(&inserts, &timing.key_comp, max_block);
         let channels = source.as_ref().map_or(2, SourceStage::channels);
         Self {
             name: strip.name.clone(),
