@@ -89,3 +89,33 @@ def test_python_dash_m_works(write_mix: MixWriter, tmp_path: Path) -> None:
     )
     assert run.returncode == 0, run.stderr
     assert "ok" in run.stdout
+
+
+def test_a_render_of_wav_files_imports_neither_numpy_nor_soundfile(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    # They are most of the start-up of a short render, and the engine reads and writes WAV
+    # itself; a FLAC source, in contrast, is read through both.
+    script = (
+        "import runpy, sys\n"
+        "sys.argv = ['mixrender', 'render', sys.argv[1], '-o', sys.argv[2]]\n"
+        "try:\n"
+        "    runpy.run_module('mixrender', run_name='__main__')\n"
+        "except SystemExit as e:\n"
+        "    assert not e.code, e.code\n"
+        "print(sorted({'numpy', 'soundfile'} & set(sys.modules)))\n"
+    )
+    for source in ("s.wav", "s.flac"):
+        mix = write_mix(
+            MIX.replace("s.wav", source),
+            **{source.replace(".", "__"): (noise(0.5), 48000, "PCM_24")},
+        )
+        run = subprocess.run(
+            [sys.executable, "-c", script, str(mix), str(tmp_path / "out.wav")],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        imported = run.stdout.strip().splitlines()[-1]
+        assert imported == ("[]" if source == "s.wav" else "['numpy', 'soundfile']"), source

@@ -177,3 +177,35 @@ def test_a_wav_file_cut_short_during_the_render_is_named(
             pass
     message = str(e.value)
     assert 'track "A"' in message and "a.wav" in message and "changed or damaged" in message
+
+
+@pytest.mark.parametrize(
+    ("fmt", "subtype", "engine_reads"),
+    [
+        ("WAV", "PCM_16", True),
+        ("WAV", "PCM_24", True),
+        ("WAV", "PCM_32", True),
+        ("WAV", "FLOAT", True),
+        ("WAVEX", "PCM_24", True),
+        ("WAV", "PCM_U8", False),
+        ("WAV", "DOUBLE", False),
+        ("RF64", "PCM_24", False),
+        ("FLAC", "PCM_16", False),
+    ],
+)
+def test_the_engines_header_probe_agrees_with_soundfile(
+    tmp_path: Path, fmt: str, subtype: str, engine_reads: bool
+) -> None:
+    from mixrender import _engine
+
+    path = tmp_path / "s.wav"
+    sf.write(str(path), np.zeros((1001, 2)), 44100, subtype=subtype, format=fmt)
+    info = sf.info(str(path))
+    probed = _engine.probe_wav(path)
+    if engine_reads:
+        assert probed == (info.frames, info.channels, info.samplerate, info.subtype)
+    else:
+        assert probed is None
+    # A cut file is left to soundfile, which reads the frames that are there.
+    path.write_bytes(path.read_bytes()[:-5])
+    assert _engine.probe_wav(path) is None

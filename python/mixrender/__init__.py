@@ -12,10 +12,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, overload
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any, overload
 
 from . import render as _render
 from ._version import __version__
@@ -33,6 +30,10 @@ from .mixfile import MixFile, load_mixfile
 from .plan import build_plan, plan_bytes
 from .render import Progress, RenderReport
 from .sources import InMemorySource, probe_irs, probe_sources
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
 
 
 @dataclass(frozen=True)

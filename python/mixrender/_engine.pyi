@@ -7,10 +7,14 @@ from typing import Any, final
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["PLAN_VERSION", "Meter", "Renderer", "__version__"]
+__all__ = ["PLAN_VERSION", "Meter", "Renderer", "__version__", "probe_wav"]
 
 PLAN_VERSION: int
 __version__: str
+
+def probe_wav(path: str | os.PathLike[str]) -> tuple[int, int, int, str] | None:
+    """`(frames, channels, sample_rate, subtype)` of a WAV file the engine reads itself,
+    None for any other file (soundfile reads it, or explains why not)."""
 
 @final
 class Renderer:

@@ -33,7 +33,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-import multiprocessing
 import os
 import shutil
 import signal
@@ -43,9 +42,6 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields, replace
 from glob import glob
-from multiprocessing.connection import Connection, wait
-from multiprocessing.context import SpawnContext
-from multiprocessing.process import BaseProcess
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
@@ -59,6 +55,10 @@ from .render import RenderReport, default_threads
 from .sources import IrInfo, SourceInfo, probe_irs, probe_sources
 
 if TYPE_CHECKING:
+    from multiprocessing.connection import Connection
+    from multiprocessing.context import SpawnContext
+    from multiprocessing.process import BaseProcess
+
     from .render import BlockRender
 
 Status = Literal["rendered", "cached", "failed"]
@@ -575,6 +575,8 @@ class _Worker:
     """One worker process, its end of the pipe, and the job it holds (if any)."""
 
     def __init__(self, ctx: SpawnContext) -> None:
+        import multiprocessing
+
         self.conn, child = multiprocessing.Pipe()
         self.process: BaseProcess = ctx.Process(
             target=_worker_main, args=(child,), name="mixrender-batch", daemon=True
@@ -604,11 +606,15 @@ class _LocalPool:
         self.batch = batch
         self.workers = workers
         self.retries = retries
+        import multiprocessing  # here: a render that is no batch need not import it
+
         self.ctx = multiprocessing.get_context("spawn")
         self.pool: list[_Worker] = []
         self.pending: deque[tuple[int, _Spec]] = deque()
 
     def run(self) -> None:
+        from multiprocessing.connection import wait
+
         specs = self.batch.prepared()
         exhausted = False
         try:

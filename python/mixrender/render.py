@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
+from typing import TYPE_CHECKING, Any
 
 from . import _engine
 from .errors import RenderError
@@ -34,6 +32,10 @@ from .sources import (
     read_ir,
 )
 from .writer import DTYPES, AtomicWriter, hash_block, output_format
+
+if TYPE_CHECKING:
+    # Imported where used: a render from WAV files to a WAV file needs no numpy array.
+    import numpy.typing as npt
 
 #: Frames per call into the engine. The engine runs a call in sub-blocks of 1024 frames,
 #: its strips holding no more, so a long call costs little memory and saves per-call work
@@ -92,7 +94,7 @@ class RenderReport:
 
 
 def _dbfs(peak: float) -> float | None:
-    return 20.0 * float(np.log10(peak)) if peak > 0 else None
+    return 20.0 * math.log10(peak) if peak > 0 else None
 
 
 def default_threads() -> int:
@@ -302,8 +304,8 @@ def render(
         stems=stems is not None,
     )
     frames = job.frames
-    result = np.zeros((frames, 2), dtype=dtype) if out is None else None
-    buf = np.zeros((job.block, 2), dtype=DTYPES[bit_depth])
+    result: npt.NDArray[Any] | None = None
+    buf: npt.NDArray[Any] | None = None
     writers: dict[str, AtomicWriter] = {}
     stem_hashes: dict[str, str] | None = None
     writer: AtomicWriter | None = None
@@ -313,13 +315,22 @@ def render(
         if stems is not None:
             extension = out.suffix if out is not None else ".wav"
             writers = _stem_writers(job, stems, extension, bit_depth)
+        # Arrays only where Python moves the samples: into memory, to stems, or to a file the
+        # engine does not write itself.
+        if out is None or writers or (writer is not None and not writer.engine_writes):
+            import numpy as np
+
+            result = np.zeros((frames, 2), dtype=dtype) if out is None else None
+            buf = np.zeros((job.block, 2), dtype=DTYPES[bit_depth])
         for pos, n in job.blocks(progress):
             if result is not None:
                 job.engine.write(result[pos : pos + n])
             elif writer is not None and not writer.engine_writes:
+                assert buf is not None
                 job.engine.write(buf[:n])
                 writer.write(buf[:n])
             for k, w in enumerate(writers.values()):
+                assert buf is not None
                 job.engine.write_stem(k, buf[:n])
                 w.write(buf[:n])
         if writer is not None:
@@ -339,7 +350,7 @@ def render(
     else:
         assert result is not None
         hasher = hashlib.sha256()  # the hash a 32-bit float file of the same render would have
-        hash_block(hasher, result.astype(np.float32, copy=False))
+        hash_block(hasher, result.astype("float32", copy=False))
         audio_sha256 = hasher.hexdigest()
     peak, clipped = job.peak_and_clips()
     m = job.meters()

@@ -1,11 +1,12 @@
 """Sources: probing their headers at load, and reading them block by block at render.
 
-Headers are probed with soundfile (libsndfile). WAV files of 16-, 24- or 32-bit integers or
-32-bit floats are then read by the engine itself, each on the worker that plays its track
-(decoding in parallel, hashing the bytes for the lock on the way); other files are read
-here with soundfile into preallocated blocks, never whole, decoded ahead on an I/O thread.
-Both give the same samples. Sources given in memory (numpy arrays, the path dataset
-generators use) are read the same way, so that a render cannot tell them apart.
+WAV files of 16-, 24- or 32-bit integers or 32-bit floats are probed and read by the engine
+itself, each on the worker that plays its track (decoding in parallel, hashing the bytes for
+the lock on the way); a render of such files imports neither soundfile nor numpy. Other
+files are probed and read here with soundfile (libsndfile) into preallocated blocks, never
+whole, decoded ahead on an I/O thread. Both give the same samples. Sources given in memory
+(numpy arrays, the path dataset generators use) are read the same way, so that a render
+cannot tell them apart.
 
 Impulse responses (the `ir` of `convolution` inserts) are the exception: they are short,
 the engine needs all of one before it can partition it, and so they are read whole, once
@@ -20,17 +21,21 @@ from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-import numpy as np
-import numpy.typing as npt
-import soundfile as sf
-
+from . import _engine
 from .errors import SourceError
 from .mixfile import Insert, MixFile, Strip
 
-#: What `Mix.load(sources=...)` accepts for a track: `(array, sample_rate)`.
-InMemorySource = tuple[npt.ArrayLike, int]
+if TYPE_CHECKING:
+    # numpy and soundfile are imported where used: a render of WAV files needs neither.
+    import numpy as np
+    import numpy.typing as npt
+
+    #: What `Mix.load(sources=...)` accepts for a track: `(array, sample_rate)`.
+    InMemorySource = tuple[npt.ArrayLike, int]
+else:
+    InMemorySource = tuple[Any, int]
 
 _ADVICE_CHANNELS = (
     "mixrender mixes mono and stereo sources; split it into mono or stereo stems "
@@ -75,22 +80,31 @@ def _probe_file(mix: MixFile, track: Strip) -> SourceInfo:
         raise _error(mix, track, track.source, reason)
     if path.is_dir():
         raise _error(mix, track, track.source, "is a folder, not an audio file")
-    try:
-        info = sf.info(str(path))
-    except (sf.LibsndfileError, RuntimeError) as e:
-        raise _error(mix, track, track.source, f"cannot be read as audio ({e})") from None
-    except OSError as e:
-        raise _error(mix, track, track.source, f"cannot be opened ({e.strerror})") from None
-    if info.channels > 2:
-        raise _error(mix, track, track.source, f"has {info.channels} channels; {_ADVICE_CHANNELS}")
+    wav = _engine.probe_wav(path)
+    if wav is not None:
+        frames, channels, rate, subtype = wav
+        container = "WAV"
+    else:
+        import soundfile as sf
+
+        try:
+            info = sf.info(str(path))
+        except RuntimeError as e:  # soundfile's errors derive from it
+            raise _error(mix, track, track.source, f"cannot be read as audio ({e})") from None
+        except OSError as e:
+            raise _error(mix, track, track.source, f"cannot be opened ({e.strerror})") from None
+        frames, channels, rate = info.frames, info.channels, info.samplerate
+        container, subtype = info.format, info.subtype
+    if channels > 2:
+        raise _error(mix, track, track.source, f"has {channels} channels; {_ADVICE_CHANNELS}")
     # float32 holds every integer sample of up to 24 bits exactly; wider formats need float64.
-    dtype = "float64" if info.subtype in ("DOUBLE", "PCM_32") else "float32"
-    return SourceInfo(
-        info.frames, info.samplerate, info.channels, dtype, path, None, info.format, info.subtype
-    )
+    dtype = "float64" if subtype in ("DOUBLE", "PCM_32") else "float32"
+    return SourceInfo(frames, rate, channels, dtype, path, None, container, subtype)
 
 
 def _probe_array(mix: MixFile, track: Strip, given: InMemorySource) -> SourceInfo:
+    import numpy as np
+
     try:
         data, rate = given
     except (TypeError, ValueError):
@@ -181,7 +195,10 @@ def probe_irs(mix: MixFile) -> list[IrInfo]:
 
     sites = _ir_sites(mix)
     infos: list[IrInfo] = []
-    for path in impulse_responses(mix):
+    paths = impulse_responses(mix)
+    if paths:
+        import soundfile as sf
+    for path in paths:
         written, line, where = sites[path]
         site = IrInfo(
             0, 0, 0, "float64", path, written=written, mix_path=mix.path, line=line, where=where
@@ -194,7 +211,7 @@ def probe_irs(mix: MixFile) -> list[IrInfo]:
             raise site.error("is a folder, not an audio file")
         try:
             info = sf.info(str(path))
-        except (sf.LibsndfileError, RuntimeError) as e:
+        except RuntimeError as e:  # soundfile's errors derive from it
             raise site.error(f"cannot be read as audio ({e})") from None
         except OSError as e:
             raise site.error(f"cannot be opened ({e.strerror})") from None
@@ -222,10 +239,13 @@ def read_ir(info: IrInfo) -> tuple[npt.NDArray[np.float64], int]:
     """The whole impulse response as a C-contiguous `(frames, channels)` float64 array and
     its sample rate, as the engine's `Renderer(irs=...)` takes it (a new array; the engine
     copies it once more into its own memory)."""
+    import numpy as np
+    import soundfile as sf
+
     assert info.path is not None
     try:
         data, rate = sf.read(str(info.path), dtype="float64", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError) as e:
+    except RuntimeError as e:  # soundfile's errors derive from it
         raise info.error(f"reading failed ({e}): the file is truncated or corrupt") from None
     except OSError as e:
         raise info.error(f"cannot be opened ({e.strerror})") from None
@@ -261,6 +281,9 @@ class FileReader:
     def __init__(
         self, mix: MixFile, track: Strip, info: SourceInfo, io: ThreadPoolExecutor | None = None
     ) -> None:
+        import numpy as np
+        import soundfile as sf
+
         assert info.path is not None
         self._mix, self._track, self._info = mix, track, info
         self._file = sf.SoundFile(str(info.path))
@@ -280,7 +303,7 @@ class FileReader:
             got: npt.NDArray[np.floating[Any]] = self._file.read(
                 frames, dtype=self._info.dtype, always_2d=True
             )
-        except (sf.LibsndfileError, RuntimeError) as e:
+        except RuntimeError as e:  # soundfile's errors derive from it
             raise self._fail(
                 f"reading failed near frame {self._file.tell()} ({e}): "
                 "the file is truncated or corrupt"
@@ -319,6 +342,8 @@ class FileReader:
                 f"({self._info.frames}); the file is truncated or corrupt"
             )
         if frames > self._buf.shape[0]:
+            import numpy as np
+
             self._buf = np.zeros(
                 (max(frames, 2 * self._buf.shape[0]), self._info.channels), dtype=self._info.dtype
             )

@@ -14,14 +14,15 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
-from typing import Any
-
-import numpy as np
-import numpy.typing as npt
-import soundfile as sf
+from typing import TYPE_CHECKING, Any
 
 from ._engine import Renderer
 from .errors import RenderError
+
+if TYPE_CHECKING:
+    # Imported where used: a WAV output written by the engine needs neither.
+    import numpy.typing as npt
+    import soundfile as sf
 
 #: libsndfile's command to stop writing a PEAK chunk, which carries a time stamp.
 _SFC_SET_ADD_PEAK_CHUNK = 0x1050
@@ -29,7 +30,7 @@ _SFC_SET_ADD_PEAK_CHUNK = 0x1050
 FORMATS = {".wav": "WAV", ".flac": "FLAC", ".aif": "AIFF", ".aiff": "AIFF"}
 SUBTYPES = {16: "PCM_16", 24: "PCM_24", 32: "FLOAT"}
 #: The engine's output block type per bit depth: 24-bit samples travel as int32 << 8.
-DTYPES: dict[int, type[np.generic]] = {16: np.int16, 24: np.int32, 32: np.float32}
+DTYPES = {16: "int16", 24: "int32", 32: "float32"}
 
 
 def output_format(path: Path, bit_depth: int) -> tuple[str, str]:
@@ -47,6 +48,8 @@ def output_format(path: Path, bit_depth: int) -> tuple[str, str]:
 
 def hash_block(hasher: Any, block: npt.NDArray[Any]) -> None:
     """Feeds the block's samples as the WAV data chunk holds them (little-endian words)."""
+    import numpy as np
+
     if block.dtype == np.int32:  # 24-bit in the top three bytes: keep bytes 1..3 of each word
         block = np.ascontiguousarray(
             block.astype("<i4", copy=False).view(np.uint8).reshape(-1, 4)[:, 1:]
@@ -58,6 +61,16 @@ def hash_block(hasher: Any, block: npt.NDArray[Any]) -> None:
 
 #: The most data a WAV file holds (its sizes are 32-bit); longer outputs go through soundfile.
 _WAV_MAX_BYTES = (1 << 32) - (1 << 16)
+
+
+def _open_soundfile(tmp: Path, sample_rate: int, subtype: str, fmt: str) -> sf.SoundFile:
+    import soundfile as sf
+
+    file = sf.SoundFile(str(tmp), "w", sample_rate, 2, subtype, format=fmt)
+    if subtype == "FLOAT":
+        # So that two renders are byte-identical files.
+        sf._snd.sf_command(file._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
+    return file
 
 
 class AtomicWriter:
@@ -90,13 +103,10 @@ class AtomicWriter:
                 engine.open_output(self.tmp, sample_rate, bit_depth)
                 self._engine = engine
             else:
-                self._file = sf.SoundFile(str(self.tmp), "w", sample_rate, 2, subtype, format=fmt)
-        except (OSError, sf.LibsndfileError, RuntimeError, RenderError) as e:
+                self._file = _open_soundfile(self.tmp, sample_rate, subtype, fmt)
+        except (OSError, RuntimeError, RenderError) as e:  # soundfile's errors: RuntimeError
             self.tmp.unlink(missing_ok=True)
             raise RenderError(f"{path}: cannot write the output ({e})") from None
-        if self._file is not None and subtype == "FLOAT":
-            # So that two renders are byte-identical files.
-            sf._snd.sf_command(self._file._file, _SFC_SET_ADD_PEAK_CHUNK, sf._ffi.NULL, 0)
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-writer")
         self._pending: deque[Future[None]] = deque()
 
@@ -118,7 +128,7 @@ class AtomicWriter:
         """Queues a copy of `block` for the writer thread (at most two blocks in flight)."""
         while len(self._pending) >= 2:
             self._pending.popleft().result()
-        self._pending.append(self._io.submit(self._write, np.array(block)))
+        self._pending.append(self._io.submit(self._write, block.copy()))
 
     def _drain(self) -> None:
         while self._pending:
@@ -130,7 +140,7 @@ class AtomicWriter:
             if self._engine is not None:
                 self._digest = self._engine.close_output()
                 self._engine = None
-        except (OSError, sf.LibsndfileError, RuntimeError, RenderError) as e:
+        except (OSError, RuntimeError, RenderError) as e:
             self.abort()
             raise RenderError(f"{self.path}: writing the output failed ({e})") from None
         self._io.shutdown()

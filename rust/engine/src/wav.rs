@@ -37,8 +37,113 @@ impl Encoding {
     }
 }
 
-/// What the caller's probe (libsndfile's header reading) says of the file; the engine reads
-/// the file only when hound's reading of the header agrees.
+/// A WAV file's header, as the engine reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WavInfo {
+    pub frames: u64,
+    pub channels: usize,
+    pub sample_rate: u32,
+    encoding: Encoding,
+}
+
+impl WavInfo {
+    /// libsndfile's name of the sample encoding, so that both readers describe a file alike.
+    #[must_use]
+    pub fn subtype(&self) -> &'static str {
+        match self.encoding {
+            Encoding::I16 => "PCM_16",
+            Encoding::I24 => "PCM_24",
+            Encoding::I32 => "PCM_32",
+            Encoding::F32 => "FLOAT",
+        }
+    }
+}
+
+/// Keeps the bytes read through it while the header is parsed: hound does not tell the data
+/// chunk's size in bytes, which shows how wide each sample's container is.
+struct Recording<R> {
+    inner: R,
+    bytes: Vec<u8>,
+    /// More than [`MAX_HEADER`] bytes went through: `bytes` holds only their start.
+    overflow: bool,
+}
+
+impl<R: Read> Read for Recording<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if self.bytes.len() + n <= MAX_HEADER {
+            self.bytes.extend_from_slice(&buf[..n]);
+        } else {
+            self.overflow = true;
+        }
+        Ok(n)
+    }
+}
+
+/// Headers longer than this (chunks of metadata before the samples) are left to the
+/// caller's reader.
+const MAX_HEADER: usize = 1 << 20;
+
+/// Parses the header `reader` reads from a file of `file_len` bytes: the file's description
+/// and the reader, at the start of the samples (the first of them in its buffer). `None`
+/// when the engine does not read the file: not a WAV file hound reads, another sample
+/// encoding, samples in wider containers than their bits (24 in 32), or a data chunk that
+/// runs past the end of the file (libsndfile reads what is there).
+fn read_header<R: Read>(
+    reader: R,
+    file_len: u64,
+    capacity: usize,
+) -> Option<(WavInfo, BufReader<Recording<R>>)> {
+    let recording = Recording {
+        inner: reader,
+        bytes: Vec::new(),
+        overflow: false,
+    };
+    let header = hound::WavReader::new(BufReader::with_capacity(capacity, recording)).ok()?;
+    let spec = header.spec();
+    let encoding = match (spec.sample_format, spec.bits_per_sample) {
+        (hound::SampleFormat::Int, 16) => Encoding::I16,
+        (hound::SampleFormat::Int, 24) => Encoding::I24,
+        (hound::SampleFormat::Int, 32) => Encoding::I32,
+        (hound::SampleFormat::Float, 32) => Encoding::F32,
+        _ => return None,
+    };
+    let info = WavInfo {
+        frames: u64::from(header.duration()),
+        channels: usize::from(spec.channels),
+        sample_rate: spec.sample_rate,
+        encoding,
+    };
+    let mut buffered = header.into_inner();
+    // The data chunk's size is the 4 bytes just before the samples.
+    if buffered.get_ref().overflow {
+        return None;
+    }
+    let recorded = &buffered.get_ref().bytes;
+    let start = recorded.len().checked_sub(buffered.buffer().len())?;
+    let size = recorded.get(start.checked_sub(4)?..start)?;
+    let data_len = u64::from(u32::from_le_bytes(size.try_into().ok()?));
+    let samples = info.frames * info.channels as u64;
+    if data_len != samples * encoding.bytes() as u64 || start as u64 + data_len > file_len {
+        return None;
+    }
+    buffered.get_mut().bytes = Vec::new();
+    Some((info, buffered))
+}
+
+/// Reads the header of the file at `path`: `Ok(None)` when the engine does not read it (see
+/// [`WavSource::open`]), which another reader may.
+///
+/// # Errors
+/// The file cannot be opened.
+pub fn probe(path: &Path) -> io::Result<Option<WavInfo>> {
+    let file = File::open(path)?;
+    let len = file.metadata()?.len();
+    Ok(read_header(file, len, 4096).map(|(info, _)| info))
+}
+
+/// What the caller's probe ([`probe`], or libsndfile's) said of the file; the engine reads
+/// the file only when the header still reads so.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Expected {
     pub frames: u64,
@@ -82,51 +187,43 @@ pub struct WavSource {
 
 impl WavSource {
     /// Opens `path` when it is a WAV file of 16-, 24- or 32-bit integers or 32-bit floats
-    /// whose header reads as `expected`; `Ok(None)` when it is another kind of file (the
-    /// caller reads it), an error when it cannot be opened. `max_frames` sizes the buffers
-    /// for the most frames one [`WavSource::read`] is expected to ask for.
+    /// (each in a container of its own width) whose header reads as `expected`; `Ok(None)`
+    /// when it is another kind of file or its data chunk runs past its end (the caller reads
+    /// it), an error when it cannot be opened. `max_frames` sizes the buffers for the most
+    /// frames one [`WavSource::read`] is expected to ask for.
     ///
     /// # Errors
-    /// The file cannot be opened or its header read.
+    /// The file cannot be opened.
     pub fn open(path: &Path, expected: Expected, max_frames: usize) -> io::Result<Option<Self>> {
         let file = File::open(path)?;
+        let len = file.metadata()?.len();
         let hashing = Hashing {
             inner: file,
             hash: Sha256::new(),
         };
-        let Ok(header) = hound::WavReader::new(BufReader::with_capacity(READ_AHEAD, hashing))
-        else {
+        let Some((info, buffered)) = read_header(hashing, len, READ_AHEAD) else {
             return Ok(None);
         };
-        let spec = header.spec();
-        let encoding = match (spec.sample_format, spec.bits_per_sample) {
-            (hound::SampleFormat::Int, 16) => Encoding::I16,
-            (hound::SampleFormat::Int, 24) => Encoding::I24,
-            (hound::SampleFormat::Int, 32) => Encoding::I32,
-            (hound::SampleFormat::Float, 32) => Encoding::F32,
-            _ => return Ok(None),
-        };
-        let agrees = u64::from(header.duration()) == expected.frames
-            && usize::from(spec.channels) == expected.channels
-            && spec.sample_rate == expected.sample_rate;
+        let agrees = info.frames == expected.frames
+            && info.channels == expected.channels
+            && info.sample_rate == expected.sample_rate;
         if !agrees {
             return Ok(None);
         }
-        // What hound's reader read past the header is the data's start.
-        let buffered = header.into_inner();
+        // What the header's reader read past the header is the data's start.
         let mut raw = vec![0; READ_AHEAD];
         let end = buffered.buffer().len();
         raw[..end].copy_from_slice(buffered.buffer());
         Ok(Some(Self {
             path: path.to_owned(),
-            file: buffered.into_inner(),
-            encoding,
-            channels: expected.channels,
-            left: expected.frames,
+            file: buffered.into_inner().inner,
+            encoding: info.encoding,
+            channels: info.channels,
+            left: info.frames,
             raw,
             start: 0,
             end,
-            samples: vec![0.0; max_frames * expected.channels],
+            samples: vec![0.0; max_frames * info.channels],
             digest: None,
         }))
     }
@@ -400,6 +497,18 @@ mod tests {
                 channels: usize::from(channels),
                 sample_rate: 44_100,
             };
+            let info = probe(&path).unwrap().unwrap();
+            assert_eq!(
+                (info.frames, info.channels, info.sample_rate),
+                (30_011, usize::from(channels), 44_100)
+            );
+            let subtype = match (bits, float) {
+                (16, _) => "PCM_16",
+                (24, _) => "PCM_24",
+                (_, false) => "PCM_32",
+                _ => "FLOAT",
+            };
+            assert_eq!(info.subtype(), subtype);
             let mut src = WavSource::open(&path, expected, 300).unwrap().unwrap();
             let mut got = Vec::new();
             for k in [300, 300, 300, 100, 29_000, 11] {
@@ -421,6 +530,7 @@ mod tests {
             assert!(WavSource::open(&path, other, 300).unwrap().is_none());
         }
         std::fs::write(dir.join("x.wav"), b"not a wav file").unwrap();
+        assert_eq!(probe(&dir.join("x.wav")).unwrap(), None);
         let any = Expected {
             frames: 1,
             channels: 1,
@@ -432,6 +542,52 @@ mod tests {
                 .is_none()
         );
         assert!(WavSource::open(&dir.join("missing.wav"), any, 1).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn leaves_wide_containers_and_cut_files_to_the_caller() {
+        let dir = std::env::temp_dir().join(format!("mixrender-wav-odd-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // 24-bit samples in 32-bit containers: hound says 24 bits, the bytes are 4 wide.
+        let wide = dir.join("wide.wav");
+        let spec = hound::WavSpecEx {
+            spec: hound::WavSpec {
+                channels: 2,
+                sample_rate: 48_000,
+                bits_per_sample: 24,
+                sample_format: hound::SampleFormat::Int,
+            },
+            bytes_per_sample: 4,
+        };
+        let file = BufWriter::new(File::create(&wide).unwrap());
+        let mut w = hound::WavWriter::new_with_spec_ex(file, spec).unwrap();
+        for i in 0..2000 {
+            w.write_sample(i * 1000).unwrap();
+        }
+        w.finalize().unwrap();
+        assert_eq!(probe(&wide).unwrap(), None);
+        let expected = Expected {
+            frames: 1000,
+            channels: 2,
+            sample_rate: 48_000,
+        };
+        assert!(WavSource::open(&wide, expected, 100).unwrap().is_none());
+
+        // A file cut short: its header promises more samples than it holds.
+        let whole = dir.join("whole.wav");
+        write(&whole, 24, false, 2, 1000);
+        assert_eq!(probe(&whole).unwrap().unwrap().frames, 1000);
+        let bytes = std::fs::read(&whole).unwrap();
+        let cut = dir.join("cut.wav");
+        std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
+        assert_eq!(probe(&cut).unwrap(), None);
+        let at_44k1 = Expected {
+            sample_rate: 44_100,
+            ..expected
+        };
+        assert!(WavSource::open(&whole, at_44k1, 100).unwrap().is_some());
+        assert!(WavSource::open(&cut, at_44k1, 100).unwrap().is_none());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
