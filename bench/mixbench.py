@@ -241,6 +241,11 @@ def run(args: argparse.Namespace) -> None:
     import run_bench  # the peers' own harness: the same measurement for every peer
 
     mixrender_py = os.environ.get("MIXRENDER_PYTHON") or shutil.which("python3") or "python3"
+    # Byte-compiled as `pip install .` leaves it (and as the peers' packages are): a
+    # development install under PYTHONDONTWRITEBYTECODE would compile it at every start.
+    subprocess.run([mixrender_py, "-c", "import compileall, mixrender, os; "
+                    "compileall.compile_dir(os.path.dirname(mixrender.__file__), quiet=1)"],
+                   check=True)
     workload = json.loads((SHARED / "workload.json").read_text())
     base = run_bench.peers
 

@@ -269,7 +269,8 @@ pub fn exp(x: f64) -> f64 {
         // Near overflow (the exponent would reach 1024); never on an audio path.
         return libm::exp(x);
     }
-    let (t, e) = exp_split(x);
+    let (t, k) = exp_split(x);
+    let e = k >> 6;
     if e >= -1022 {
         t * pow2(e)
     } else {
@@ -281,26 +282,34 @@ pub fn exp(x: f64) -> f64 {
 /// [`exp`] for `-708 <= x <= 709` (normal results), without branches.
 #[inline]
 fn exp_normal(x: f64) -> f64 {
-    let (t, e) = exp_split(x);
-    t * pow2(e)
+    let (t, k) = exp_split(x);
+    // `2^(k >> 6)` from a logical shift of a number made non-negative (`k >= -65472` here):
+    // SSE2 shifts 64-bit lanes only so, and the loop stays vectorised.
+    #[allow(clippy::cast_sign_loss, reason = "k + 1023 * 64 >= 0 for x >= -708")]
+    let scale = f64::from_bits(((k + 1023 * 64) as u64 >> 6) << 52);
+    t * scale
 }
 
-/// `e^x = t 2^e` with `t` in `[1, 2)` (give or take an ulp).
+/// `e^x = t 2^(k / 64)`, in whole octaves `k >> 6` and the table's sub-octave `k & 63`, with
+/// `t` in `[1, 2)` (give or take an ulp).
 #[inline]
 fn exp_split(x: f64) -> (f64, i64) {
-    let kf = (x * (STEPS * core::f64::consts::LOG2_E) + ROUND) - ROUND;
+    let big = x * (STEPS * core::f64::consts::LOG2_E) + ROUND;
+    let kf = big - ROUND;
     let r = (x - kf * (LN2_HI / STEPS)) - kf * (LN2_LO / STEPS);
     let r2 = r * r;
     // `e^r - 1`, so that the table value takes the only rounding of size.
     let q = (r + r2 * (0.5 + r * (1.0 / 6.0))) + (r2 * r2) * (1.0 / 24.0 + r * (1.0 / 120.0));
-    #[allow(clippy::cast_possible_truncation, reason = "|kf| < 2^17, an integer")]
-    let k = kf as i64;
+    // `big` sits in the binade of `ROUND`, whose ulp is 1: its low bits are the integer `kf`,
+    // read without a float-to-integer conversion (which SSE2 has not for 64-bit lanes).
+    #[allow(clippy::cast_possible_wrap, reason = "both below 2^63")]
+    let k = big.to_bits() as i64 - ROUND.to_bits() as i64;
     #[allow(clippy::cast_sign_loss, reason = "masked to 0 ..= 63")]
     let t = {
         let s = f64::from_bits(EXP2_J[(k & 63) as usize]);
         s + s * q
     };
-    (t, k >> 6)
+    (t, k)
 }
 
 /// `20 log10(x)`, the level in dB of a linear amplitude, within 2e-13 dB of `libm` from
@@ -314,9 +323,11 @@ fn exp_split(x: f64) -> (f64, i64) {
 #[must_use]
 pub fn level_db(x: f64) -> f64 {
     const DB_PER_LN: f64 = 20.0 / core::f64::consts::LN_10;
+    // `2^52 + n - 2^52` is `n` as a float for `0 <= n < 2^52`: the conversion in plain
+    // arithmetic (SSE2 has none from 64-bit integers), so that the loop stays vectorised.
+    const TWO_52: f64 = 4_503_599_627_370_496.0;
     let bits = x.max(f64::MIN_POSITIVE).to_bits();
-    #[allow(clippy::cast_possible_wrap, reason = "an 11-bit exponent")]
-    let e = ((bits >> 52) & 0x7ff) as i64 - 1023;
+    let e = f64::from_bits(TWO_52.to_bits() | ((bits >> 52) & 0x7ff)) - (TWO_52 + 1023.0);
     #[allow(clippy::cast_possible_truncation, reason = "6 bits")]
     let j = ((bits >> 46) & 63) as usize;
     let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
@@ -325,8 +336,7 @@ pub fn level_db(x: f64) -> f64 {
     let z4 = z2 * z2;
     let ln1p = (z + z2 * (-0.5 + z * (1.0 / 3.0)))
         + z4 * ((-0.25 + z * 0.2) + z2 * (-1.0 / 6.0 + z * (1.0 / 7.0)));
-    #[allow(clippy::cast_precision_loss, reason = "|e| < 1100")]
-    let ln = (e as f64 * LN2_HI + f64::from_bits(LN_C[j])) + (ln1p + e as f64 * LN2_LO);
+    let ln = (e * LN2_HI + f64::from_bits(LN_C[j])) + (ln1p + e * LN2_LO);
     ln * DB_PER_LN
 }
 
@@ -395,6 +405,28 @@ mod tests {
         assert_eq!(db_to_gain(0.0).to_bits(), 1.0f64.to_bits());
         assert_eq!(db_to_gain(-144.0), 0.0);
         assert_eq!(db_to_gain(-200.0), 0.0);
+    }
+
+    #[test]
+    fn the_branch_free_paths_agree_with_their_plain_forms() {
+        // `exp_split`'s octave and sub-octave read from `big`'s bits and `exp_normal`'s scale
+        // from a logical shift are the plain integer conversions, bit for bit; `level_db`,
+        // with its exponent made a float by arithmetic, stays within its bound of libm.
+        let mut x = -708.0;
+        while x < 709.0 {
+            let (_, k) = exp_split(x);
+            #[allow(clippy::cast_possible_truncation, reason = "|k| < 2^17")]
+            let plain = (x * (STEPS * core::f64::consts::LOG2_E)).round_ties_even() as i64;
+            assert_eq!(k, plain, "{x}");
+            assert_eq!(exp_normal(x).to_bits(), exp(x).to_bits(), "{x}");
+            x += 0.003_71;
+        }
+        for v in [
+            1e-19, 3e-9, 0.001, 0.5, 0.999_999, 1.0, 1.5, 7.0, 1e10, 1e19,
+        ] {
+            let plain = 20.0 * libm::log10(v);
+            assert!((level_db(v) - plain).abs() < 2e-13, "{v}");
+        }
     }
 
     #[test]
