@@ -115,10 +115,10 @@ fn read_header<R: Read>(
         encoding,
     };
     let mut buffered = header.into_inner();
-    // The data chunk's size is the 4 bytes just before the samples.
     if buffered.get_ref().overflow {
         return None;
     }
+    // The data chunk's size is the 4 bytes just before the samples.
     let recorded = &buffered.get_ref().bytes;
     let start = recorded.len().checked_sub(buffered.buffer().len())?;
     let size = recorded.get(start.checked_sub(4)?..start)?;
