@@ -43,10 +43,6 @@ _ADVICE_CHANNELS = (
 )
 
 
-#: WAV encodings the engine decodes itself, on the worker that plays the track.
-ENGINE_SUBTYPES = frozenset({"PCM_16", "PCM_24", "PCM_32", "FLOAT"})
-
-
 @dataclass(frozen=True)
 class SourceInfo:
     """What the plan needs to know of a source, read from its header (or its array)."""
@@ -58,14 +54,11 @@ class SourceInfo:
     dtype: str
     path: Path | None
     array: npt.NDArray[np.floating[Any]] | None = None
-    #: libsndfile's names for the file's container and sample encoding ("" in memory).
-    container: str = ""
+    #: libsndfile's name for the file's sample encoding ("" in memory).
     subtype: str = ""
-
-    @property
-    def engine_readable(self) -> bool:
-        """Whether the engine may read the file itself (it still checks the header)."""
-        return self.container == "WAV" and self.subtype in ENGINE_SUBTYPES
+    #: Whether the engine's own probe described the file, so that the engine may read it
+    #: (it checks the header again when it opens the file).
+    engine_readable: bool = False
 
 
 def _error(mix: MixFile, track: Strip, source: Path | str, reason: str) -> SourceError:
@@ -83,7 +76,6 @@ def _probe_file(mix: MixFile, track: Strip) -> SourceInfo:
     wav = _engine.probe_wav(path)
     if wav is not None:
         frames, channels, rate, subtype = wav
-        container = "WAV"
     else:
         import soundfile as sf
 
@@ -93,13 +85,12 @@ def _probe_file(mix: MixFile, track: Strip) -> SourceInfo:
             raise _error(mix, track, track.source, f"cannot be read as audio ({e})") from None
         except OSError as e:
             raise _error(mix, track, track.source, f"cannot be opened ({e.strerror})") from None
-        frames, channels, rate = info.frames, info.channels, info.samplerate
-        container, subtype = info.format, info.subtype
+        frames, channels, rate, subtype = info.frames, info.channels, info.samplerate, info.subtype
     if channels > 2:
         raise _error(mix, track, track.source, f"has {channels} channels; {_ADVICE_CHANNELS}")
     # float32 holds every integer sample of up to 24 bits exactly; wider formats need float64.
     dtype = "float64" if subtype in ("DOUBLE", "PCM_32") else "float32"
-    return SourceInfo(frames, rate, channels, dtype, path, None, container, subtype)
+    return SourceInfo(frames, rate, channels, dtype, path, None, subtype, wav is not None)
 
 
 def _probe_array(mix: MixFile, track: Strip, given: InMemorySource) -> SourceInfo:
