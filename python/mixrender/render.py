@@ -37,10 +37,10 @@ if TYPE_CHECKING:
     # Imported where used: a render from WAV files to a WAV file needs no numpy array.
     import numpy.typing as npt
 
-#: Frames per call into the engine. The engine runs a call in sub-blocks of 1024 frames,
-#: its strips holding no more, so a long call costs little memory and saves per-call work
-#: (the pipeline's start and end, the Python loop).
-DEFAULT_BLOCK = 16384
+#: Frames per call into the engine. The engine runs a call in sub-blocks of 4096 frames,
+#: its strips holding no more, so a long call costs little memory and saves per-call work:
+#: the Python loop, and the pipeline's start and end, where one stage runs alone.
+DEFAULT_BLOCK = 1 << 16
 #: ... except when stems are written, or a track is keyed by another strip: then every
 #: strip holds a whole call, and a stem render calls with this many frames by default.
 STEMS_BLOCK = 4096

@@ -831,8 +831,11 @@ impl Engine {
     }
 }
 
-/// Frames per sub-block when the stages of a call run side by side.
-const SUB_BLOCK: usize = 1024;
+/// Frames per sub-block when the stages of a call run side by side. The threads meet at
+/// the end of each, and wait there for the last strip: 4096 frames make a fourth of the
+/// meetings 1024 did, while one strip's buffers still fit its core's cache (measured
+/// against 1024, 2048 and 8192, with calls of 65536 frames).
+const SUB_BLOCK: usize = 4096;
 
 /// A stretch of a call: `len` frames, kept (at `out` in the call's output) or pre-roll.
 #[derive(Debug, Clone, Copy)]
