@@ -180,6 +180,42 @@ def test_a_wav_file_cut_short_during_the_render_is_named(
 
 
 @pytest.mark.parametrize(
+    ("given", "subtype", "rate", "bad"),
+    [
+        ("file", "FLOAT", 48000, np.nan),  # read by the engine
+        ("file", "DOUBLE", 48000, np.inf),  # read through soundfile
+        ("file", "FLOAT", 44100, -np.inf),  # resampled
+        ("array", None, 48000, np.nan),
+    ],
+)
+def test_a_source_sample_that_is_not_finite_stops_the_render_and_says_where(
+    write_mix: MixWriter, tmp_path: Path, given: str, subtype: str | None, rate: int, bad: float
+) -> None:
+    # Track A (stereo, 48 kHz) plays from frame 0; its sample 30000 cannot be mixed: every
+    # filter after it would carry it on, silently.
+    a = np.full((96000, 2), 0.25)
+    a[30000, 1] = bad
+    b = np.zeros(1000)
+    if given == "file":
+        mix = write_mix(
+            ENGINE_MIX.format(ext="wav"), a__wav=(a, rate, subtype), b__wav=(b, 44100, "PCM_16")
+        )
+        loaded = mixrender.load(mix)
+    else:
+        mix = write_mix(ENGINE_MIX.format(ext="wav"), b__wav=(b, 44100, "PCM_16"))
+        loaded = mixrender.load(mix, sources={"a.wav": (a.astype(np.float32), rate)})
+    out = tmp_path / "out.wav"
+    with pytest.raises(mixrender.RenderError) as e:
+        loaded.render(out)
+    message = str(e.value)
+    assert 'track "A"' in message and "NaN or infinity" in message, message
+    if rate == 48000:
+        assert "frame 30000 of the mix" in message, message
+    assert ("a.wav" in message) == (given == "file" and subtype == "FLOAT"), message
+    assert not out.exists() and not list(tmp_path.glob(".out.wav.*")), list(tmp_path.iterdir())
+
+
+@pytest.mark.parametrize(
     ("fmt", "subtype", "engine_reads"),
     [
         ("WAV", "PCM_16", True),

@@ -114,8 +114,6 @@ def _probe_array(mix: MixFile, track: Strip, given: InMemorySource) -> SourceInf
         raise _error(mix, track, str(track.source), reason)
     if array.dtype not in (np.float32, np.float64):
         array = array.astype(np.float64)
-    if not np.all(np.isfinite(array)):
-        raise _error(mix, track, str(track.source), "in-memory source holds NaN or infinity")
     if not (isinstance(rate, int | np.integer) and 1000 <= int(rate) <= 384000):
         raise _error(mix, track, str(track.source), f"sample rate {rate!r} is not an integer in Hz")
     array = np.ascontiguousarray(array)

@@ -23,6 +23,13 @@ pub enum EngineError {
         path: String,
         reason: String,
     },
+    /// A track's source holds NaN or an infinity where the mix plays it: from its file
+    /// (`path`) or from the caller. `frame`: the frame of the mix where it plays.
+    SourceNotFinite {
+        track: String,
+        path: Option<String>,
+        frame: u64,
+    },
     /// Writing the output file failed.
     Output { path: String, reason: String },
     /// An output buffer whose length does not match the block.
@@ -56,6 +63,15 @@ impl fmt::Display for EngineError {
                 "track \"{track}\": reading {path} failed ({reason}); the file was changed or \
                  damaged during the render"
             ),
+            Self::SourceNotFinite { track, path, frame } => {
+                let source = path.as_ref().map_or_else(String::new, |p| format!(" {p}"));
+                write!(
+                    f,
+                    "track \"{track}\": its source{source} holds NaN or infinity, played at \
+                     frame {frame} of the mix; no filter can carry such a sample: repair or \
+                     replace the source"
+                )
+            }
             Self::Output { path, reason } => {
                 write!(f, "{path}: writing the output failed ({reason})")
             }

@@ -65,6 +65,28 @@ impl SourceBlock<'_> {
             Self::F64(s) => Self::F64(&s[lo..hi]),
         }
     }
+
+    /// Index of the first NaN or infinity, if any.
+    fn first_non_finite(&self) -> Option<usize> {
+        match *self {
+            Self::F32(s) => first_non_finite(s, f32::is_finite),
+            Self::F64(s) => first_non_finite(s, f64::is_finite),
+        }
+    }
+}
+
+/// Index of the first `x` that is not `finite`. Runs of 64 are checked without a branch, so
+/// that the check vectorises: it reads every source sample the render uses.
+fn first_non_finite<T: Copy>(x: &[T], finite: impl Fn(T) -> bool) -> Option<usize> {
+    const RUN: usize = 64;
+    x.chunks(RUN).enumerate().find_map(|(k, run)| {
+        let ok = run.iter().fold(true, |ok, &v| ok & finite(v));
+        if ok {
+            None
+        } else {
+            run.iter().position(|&v| !finite(v)).map(|i| k * RUN + i)
+        }
+    })
 }
 
 /// Where the master's block goes, interleaved stereo.
@@ -905,7 +927,7 @@ fn set_ranges(
 }
 
 /// Loads a track's source block (from its file, or `input[lo..hi]`); false when its file
-/// failed (the error is kept in the strip).
+/// failed or the block holds a sample no mix can carry (the error is kept in the strip).
 fn load_track(
     strip: &mut StripState,
     input: &SourceBlock<'_>,
@@ -913,30 +935,44 @@ fn load_track(
     clock: u64,
     n: usize,
 ) -> bool {
-    let Some(mut file) = strip.file.take() else {
-        strip.load_source(&input.slice(lo, hi), clock, n);
-        return true;
-    };
     let channels = strip.source.as_ref().map_or(1, SourceStage::channels);
-    match file.read((hi - lo) / channels) {
-        Ok(x) => strip.load_source(&SourceBlock::F64(x), clock, n),
-        Err(e) => strip.read_error = Some(e.to_string()),
+    let mut file = strip.file.take();
+    let block = match &mut file {
+        None => input.slice(lo, hi),
+        Some(f) => match f.read((hi - lo) / channels) {
+            Ok(x) => SourceBlock::F64(x),
+            Err(e) => {
+                strip.error = Some(EngineError::SourceRead {
+                    track: strip.name.clone(),
+                    path: f.path().display().to_string(),
+                    reason: e.to_string(),
+                });
+                strip.file = file;
+                return false;
+            }
+        },
+    };
+    // A NaN or infinity would run on through every filter state after it, silently.
+    match block.first_non_finite() {
+        Some(i) => {
+            let src = strip.source.as_ref().expect("tracks have sources");
+            strip.error = Some(EngineError::SourceNotFinite {
+                track: strip.name.clone(),
+                path: file.as_ref().map(|f| f.path().display().to_string()),
+                frame: src.mix_frame(clock, n, i / channels),
+            });
+        }
+        None => strip.load_source(&block, clock, n),
     }
-    strip.file = Some(file);
-    strip.read_error.is_none()
+    strip.file = file;
+    strip.error.is_none()
 }
 
-/// The first read error of the block, by track order.
+/// The first error of the block (a file that failed, a sample that cannot be mixed), by
+/// track order.
 fn read_errors(strips: &mut [StripState]) -> Result<()> {
-    match strips.iter_mut().find(|s| s.read_error.is_some()) {
-        Some(strip) => Err(EngineError::SourceRead {
-            track: strip.name.clone(),
-            path: strip
-                .file
-                .as_ref()
-                .map_or_else(String::new, |f| f.path().display().to_string()),
-            reason: strip.read_error.take().unwrap_or_default(),
-        }),
+    match strips.iter_mut().find_map(|s| s.error.take()) {
+        Some(e) => Err(e),
         None => Ok(()),
     }
 }

@@ -7,6 +7,7 @@
 
 use std::sync::Arc;
 
+use crate::EngineError;
 use crate::automation::{CONTROL_GRID, grid_frame};
 use crate::delay::StereoDelay;
 use crate::dsp::{AudioBlock, Sidechain, Slot};
@@ -55,6 +56,16 @@ impl SourceStage {
         #[allow(clippy::cast_possible_truncation)] // within one block
         let span = ((lo - start) as usize, (hi - start) as usize);
         span
+    }
+
+    /// The mix frame at which the block of `n` frames at `start` plays its source block's
+    /// frame `i` (for a resampled source, where the block's sound begins).
+    pub(crate) fn mix_frame(&self, start: u64, n: usize, i: usize) -> u64 {
+        let lo = start + self.span(start, n).0 as u64;
+        match self {
+            Self::Direct { .. } => lo + i as u64,
+            Self::Resampled { .. } => lo,
+        }
     }
 
     /// Source frames the block of `n` frames at `start` consumes.
@@ -191,8 +202,8 @@ pub(crate) struct StripState {
     pub(crate) source: Option<SourceStage>,
     /// The track's file when the engine reads it itself (else the caller hands blocks in).
     pub(crate) file: Option<WavSource>,
-    /// Why reading `file` failed in the last block.
-    pub(crate) read_error: Option<String>,
+    /// Why the last block's source could not be loaded.
+    pub(crate) error: Option<EngineError>,
     /// Polarity and clip gain, folded into one factor.
     input_gain: f64,
     law: PanLaw,
@@ -296,7 +307,7 @@ impl StripState {
             channels,
             source,
             file: None,
-            read_error: None,
+            error: None,
             input_gain: sign * math::db_to_gain(strip.clip_gain_db),
             law: strip.pan_law,
             gain_db: strip.gain_db.clone(),

@@ -7,7 +7,7 @@
 mod common;
 
 use common::{bits, bus, c, lane, plan, render, signal, track};
-use mixrender_engine::{Engine, EngineConfig, EngineError, Plan, math};
+use mixrender_engine::{Engine, EngineConfig, EngineError, Plan, SourceBlock, math};
 use serde_json::json;
 
 const N: usize = 9000;
@@ -244,6 +244,75 @@ fn offsets_place_the_source_on_its_frame() {
     assert_eq!(l[1234], 0.5);
     assert_eq!(l[1243], 0.5);
     assert_eq!(l[1244], 0.0);
+}
+
+/// Blocks of `block` frames until the first error: how many rendered, and the error.
+fn render_until_error(
+    plan: &serde_json::Value,
+    sources: &[Vec<f32>],
+    block: usize,
+    threads: usize,
+) -> (usize, EngineError) {
+    let p = Plan::from_json(plan.to_string().as_bytes()).unwrap();
+    let config = EngineConfig {
+        max_block: block,
+        threads,
+        stems: false,
+    };
+    let mut engine = Engine::new(&p, config).unwrap();
+    let mut read = vec![0; sources.len()];
+    let mut wanted = vec![0; sources.len()];
+    let mut done = 0;
+    while engine.position() < engine.frames() {
+        let n = block.min(usize::try_from(engine.frames() - engine.position()).unwrap());
+        engine.source_frames_wanted(n, &mut wanted);
+        let blocks: Vec<SourceBlock<'_>> = (0..sources.len())
+            .map(|t| SourceBlock::F32(&sources[t][read[t]..read[t] + wanted[t]]))
+            .collect();
+        read.iter_mut().zip(&wanted).for_each(|(r, w)| *r += w);
+        if let Err(e) = engine.process_block(&blocks, n) {
+            return (done, e);
+        }
+        done += 1;
+    }
+    panic!("the render ended without an error")
+}
+
+#[test]
+fn a_source_sample_that_is_not_finite_stops_the_render_naming_track_and_frame() {
+    // A plays from frame 100 with a NaN at its frame 5000; B an infinity at its frame 4200.
+    let (mut a, mut b) = (vec![0.25f32; 8000], vec![0.25f32; 8000]);
+    a[5000] = f32::NAN;
+    b[4200] = f32::INFINITY;
+    let mut ta = track("A", 1, 48000, 8000, 100);
+    ta["inserts"] = json!([{"type": "eq", "name": "eq", "bypass": false, "bands": []}]);
+    let tb = track("B", 1, 48000, 8000, 0);
+    for (block, threads) in [(1000, 1), (1000, 2), (4096, 2), (65536, 2)] {
+        let (done, e) = render_until_error(
+            &plan(vec![ta.clone(), tb.clone()], 9000),
+            &[a.clone(), b.clone()],
+            block,
+            threads,
+        );
+        // The first block that plays either stops the render; in one block, the first track
+        // in order is named, though the other's comes earlier.
+        assert_eq!(done, 4200 / block, "block {block}");
+        let (track, frame) = if block == 1000 {
+            ("B", 4200)
+        } else {
+            ("A", 5100)
+        };
+        assert_eq!(
+            e,
+            EngineError::SourceNotFinite {
+                track: track.into(),
+                path: None,
+                frame
+            },
+            "block {block}, threads {threads}"
+        );
+        assert!(e.to_string().contains("NaN or infinity"), "{e}");
+    }
 }
 
 #[test]

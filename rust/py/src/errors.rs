@@ -13,6 +13,7 @@ pub(crate) fn to_py(err: EngineError) -> PyErr {
         | EngineError::RoutingCycle { .. }
         | EngineError::SourceLength { .. }
         | EngineError::SourceRead { .. }
+        | EngineError::SourceNotFinite { .. }
         | EngineError::Output { .. }
         | EngineError::OutputLength { .. }
         | EngineError::BlockSize { .. } => err.to_string(),
