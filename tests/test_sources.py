@@ -12,7 +12,7 @@ import soundfile as sf
 import mixrender
 from conftest import MixWriter
 from mixrender.lock import read_lock
-from mixrender.render import BlockRender
+from mixrender.render import DECODED_BLOCK, DEFAULT_BLOCK, BlockRender
 
 MIX = """
 format = "mixrender/1"
@@ -131,6 +131,8 @@ def test_the_engine_reads_wav_files_to_the_same_samples_as_soundfile(
     loaded = mixrender.load(mix)
     job = BlockRender(loaded.file)
     assert job.engine_reads == [engine_reads, engine_reads]
+    # Files soundfile decodes, ahead on a thread, are read in shorter calls.
+    assert job.block == (DEFAULT_BLOCK if engine_reads else DECODED_BLOCK)
     from_files = loaded.render(block_size=1000)
     # soundfile's own reading of the same files, handed in as arrays.
     arrays = {

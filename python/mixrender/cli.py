@@ -20,7 +20,14 @@ if TYPE_CHECKING:
 from . import __version__, load
 from .batch import BatchEvent, JobResult
 from .errors import MixError
-from .render import DEFAULT_BLOCK, MAX_BLOCK, STEMS_BLOCK, RenderReport, default_threads
+from .render import (
+    DECODED_BLOCK,
+    DEFAULT_BLOCK,
+    MAX_BLOCK,
+    STEMS_BLOCK,
+    RenderReport,
+    default_threads,
+)
 
 app = typer.Typer(
     name="mixrender",
@@ -138,8 +145,8 @@ def render(
             "--block-size",
             min=1,
             max=MAX_BLOCK,
-            help=f"Frames per call into the engine (default {DEFAULT_BLOCK}, "
-            f"{STEMS_BLOCK} with --stems).",
+            help=f"Frames per call into the engine (default {DEFAULT_BLOCK}; {DECODED_BLOCK} "
+            f"when a source is not WAV, {STEMS_BLOCK} with --stems).",
         ),
     ] = None,
     threads: Annotated[
