@@ -718,7 +718,7 @@ impl Engine {
             }
         }
         self.cursors.copy_from_slice(&self.ranges);
-        read_errors(&mut self.strips[..self.n_tracks])?;
+        source_errors(&mut self.strips[..self.n_tracks])?;
 
         let feeds = &self.routing.master_feeds[..];
         let sums = std::iter::once((feeds, &mut self.master.sig));
@@ -910,7 +910,7 @@ fn run_tracks(
         None => tracks.iter_mut().enumerate().for_each(run),
     }
     cursors.copy_from_slice(ranges);
-    read_errors(tracks)
+    source_errors(tracks)
 }
 
 /// Per track, the end of its next `n` frames in its input block: `cursor + wanted`.
@@ -970,7 +970,7 @@ fn load_track(
 
 /// The first error of the block (a file that failed, a sample that cannot be mixed), by
 /// track order.
-fn read_errors(strips: &mut [StripState]) -> Result<()> {
+fn source_errors(strips: &mut [StripState]) -> Result<()> {
     match strips.iter_mut().find_map(|s| s.error.take()) {
         Some(e) => Err(e),
         None => Ok(()),
