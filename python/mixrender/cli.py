@@ -384,18 +384,35 @@ def init(
         Path | None, typer.Option("-o", "--output", help="The mix file to write (<folder>.toml).")
     ] = None,
     target_rms_db: Annotated[
-        float, typer.Option("--target-rms-db", max=0.0, help="Each stem's RMS after clip gain.")
+        float,
+        typer.Option(
+            "--target-rms-db",
+            max=0.0,
+            help="Each stem's active level after clip gain, dBFS: the RMS of its 400 ms blocks "
+            "(every 100 ms) above -70 dBFS and above 20 dB under their mean (BS.1770 gating, "
+            "no K-weighting), so silence between phrases does not count.",
+        ),
     ] = -18.0,
+    max_peak_db: Annotated[
+        float,
+        typer.Option(
+            "--max-peak-db",
+            max=0.0,
+            help="No stem's sample peak above this after clip gain, dBFS; it wins over "
+            "--target-rms-db, and the stems it holds are noted.",
+        ),
+    ] = -3.0,
     force: Annotated[bool, typer.Option("--force", help="Overwrite an existing mix file.")] = False,
 ) -> None:
-    """Write a rough mix of a folder of stems: faders at 0 dB, clip gain to a target RMS."""
+    """Write a rough mix of a folder of stems: faders at 0 dB, clip gain bringing each stem's
+    active level (silence left out) to a target, no sample peak above a ceiling."""
     from .init import rough_mix
 
     mix_path = output if output is not None else Path(f"{stems.resolve().name}.toml")
     try:
         if mix_path.exists() and not force:
             raise MixError(f"{mix_path}: exists; use --force to overwrite it")
-        rough = rough_mix(stems, mix_path, target_rms_db=target_rms_db)
+        rough = rough_mix(stems, mix_path, target_rms_db=target_rms_db, max_peak_db=max_peak_db)
         mix_path.parent.mkdir(parents=True, exist_ok=True)
         mix_path.write_text(rough.text)
         load(mix_path)  # what init writes must load
@@ -408,7 +425,7 @@ def init(
         highlight=False,
     )
     for note in rough.notes:
-        out.print(f"  note: {note}", highlight=False)
+        out.print(f"  note: {note}", highlight=False, soft_wrap=True)
 
 
 def _version(value: bool) -> None:
