@@ -26,7 +26,7 @@ from mixrender.errors import MixError
 REFERENCES = Path(__file__).parents[1].parent / "shared" / "references"
 OFFICIAL = REFERENCES / "ebu-official"
 
-#: The keys the spec's report must have (mix-format.md, "Machine-read outputs").
+#: The keys the spec's report must have (docs/mix-format.md, "Machine-read outputs").
 SPEC_KEYS = {
     "frames",
     "sample_rate",
