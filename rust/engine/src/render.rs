@@ -12,12 +12,15 @@
 //!
 //! Latency is compensated along every path; the master's remaining delay is removed by a
 //! pre-roll: the first call renders that many frames more and keeps only the last block.
+//! Stems, taken at the master's input, are delayed by the latency of the master's inserts,
+//! so that they line up with the output as well.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::delay::StereoDelay;
 use crate::dither;
 pub use crate::dsp::ImpulseResponse;
 use crate::dsp::{AudioBlock, Slot};
@@ -138,6 +141,11 @@ pub struct Engine {
     /// Whether `write_stem` may be called (then calls run whole, so that every strip's
     /// output holds the whole block).
     stems: bool,
+    /// When `stems`: per direct input of the master, its output delayed by the latency of
+    /// the master's inserts, so that it lines up with the master's output (whose delay the
+    /// pre-roll removes) and with the sources.
+    stem_out: Vec<[Vec<f64>; 2]>,
+    stem_comp: Vec<StereoDelay>,
     /// The most frames a strip processes at once: a sub-block when pipelined.
     strip_block: usize,
     /// Per track, the source samples consumed so far in the current call.
@@ -337,6 +345,12 @@ impl Engine {
             None
         };
         debug_assert!(!pipelined || level_of[..n_tracks].iter().all(|&l| l == 0));
+        let stem_count = if config.stems {
+            routing.master_feeds.len()
+        } else {
+            0
+        };
+        let master_latency = routing.master.fader_delay - routing.master.in_delay;
         Ok(Self {
             frames: plan.frames,
             out_pos: 0,
@@ -359,6 +373,12 @@ impl Engine {
             },
             master_in: [vec![0.0; SUB_BLOCK], vec![0.0; SUB_BLOCK]],
             stems: config.stems,
+            stem_out: (0..stem_count)
+                .map(|_| [vec![0.0; max_block], vec![0.0; max_block]])
+                .collect(),
+            stem_comp: (0..stem_count)
+                .map(|_| StereoDelay::new(master_latency))
+                .collect(),
             strip_block,
             cursors: vec![0; n_tracks],
             ranges: vec![0; n_tracks],
@@ -719,6 +739,14 @@ impl Engine {
         }
         self.cursors.copy_from_slice(&self.ranges);
         source_errors(&mut self.strips[..self.n_tracks])?;
+        // Every span, the pre-roll's too, goes through the stems' delays.
+        let stems = self.stem_out.iter_mut().zip(&mut self.stem_comp);
+        for ((out, comp), feed) in stems.zip(&self.routing.master_feeds) {
+            for (dst, src) in out.iter_mut().zip(&self.strips[feed.strip()].out) {
+                dst[..n].copy_from_slice(&src[..n]);
+            }
+            comp.process(out, n);
+        }
 
         let feeds = &self.routing.master_feeds[..];
         let sums = std::iter::once((feeds, &mut self.master.sig));
@@ -762,24 +790,27 @@ impl Engine {
             .collect()
     }
 
-    /// Writes the last block of stem `k` (a direct input of the master, aligned as the
-    /// master sums it). Floats are not clipped, so that the stems sum to the master's input;
-    /// integers are dithered with noise independent of the master's.
+    /// Writes the last block of stem `k`: a direct input of the master as the master sums
+    /// it, delayed by the latency of the master's inserts, so that every stem lines up with
+    /// the master's output and with the sources, whatever latency sits on tracks, buses or
+    /// the master. Floats are not clipped, so that the stems sum to the master's input (as
+    /// a render without the master's inserts and gain has it); integers are dithered with
+    /// noise independent of the master's.
     ///
     /// # Errors
     /// [`EngineError::OutputLength`] for a wrong length, [`EngineError::Plan`] for a bad `k`.
     pub fn write_stem(&self, k: usize, out: OutputBlock<'_>) -> Result<()> {
-        let Some(feed) = self.routing.master_feeds.get(k) else {
+        if k >= self.routing.master_feeds.len() {
             return Err(EngineError::Plan {
                 reason: format!("no stem {k}"),
             });
-        };
+        }
         if !self.stems {
             return Err(EngineError::Plan {
                 reason: "stems were not asked for when the engine was built".to_owned(),
             });
         }
-        let [l, r] = &self.strips[feed.strip()].out;
+        let [l, r] = &self.stem_out[k];
         let seed = dither::stream_seed(self.output.seed, k as u64 + 1);
         self.convert(&l[..self.block], &r[..self.block], out, seed, false)
     }
