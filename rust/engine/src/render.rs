@@ -1311,3 +1311,79 @@ impl MasterState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn lane(v: f64) -> Value {
+        json!({"points": [[0, v, "linear", 0.0]]})
+    }
+
+    fn strip(name: &str, source: Value, polarity: bool, inserts: Value) -> Value {
+        json!({
+            "name": name, "source": source, "clip_gain_db": 0.0, "polarity": polarity,
+            "pan_law": "-3dB", "gain_db": lane(0.0), "pan": lane(0.0), "width": lane(1.0),
+            "mute": lane(0.0), "solo_muted": false, "vcas": [], "output": "master",
+            "sends": [], "inserts": inserts,
+        })
+    }
+
+    /// The pre-fader key that bus "B" (fed by track "T", through a saturation) gives the
+    /// compressor on bus "K", after one block.
+    fn key_of_b(polarity: bool) -> [Vec<f64>; 2] {
+        let n = 2000;
+        let source = json!({"channels": 1, "sample_rate": 48000, "frames": n, "offset": 0});
+        let mut t = strip("T", source, false, json!([]));
+        t["output"] = json!({"strip": 1});
+        let saturation = json!([{"type": "saturation", "name": "sat", "bypass": false,
+            "drive_db": lane(9.0), "shape": "tanh", "oversample": 2, "output_db": lane(0.0),
+            "mix": lane(1.0)}]);
+        let b = strip("B", Value::Null, polarity, saturation);
+        let compressor = json!([{"type": "compressor", "name": "comp", "bypass": false,
+            "threshold_db": lane(-30.0), "ratio": lane(4.0), "knee_db": lane(0.0),
+            "attack_ms": lane(1.0), "release_ms": lane(50.0), "makeup_db": lane(0.0),
+            "detector": "peak", "rms_ms": lane(10.0), "sidechain": 1,
+            "sidechain_hpf_hz": null, "stereo_link": true, "mix": lane(1.0)}]);
+        let k = strip("K", Value::Null, false, compressor);
+        let plan = json!({
+            "version": 1, "sample_rate": 48000, "frames": n, "strips": [t, b, k], "vcas": [],
+            "master": {"gain_db": lane(0.0), "inserts": []},
+            "output": {"bit_depth": 32, "dither": false, "seed": 0},
+        });
+        let plan = Plan::from_json(plan.to_string().as_bytes()).expect("a valid plan");
+        let config = EngineConfig {
+            max_block: n,
+            threads: 1,
+            stems: false,
+        };
+        let mut engine = Engine::new(&plan, config).expect("an engine");
+        // Lopsided: large positive half-waves, small negative ones.
+        #[allow(clippy::cast_precision_loss)] // small frame numbers
+        let src: Vec<f32> = (0..n)
+            .map(|i| {
+                let v = libm::sinf(i as f32 * 0.05) * 0.5;
+                if v > 0.0 { v } else { 0.2 * v }
+            })
+            .collect();
+        let mut wanted = [0];
+        engine.source_frames_wanted(n, &mut wanted);
+        engine
+            .process_block(&[SourceBlock::F32(&src[..wanted[0]])], n)
+            .expect("a block");
+        let (tap, channels) = engine.strips[1].key_tap.clone().expect("B keys K");
+        assert_eq!(channels, 2);
+        tap
+    }
+
+    #[test]
+    fn a_key_tapped_from_an_inverted_bus_is_inverted() {
+        // Every detector is blind to the sign, so only the tap itself shows it.
+        let (plain, inverted) = (key_of_b(false), key_of_b(true));
+        assert!(plain[0].iter().any(|&v| v > 0.1), "B sounds");
+        for c in 0..2 {
+            assert!(inverted[c].iter().zip(&plain[c]).all(|(&a, &b)| a == -b));
+        }
+    }
+}
