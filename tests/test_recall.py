@@ -201,3 +201,127 @@ def test_the_demo_mix_recalls_exactly_from_its_committed_lock() -> None:
     result = runner.invoke(app, ["verify", str(REPO / "mixes" / "demo" / "demo.toml")])
     assert result.exit_code == 0, result.output
     assert "identical" in result.output
+
+
+# Latency everywhere: a lookahead limiter on the track "Kick", oversampled saturation on the
+# bus "Group", a delay line's bus "Echo" fed by a send, and the master's inserts (a lookahead
+# limiter, optionally after an oversampled saturation). Clicks on known frames mark time.
+STEMS_MIX = """
+format = "mixrender/1"
+[session]
+sample_rate = 48000
+tail_s = 0.05
+[render]
+bit_depth = 32
+
+[[track]]
+name = "Kick"
+source = "kick.wav"
+pan = -0.4
+  [[track.insert]]
+  type = "limiter"
+  lookahead_ms = 2.0
+  ceiling_db = -1.0
+
+[[track]]
+name = "Snare"
+source = "snare.wav"
+output = "Group"
+
+[[track]]
+name = "Pad"
+source = "pad.wav"
+offset_s = 0.3
+output = "Group"
+sends = [{{ to = "Echo", level_db = -12.0 }}]
+
+[[bus]]
+name = "Group"
+gain_db = -2.0
+  [[bus.insert]]
+  type = "saturation"
+  drive_db = 3.0
+  oversample = 4
+
+[[bus]]
+name = "Echo"
+pan = 0.5
+  [[bus.insert]]
+  type = "delay"
+  time_ms = 30.0
+  feedback = 0.2
+
+[master]
+gain_db = -1.0
+{master_inserts}
+"""
+
+MASTER_LIMITER = """
+  [[master.insert]]
+  type = "limiter"
+  lookahead_ms = {lookahead}
+  ceiling_db = -0.5
+"""
+
+MASTER_SATURATION = """
+  [[master.insert]]
+  type = "saturation"
+  drive_db = 2.0
+  oversample = 8
+"""
+
+KICK_AT, SNARE_AT, PAD_FROM = 4000, 6000, 14400
+
+
+def stems_sources() -> dict[str, tuple[object, ...]]:
+    kick = np.zeros(24000)
+    kick[KICK_AT] = 0.5
+    snare = np.zeros((20000, 2))
+    snare[SNARE_AT] = [0.4, -0.3]
+    pad = noise(0.2, channels=2, seed=11) * 0.5
+    return {
+        "kick__wav": (kick, 48000, "DOUBLE"),
+        "snare__wav": (snare, 48000, "DOUBLE"),
+        "pad__wav": (pad, 48000, "DOUBLE"),
+    }
+
+
+@pytest.mark.parametrize(
+    ("lookahead", "saturation"), [(5.0, False), (1.5, True), (None, True), (None, False)]
+)
+@pytest.mark.parametrize(("block", "threads"), [(None, 1), (1000, 2), (4096, 2), (777, 1)])
+def test_stems_line_up_with_the_sources_and_sum_to_the_master_input(
+    write_mix: MixWriter,
+    tmp_path: Path,
+    lookahead: float | None,
+    saturation: bool,
+    block: int | None,
+    threads: int,
+) -> None:
+    inserts = (MASTER_SATURATION if saturation else "") + (
+        MASTER_LIMITER.format(lookahead=lookahead) if lookahead is not None else ""
+    )
+    mix = write_mix(STEMS_MIX.format(master_inserts=inserts), **stems_sources())
+    folder = tmp_path / "stems"
+    out = mixrender.load(mix).render(
+        dtype="float64", stems=folder, block_size=block, threads=threads
+    )
+    stems = {}
+    for name in ("Kick", "Group", "Echo"):
+        stems[name], rate = sf.read(str(folder / f"{name}.wav"), dtype="float64")
+        assert rate == 48000 and stems[name].shape == out.shape, name
+    assert sorted(p.name for p in folder.iterdir()) == ["Echo.wav", "Group.wav", "Kick.wav"]
+    # Each click where its source has it: in its stem, and in the master.
+    assert int(np.argmax(np.abs(stems["Kick"][:, 0]))) == KICK_AT
+    assert int(np.argmax(np.abs(stems["Group"][:PAD_FROM, 0]))) == SNARE_AT
+    assert int(np.argmax(np.abs(out[:5000, 0]))) == KICK_AT
+    # The echo of the pad: its first sample 30 ms after the pad's.
+    assert int(np.flatnonzero(np.abs(stems["Echo"][:, 1]) > 0.0)[0]) == PAD_FROM + 1440
+    # The master's input: the same mix without the master's inserts, at 0 dB.
+    bare = STEMS_MIX.format(master_inserts="").replace("gain_db = -1.0\n", "gain_db = 0.0\n")
+    master_in = mixrender.load(write_mix(bare, name="bare.toml")).render(dtype="float64")
+    assert np.max(np.abs(master_in)) < 1.0  # not clipped
+    total = (stems["Kick"] + stems["Group"]) + stems["Echo"]
+    # Each stem is float32: within half an ulp of its float64 sample, which is below 1.
+    assert np.max(np.abs(total - master_in)) <= 3 * 2.0**-25 + 1e-12
+    assert np.max(np.abs(total)) > 0.3

@@ -265,3 +265,129 @@ source = "c.wav"
     mix = write_mix(text, c__wav=(click(), 48000, "DOUBLE"))
     with pytest.raises(mixrender.UnsupportedError, match="lookahead_ms cannot be automated"):
         mixrender.load(mix).render()
+
+
+# Bus polarity: "A" and "C" sum into the bus "B" (a saturation driven hard, then a compressor
+# keyed from the track "D", which goes straight to the master); B also feeds the bus "E"
+# from its pre-inserts tap, through a soft saturation. Every level is kept under full scale,
+# so that the float output is the master's sum as it is.
+POLARITY_MIX = (
+    HEAD
+    + """
+[[track]]
+name = "A"
+source = "a.wav"
+pan = -0.3
+polarity = {a}
+output = "B"
+[[track]]
+name = "C"
+source = "c.wav"
+clip_gain_db = -2.0
+polarity = {c}
+output = "B"
+[[track]]
+name = "D"
+source = "d.wav"
+pan = 0.4
+mute = {mute_d}
+[[bus]]
+name = "B"
+polarity = {b}
+gain_db = {b_gain}
+mute = {mute_b}
+sends = [{{ to = "E", level_db = -6.0, tap = "pre_inserts" }}]
+  [[bus.insert]]
+  type = "saturation"
+  drive_db = 9.0
+  oversample = 4
+  output_db = -6.0
+  [[bus.insert]]
+  type = "compressor"
+  threshold_db = -30.0
+  ratio = 4.0
+  attack_ms = 1.0
+  sidechain = "D"
+[[bus]]
+name = "E"
+gain_db = -3.0
+mute = {mute_e}
+  [[bus.insert]]
+  type = "saturation"
+  shape = "soft"
+  drive_db = 6.0
+  oversample = 2
+"""
+)
+
+
+def polarity_sources() -> dict[str, tuple[np.ndarray, int, str]]:
+    # Asymmetric sources: positive half-waves larger than negative ones, and an offset.
+    a = tone(0.25, freq=220.0, db=-8.0)
+    a = np.where(a > 0, a, 0.3 * a) + 0.05
+    c = tone(0.25, freq=330.0, db=-10.0, channels=2)
+    c = np.where(c > 0, c, 0.5 * c)
+    d = noise(0.25, seed=5) * 0.5
+    return {
+        "a__wav": (a, 48000, "DOUBLE"),
+        "c__wav": (c, 48000, "DOUBLE"),
+        "d__wav": (d, 48000, "DOUBLE"),
+    }
+
+
+def render_polarity(write_mix: MixWriter, *, rough: bool = False, **keys: str) -> np.ndarray:
+    values = {"a": "false", "c": "false", "b": "false", "b_gain": "0.0"}
+    values |= {"mute_b": "false", "mute_d": "false", "mute_e": "false"} | keys
+    mix = write_mix(POLARITY_MIX.format(**values), **polarity_sources())
+    out = mixrender.load(mix).render(dtype="float64", rough=rough)
+    assert np.max(np.abs(out)) < 1.0  # nothing clipped: the output is the master's sum
+    return out
+
+
+def test_bus_polarity_negates_the_bus_and_leaves_a_direct_track_alone(
+    write_mix: MixWriter,
+) -> None:
+    plain = render_polarity(write_mix)
+    inverted = render_polarity(write_mix, b="true")
+    # Each direct input of the master alone, the others silent (adding a silent input
+    # changes no bit). D muted still keys B's compressor; B's fader off leaves its
+    # pre-inserts send to E.
+    d = render_polarity(write_mix, mute_b="true")
+    b = render_polarity(write_mix, mute_d="true", mute_e="true")
+    e = render_polarity(write_mix, mute_d="true", b_gain="-144.0")
+    assert min(np.max(np.abs(x)) for x in (d, b, e)) > 0.01
+    assert np.array_equal(render_polarity(write_mix, b="true", mute_d="true", mute_e="true"), -b)
+    assert np.array_equal(render_polarity(write_mix, b="true", mute_d="true", b_gain="-144.0"), -e)
+    assert np.array_equal(render_polarity(write_mix, b="true", mute_b="true"), d)
+    # The master sums D, then B, then E (tracks before buses).
+    assert np.array_equal(plain, (d + b) + e)
+    assert np.array_equal(inverted, (d - b) - e)
+
+
+def test_bus_polarity_inverts_at_the_head_of_the_strip(write_mix: MixWriter) -> None:
+    # Inverting the bus's summed input is inverting each of its inputs: the tracks' own
+    # polarity (at their source) is the reference, bit for bit, through the bus's nonlinear
+    # inserts, its keyed compressor and its pre-inserts send. Inverted after its inserts
+    # (before the pre-fader tap, or at the output) the bus would leave E as it was.
+    inputs_inverted = render_polarity(write_mix, a="true", c="true")
+    bus_inverted = render_polarity(write_mix, b="true")
+    assert np.array_equal(bus_inverted, inputs_inverted)
+    e_inputs = render_polarity(write_mix, a="true", c="true", mute_d="true", b_gain="-144.0")
+    e_bus = render_polarity(write_mix, b="true", mute_d="true", b_gain="-144.0")
+    e_plain = render_polarity(write_mix, mute_d="true", b_gain="-144.0")
+    assert np.max(np.abs(e_plain)) > 0.01
+    assert np.array_equal(e_bus, e_inputs)
+    assert not np.allclose(e_bus, e_plain, atol=1e-3)
+
+
+def test_a_rough_render_keeps_bus_polarity(write_mix: MixWriter) -> None:
+    plain = render_polarity(write_mix, rough=True)
+    bus_inverted = render_polarity(write_mix, rough=True, b="true")
+    inputs_inverted = render_polarity(write_mix, rough=True, a="true", c="true")
+    d = render_polarity(write_mix, rough=True, mute_b="true")
+    b = render_polarity(write_mix, rough=True, mute_d="true")
+    assert min(np.max(np.abs(x)) for x in (d, b)) > 0.01
+    assert np.array_equal(bus_inverted, inputs_inverted)
+    # Rough: no inserts and no sends, so the master is D plus B, B inverted or not.
+    assert np.array_equal(plain, d + b)
+    assert np.array_equal(bus_inverted, d - b)

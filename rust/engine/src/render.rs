@@ -12,12 +12,15 @@
 //!
 //! Latency is compensated along every path; the master's remaining delay is removed by a
 //! pre-roll: the first call renders that many frames more and keeps only the last block.
+//! Stems, taken at the master's input, are delayed by the latency of the master's inserts,
+//! so that they line up with the output as well.
 
 use std::path::Path;
 use std::sync::Arc;
 
 use rayon::prelude::*;
 
+use crate::delay::StereoDelay;
 use crate::dither;
 pub use crate::dsp::ImpulseResponse;
 use crate::dsp::{AudioBlock, Slot};
@@ -138,6 +141,11 @@ pub struct Engine {
     /// Whether `write_stem` may be called (then calls run whole, so that every strip's
     /// output holds the whole block).
     stems: bool,
+    /// When `stems`: per direct input of the master, its output delayed by the latency of
+    /// the master's inserts, so that it lines up with the master's output (whose delay the
+    /// pre-roll removes) and with the sources.
+    stem_out: Vec<[Vec<f64>; 2]>,
+    stem_comp: Vec<StereoDelay>,
     /// The most frames a strip processes at once: a sub-block when pipelined.
     strip_block: usize,
     /// Per track, the source samples consumed so far in the current call.
@@ -337,6 +345,12 @@ impl Engine {
             None
         };
         debug_assert!(!pipelined || level_of[..n_tracks].iter().all(|&l| l == 0));
+        let stem_count = if config.stems {
+            routing.master_feeds.len()
+        } else {
+            0
+        };
+        let master_latency = routing.master.fader_delay - routing.master.in_delay;
         Ok(Self {
             frames: plan.frames,
             out_pos: 0,
@@ -359,6 +373,12 @@ impl Engine {
             },
             master_in: [vec![0.0; SUB_BLOCK], vec![0.0; SUB_BLOCK]],
             stems: config.stems,
+            stem_out: (0..stem_count)
+                .map(|_| [vec![0.0; max_block], vec![0.0; max_block]])
+                .collect(),
+            stem_comp: (0..stem_count)
+                .map(|_| StereoDelay::new(master_latency))
+                .collect(),
             strip_block,
             cursors: vec![0; n_tracks],
             ranges: vec![0; n_tracks],
@@ -719,6 +739,14 @@ impl Engine {
         }
         self.cursors.copy_from_slice(&self.ranges);
         source_errors(&mut self.strips[..self.n_tracks])?;
+        // Every span, the pre-roll's too, goes through the stems' delays.
+        let stems = self.stem_out.iter_mut().zip(&mut self.stem_comp);
+        for ((out, comp), feed) in stems.zip(&self.routing.master_feeds) {
+            for (dst, src) in out.iter_mut().zip(&self.strips[feed.strip()].out) {
+                dst[..n].copy_from_slice(&src[..n]);
+            }
+            comp.process(out, n);
+        }
 
         let feeds = &self.routing.master_feeds[..];
         let sums = std::iter::once((feeds, &mut self.master.sig));
@@ -762,24 +790,27 @@ impl Engine {
             .collect()
     }
 
-    /// Writes the last block of stem `k` (a direct input of the master, aligned as the
-    /// master sums it). Floats are not clipped, so that the stems sum to the master's input;
-    /// integers are dithered with noise independent of the master's.
+    /// Writes the last block of stem `k`: a direct input of the master as the master sums
+    /// it, delayed by the latency of the master's inserts, so that every stem lines up with
+    /// the master's output and with the sources, whatever latency sits on tracks, buses or
+    /// the master. Floats are not clipped, so that the stems sum to the master's input (as
+    /// a render without the master's inserts and gain has it); integers are dithered with
+    /// noise independent of the master's.
     ///
     /// # Errors
     /// [`EngineError::OutputLength`] for a wrong length, [`EngineError::Plan`] for a bad `k`.
     pub fn write_stem(&self, k: usize, out: OutputBlock<'_>) -> Result<()> {
-        let Some(feed) = self.routing.master_feeds.get(k) else {
+        if k >= self.routing.master_feeds.len() {
             return Err(EngineError::Plan {
                 reason: format!("no stem {k}"),
             });
-        };
+        }
         if !self.stems {
             return Err(EngineError::Plan {
                 reason: "stems were not asked for when the engine was built".to_owned(),
             });
         }
-        let [l, r] = &self.strips[feed.strip()].out;
+        let [l, r] = &self.stem_out[k];
         let seed = dither::stream_seed(self.output.seed, k as u64 + 1);
         self.convert(&l[..self.block], &r[..self.block], out, seed, false)
     }
@@ -1277,6 +1308,82 @@ impl MasterState {
                     stats.clipped[c] += 1;
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::{Value, json};
+
+    fn lane(v: f64) -> Value {
+        json!({"points": [[0, v, "linear", 0.0]]})
+    }
+
+    fn strip(name: &str, source: Value, polarity: bool, inserts: Value) -> Value {
+        json!({
+            "name": name, "source": source, "clip_gain_db": 0.0, "polarity": polarity,
+            "pan_law": "-3dB", "gain_db": lane(0.0), "pan": lane(0.0), "width": lane(1.0),
+            "mute": lane(0.0), "solo_muted": false, "vcas": [], "output": "master",
+            "sends": [], "inserts": inserts,
+        })
+    }
+
+    /// The pre-fader key that bus "B" (fed by track "T", through a saturation) gives the
+    /// compressor on bus "K", after one block.
+    fn key_of_b(polarity: bool) -> [Vec<f64>; 2] {
+        let n = 2000;
+        let source = json!({"channels": 1, "sample_rate": 48000, "frames": n, "offset": 0});
+        let mut t = strip("T", source, false, json!([]));
+        t["output"] = json!({"strip": 1});
+        let saturation = json!([{"type": "saturation", "name": "sat", "bypass": false,
+            "drive_db": lane(9.0), "shape": "tanh", "oversample": 2, "output_db": lane(0.0),
+            "mix": lane(1.0)}]);
+        let b = strip("B", Value::Null, polarity, saturation);
+        let compressor = json!([{"type": "compressor", "name": "comp", "bypass": false,
+            "threshold_db": lane(-30.0), "ratio": lane(4.0), "knee_db": lane(0.0),
+            "attack_ms": lane(1.0), "release_ms": lane(50.0), "makeup_db": lane(0.0),
+            "detector": "peak", "rms_ms": lane(10.0), "sidechain": 1,
+            "sidechain_hpf_hz": null, "stereo_link": true, "mix": lane(1.0)}]);
+        let k = strip("K", Value::Null, false, compressor);
+        let plan = json!({
+            "version": 1, "sample_rate": 48000, "frames": n, "strips": [t, b, k], "vcas": [],
+            "master": {"gain_db": lane(0.0), "inserts": []},
+            "output": {"bit_depth": 32, "dither": false, "seed": 0},
+        });
+        let plan = Plan::from_json(plan.to_string().as_bytes()).expect("a valid plan");
+        let config = EngineConfig {
+            max_block: n,
+            threads: 1,
+            stems: false,
+        };
+        let mut engine = Engine::new(&plan, config).expect("an engine");
+        // Lopsided: large positive half-waves, small negative ones.
+        #[allow(clippy::cast_precision_loss)] // small frame numbers
+        let src: Vec<f32> = (0..n)
+            .map(|i| {
+                let v = libm::sinf(i as f32 * 0.05) * 0.5;
+                if v > 0.0 { v } else { 0.2 * v }
+            })
+            .collect();
+        let mut wanted = [0];
+        engine.source_frames_wanted(n, &mut wanted);
+        engine
+            .process_block(&[SourceBlock::F32(&src[..wanted[0]])], n)
+            .expect("a block");
+        let (tap, channels) = engine.strips[1].key_tap.clone().expect("B keys K");
+        assert_eq!(channels, 2);
+        tap
+    }
+
+    #[test]
+    fn a_key_tapped_from_an_inverted_bus_is_inverted() {
+        // Every detector is blind to the sign, so only the tap itself shows it.
+        let (plain, inverted) = (key_of_b(false), key_of_b(true));
+        assert!(plain[0].iter().any(|&v| v > 0.1), "B sounds");
+        for c in 0..2 {
+            assert!(inverted[c].iter().zip(&plain[c]).all(|(&a, &b)| a == -b));
         }
     }
 }

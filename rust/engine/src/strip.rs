@@ -204,7 +204,8 @@ pub(crate) struct StripState {
     pub(crate) file: Option<WavSource>,
     /// Why the last block's source could not be loaded.
     pub(crate) error: Option<EngineError>,
-    /// Polarity and clip gain, folded into one factor.
+    /// Polarity and clip gain, folded into one factor (a bus has no clip gain: its polarity
+    /// alone, applied to its summed input).
     input_gain: f64,
     law: PanLaw,
     gain_db: Lane,
@@ -308,7 +309,11 @@ impl StripState {
             source,
             file: None,
             error: None,
-            input_gain: sign * math::db_to_gain(strip.clip_gain_db),
+            input_gain: if strip.source.is_some() {
+                sign * math::db_to_gain(strip.clip_gain_db)
+            } else {
+                sign
+            },
             law: strip.pan_law,
             gain_db: strip.gain_db.clone(),
             pan: strip.pan.clone(),
@@ -415,6 +420,12 @@ impl StripState {
         let (at_in, at_fader) = (now - frames(t.in_delay), now - frames(t.fader_delay));
         // Tracks measured their source and clip gain in `load_source`; a bus measures its input.
         let first = if self.source.is_some() { 2 } else { 1 };
+        if self.source.is_none() {
+            // A bus's polarity, at the head of its strip: before its taps and inserts.
+            let [l, r] = &mut self.sig;
+            scale(&mut l[..n], self.input_gain);
+            scale(&mut r[..n], self.input_gain);
+        }
         if let (Some(levels), None) = (&mut self.levels, &self.source) {
             measure(&mut levels[0], &self.sig, self.channels, (0, n));
         }
