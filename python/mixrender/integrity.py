@@ -433,18 +433,21 @@ def flac_tail(path: Path, frames: int) -> None:
         with sf.SoundFile(str(path)) as f:
             f.seek(frames - tail)
             got = f.read(tail, dtype="float32").shape[0]
-    except (RuntimeError, sf.LibsndfileError):
+    except RuntimeError:  # soundfile's errors derive from it
         got = -1
     if got == tail:
         return
     present = 0
     try:
         with sf.SoundFile(str(path)) as f:
-            for block in f.blocks(65536, dtype="float32"):
-                present += block.shape[0]
-    except (RuntimeError, sf.LibsndfileError):
+            while present < frames:
+                got = f.read(4096, dtype="float32").shape[0]
+                if got == 0:
+                    break
+                present += got
+    except RuntimeError:  # soundfile's errors derive from it: the frames before it count
         pass
-    raise _cut(frames, min(present, frames - 1))
+    raise _cut(frames, min(present, frames - 1), about=present > 0)
 
 
 # --- Ogg ----------------------------------------------------------------------------------
