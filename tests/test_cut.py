@@ -282,6 +282,15 @@ def test_whole_files_with_trailing_chunks_and_junk_are_accepted(tmp_path: Path) 
     sf.write(str(flac), np.zeros(5000), RATE, subtype="PCM_16")
     flac.write_bytes(flac.read_bytes() + b"TAG" + bytes(125))
     assert _probe(flac) == "ok"
+    # A FLAC file behind an ID3v2 tag (libsndfile reads it but cannot seek in it), whole
+    # and cut.
+    tag = b"ID3\x04\x00\x00\x00\x00\x00\x14" + bytes(20)
+    sf.write(str(flac), np.linspace(-0.5, 0.5, 5000) ** 3, RATE, subtype="PCM_16")
+    whole = flac.read_bytes()
+    flac.write_bytes(tag + whole)
+    assert _probe(flac) == "ok"
+    flac.write_bytes(tag + whole[:-50])
+    assert "the header promises 5000 frames but the file holds " in _probe(flac)
     # A data chunk marked "until the end of the file" (a streaming writer's) promises nothing.
     data = bytearray(_wav(path, "PCM_U8"))
     at = data.index(b"data") + 4

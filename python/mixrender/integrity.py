@@ -135,8 +135,19 @@ def check_file(path: Path) -> str | None:
             # starts like one.
             return None
         file = _File(f, size)
+        if kind == "MP3" and head[:3] == b"ID3" and len(head) >= 10:
+            after = _id3_end(head)
+            if after + 4 <= size and file.at(after, 4) == b"fLaC":
+                _flac(file, after)  # a FLAC file behind an ID3v2 tag
+                return "FLAC"
         _CHECKS[kind](file)
         return kind
+
+
+def _id3_end(head: bytes) -> int:
+    """Where the ID3v2 tag at the start of `head` (10 bytes or more) ends."""
+    end = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
+    return end + 10 if head[5] & 0x10 else end
 
 
 # --- WAV family -------------------------------------------------------------------------
@@ -155,8 +166,11 @@ def _riff(file: _File) -> None:
     ds64_frames: int | None = None
     fmt: tuple[int, int, int, int] | None = None  # tag, channels, rate, block_align
     fact: int | None = None
+    data: tuple[int, int] | None = None  # start, stated bytes
     while True:
         if pos + 8 > file.size:
+            if data is not None:
+                raise Damaged("it has no fmt chunk")
             raise _header_cut(file.size)
         cid = file.at(pos, 4)
         (csize,) = struct.unpack(u32, file.at(pos + 4, 4))
@@ -186,9 +200,11 @@ def _riff(file: _File) -> None:
                     fact = ds64_frames
             elif csize == 0xFFFFFFFF:
                 return  # a streaming writer's "until the end of the file": nothing promised
-            if fmt is None:
-                raise Damaged("its data chunk comes before its fmt chunk")
-            _data(file, body, csize, fmt, fact)
+            data = (body, csize)
+            if body + csize > file.size and fmt is None:
+                raise _cut_bytes("the data chunk", body + csize, file.size)
+        if fmt is not None and data is not None:
+            _data(file, data[0], data[1], fmt, fact)
             return
         pos = body + csize + (csize & 1)
 
@@ -400,8 +416,8 @@ def _au(file: _File) -> None:
 # --- FLAC ---------------------------------------------------------------------------------
 
 
-def _flac(file: _File) -> None:
-    pos = 4
+def _flac(file: _File, start: int = 0) -> None:
+    pos = start + 4
     frames = 0
     while True:
         header = file.at(pos, 4)
@@ -423,7 +439,8 @@ def _flac(file: _File) -> None:
 
 def flac_tail(path: Path, frames: int) -> None:
     """Seeks to the last frames the FLAC file's STREAMINFO promises and reads them; Damaged
-    when they cannot be read (then the file is decoded to say how many frames it holds)."""
+    when they cannot be read (then the file is decoded to say how many frames it holds, or
+    that it holds them all: libsndfile does not seek in a FLAC file behind an ID3v2 tag)."""
     import soundfile as sf
 
     if frames <= 0:
@@ -447,7 +464,9 @@ def flac_tail(path: Path, frames: int) -> None:
                 present += got
     except RuntimeError:  # soundfile's errors derive from it: the frames before it count
         pass
-    raise _cut(frames, min(present, frames - 1), about=present > 0)
+    if present >= frames:
+        return  # whole: libsndfile could not seek in it (a FLAC file behind an ID3v2 tag)
+    raise _cut(frames, present, about=present > 0)
 
 
 # --- Ogg ----------------------------------------------------------------------------------
@@ -475,6 +494,11 @@ def _ogg_page_ok(page: bytes) -> bool:
 
 
 def _ogg(file: _File) -> None:
+    # The first page holds the codec's identification header, with the sample rate.
+    first = file.at(0, min(file.size, 27 + 255 + 64))
+    packet = first[27 + first[26] :] if len(first) > 27 else b""
+    if packet[:7] == b"\x01vorbis" and len(packet) >= 16:
+        _rate(int.from_bytes(packet[12:16], "little"))
     window = min(file.size, 65307 + 65536)
     base = file.size - window
     tail = file.at(base, window)
@@ -538,9 +562,7 @@ def _mp3(file: _File) -> None:
     if head[:3] == b"ID3":
         if len(head) < 10:
             raise _header_cut(file.size)
-        pos = 10 + sum((b & 0x7F) << (7 * (3 - i)) for i, b in enumerate(head[6:10]))
-        if head[5] & 0x10:
-            pos += 10
+        pos = _id3_end(head)
     end = file.size
     if end >= 128 and file.at(end - 128, 3) == b"TAG":
         end -= 128
