@@ -109,7 +109,7 @@ def sniff(head: bytes) -> str | None:
         return "AIFF"
     if head[:4] == b"caff":
         return "CAF"
-    if head[:4] == b".snd":
+    if head[:4] in (b".snd", b"dns."):
         return "AU"
     if head[:4] == b"fLaC":
         return "FLAC"
@@ -398,7 +398,8 @@ _AU_BYTES = {1: 1, 2: 1, 3: 2, 4: 3, 5: 4, 6: 4, 7: 8, 27: 1}
 
 
 def _au(file: _File) -> None:
-    offset, length, encoding, rate, channels = struct.unpack(">IIIII", file.at(4, 20))
+    order = "<" if file.at(0, 4) == b"dns." else ">"  # little-endian AU
+    offset, length, encoding, rate, channels = struct.unpack(order + "IIIII", file.at(4, 20))
     _rate(rate)
     if offset > file.size:
         raise _header_cut(file.size)
