@@ -131,8 +131,8 @@ def check_file(path: Path) -> str | None:
         head = f.read(64)
         kind = sniff(head)
         if kind is None:
-            # A file shorter than any magic of these containers: cut inside its header if it
-            # starts like one.
+            # None of these containers (or one cut inside its first bytes): libsndfile says
+            # whether it is audio, and the caller refuses it either way.
             return None
         file = _File(f, size)
         if kind == "MP3" and head[:3] == b"ID3" and len(head) >= 10:
