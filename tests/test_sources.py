@@ -60,7 +60,9 @@ def test_a_truncated_source_is_named_when_reading_fails(
     (tmp_path / "cut.flac").write_bytes(data[: len(data) // 2])
     with pytest.raises(mixrender.SourceError) as e:
         mixrender.load(mix).render(block_size=4096)
-    assert "cut.flac" in str(e.value) and "truncated or corrupt" in str(e.value)
+    # Found before the render starts: the last frames STREAMINFO promises cannot be read.
+    assert "cut.flac" in str(e.value) and "the header promises 96000 frames" in str(e.value)
+    assert "the file is cut short" in str(e.value)
 
 
 def test_more_than_two_channels_is_refused_with_advice(
@@ -244,6 +246,13 @@ def test_the_engines_header_probe_agrees_with_soundfile(
         assert probed == (info.frames, info.channels, info.samplerate, info.subtype)
     else:
         assert probed is None
-    # A cut file is left to soundfile, which reads the frames that are there.
+    # A cut file: the engine's probe says so where it reads the file, else soundfile's path
+    # (`integrity`) does.
     path.write_bytes(path.read_bytes()[:-5])
-    assert _engine.probe_wav(path) is None
+    if engine_reads:
+        frame = 2 * {"PCM_16": 2, "PCM_24": 3}.get(subtype, 4)
+        holds = 1001 - -(-5 // frame)  # the frames whole after 5 bytes are cut
+        with pytest.raises(ValueError, match=f"promises 1001 frames but the file holds {holds};"):
+            _engine.probe_wav(path)
+    else:
+        assert _engine.probe_wav(path) is None

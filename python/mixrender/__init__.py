@@ -140,7 +140,15 @@ def load(
     path: str | os.PathLike[str], *, sources: Mapping[str, InMemorySource] | None = None
 ) -> Mix:
     """Loads and validates a mix file. `sources` maps a track's `source` string to
-    `(array, sample_rate)`, replacing that file (arrays are used as they are, not copied)."""
+    `(array, sample_rate)`, replacing that file: a `(frames,)` or `(frames, channels)` array
+    of 1 or 2 channels and an integer rate in 8000..384000 Hz.
+
+    float32 and float64 arrays are used as they are (not copied; float16 is widened exactly).
+    Integer arrays are scaled as soundfile reads integer files of the same width, into a
+    float type that holds every value exactly: int8 by 2^-7, uint8 as (x - 128) * 2^-7,
+    int16 by 2^-15, int32 by 2^-31. Other dtypes (bool, complex, object, int64, uint16,
+    uint32, uint64: no audio file holds them) raise SourceError when the mix is checked or
+    rendered."""
     mix = Mix(load_mixfile(path), dict(sources or {}))
     if sources:
         known = {t.source for t in mix.file.tracks}

@@ -14,7 +14,9 @@ __version__: str
 
 def probe_wav(path: str | os.PathLike[str]) -> tuple[int, int, int, str] | None:
     """`(frames, channels, sample_rate, subtype)` of a WAV file the engine reads itself,
-    None for any other file (soundfile reads it, or explains why not)."""
+    None for any other file (soundfile reads it, or explains why not). ValueError (the reason,
+    one line) for such a WAV file that is cut short (its data chunk runs past the end of the
+    file) or whose sample rate is outside 8000..384000 Hz."""
 
 @final
 class Renderer:

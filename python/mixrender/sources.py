@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from . import _engine
+from . import _engine, integrity
 from .errors import SourceError
 from .mixfile import Insert, MixFile, Strip
 
@@ -65,32 +65,108 @@ def _error(mix: MixFile, track: Strip, source: Path | str, reason: str) -> Sourc
     return SourceError(mix.path, track.line, f"{track.label} > source", source, reason)
 
 
+class _Unusable(Exception):
+    """Why a source or impulse-response file cannot be used (the message, one line)."""
+
+
+def _probe_header(path: Path) -> tuple[int, int, int, str, bool]:
+    """`(frames, channels, sample_rate, subtype, engine_reads)` of the audio file at `path`,
+    from its header: the engine's own probe for the WAV files it reads, soundfile's for the
+    rest, after `integrity.check_file` found the file whole (a seek and a header parse; see
+    that module). Raises _Unusable with the reason."""
+    if not path.exists():
+        raise _Unusable(
+            f"file not found (looked for {path}); paths are relative to the mix file's folder"
+        )
+    if path.is_dir():
+        raise _Unusable("is a folder, not an audio file")
+    try:
+        wav = _engine.probe_wav(path)
+    except ValueError as e:  # a WAV file the engine reads, cut short or impossible
+        raise _Unusable(str(e)) from None
+    if wav is not None:
+        frames, channels, rate, subtype = wav
+        return frames, channels, rate, subtype, True
+    import soundfile as sf
+
+    try:
+        kind = integrity.check_file(path)
+    except integrity.Damaged as e:
+        raise _Unusable(str(e)) from None
+    except OSError as e:
+        raise _Unusable(f"cannot be opened ({e.strerror})") from None
+    try:
+        info = sf.info(str(path))
+    except RuntimeError as e:  # soundfile's errors derive from it
+        raise _Unusable(f"cannot be read as audio ({e})") from None
+    except OSError as e:
+        raise _Unusable(f"cannot be opened ({e.strerror})") from None
+    if kind is None:
+        raise _Unusable(
+            f"is in the {info.format_info} format; mixrender reads sources in the formats whose "
+            f"completeness it can check ({', '.join(integrity.CHECKED)}): convert it to WAV "
+            "or FLAC (losslessly)"
+        )
+    reason = integrity.check_rate(info.samplerate)
+    if reason is not None:
+        raise _Unusable(reason)
+    if kind == "FLAC":
+        try:
+            integrity.flac_tail(path, info.frames)
+        except integrity.Damaged as e:
+            raise _Unusable(str(e)) from None
+    return info.frames, info.channels, info.samplerate, info.subtype, False
+
+
 def _probe_file(mix: MixFile, track: Strip) -> SourceInfo:
     path = track.source_path
     assert path is not None and track.source is not None
-    if not path.exists():
-        reason = f"file not found (looked for {path}); paths are relative to the mix file's folder"
-        raise _error(mix, track, track.source, reason)
-    if path.is_dir():
-        raise _error(mix, track, track.source, "is a folder, not an audio file")
-    wav = _engine.probe_wav(path)
-    if wav is not None:
-        frames, channels, rate, subtype = wav
-    else:
-        import soundfile as sf
-
-        try:
-            info = sf.info(str(path))
-        except RuntimeError as e:  # soundfile's errors derive from it
-            raise _error(mix, track, track.source, f"cannot be read as audio ({e})") from None
-        except OSError as e:
-            raise _error(mix, track, track.source, f"cannot be opened ({e.strerror})") from None
-        frames, channels, rate, subtype = info.frames, info.channels, info.samplerate, info.subtype
+    try:
+        frames, channels, rate, subtype, engine_reads = _probe_header(path)
+    except _Unusable as e:
+        raise _error(mix, track, track.source, str(e)) from None
     if channels > 2:
         raise _error(mix, track, track.source, f"has {channels} channels; {_ADVICE_CHANNELS}")
     # float32 holds every integer sample of up to 24 bits exactly; wider formats need float64.
     dtype = "float64" if subtype in ("DOUBLE", "PCM_32") else "float32"
-    return SourceInfo(frames, rate, channels, dtype, path, None, subtype, wav is not None)
+    return SourceInfo(frames, rate, channels, dtype, path, None, subtype, engine_reads)
+
+
+#: How integer arrays given in memory are read, as soundfile reads integer files of the same
+#: width: `(x - offset) * scale`, into a float type that holds every result exactly.
+_INTEGER_SCALES: dict[str, tuple[int, float, str]] = {
+    "int8": (0, 2.0**-7, "float32"),
+    "uint8": (128, 2.0**-7, "float32"),
+    "int16": (0, 2.0**-15, "float32"),
+    "int32": (0, 2.0**-31, "float64"),
+}
+
+
+def _as_samples(array: npt.NDArray[Any]) -> npt.NDArray[np.floating[Any]] | str:
+    """The float samples of an in-memory array, or why its dtype is refused."""
+    import numpy as np
+
+    kind = array.dtype
+    if kind in (np.float32, np.float64):
+        return array
+    if kind == np.float16:
+        return array.astype(np.float32)  # exact
+    if kind.name in _INTEGER_SCALES:
+        offset, scale, dtype = _INTEGER_SCALES[kind.name]
+        wide = array.astype(np.float64)
+        if offset:
+            wide -= offset
+        return (wide * scale).astype(dtype)
+    if kind.kind in "iu":
+        return (
+            f"in-memory source has dtype {kind.name}, which no audio file holds; give float32 "
+            "or float64 samples in -1..1, or int8, uint8, int16 or int32 (scaled as "
+            "soundfile reads such files)"
+        )
+    return (
+        f"in-memory source has dtype {kind.name}; give float32 or float64 samples in -1..1, "
+        "or int8, uint8, int16 or int32 (scaled as soundfile reads such files)"
+    )
 
 
 def _probe_array(mix: MixFile, track: Strip, given: InMemorySource) -> SourceInfo:
@@ -112,12 +188,18 @@ def _probe_array(mix: MixFile, track: Strip, given: InMemorySource) -> SourceInf
     if array.shape[1] > 2:
         reason = f"has {array.shape[1]} channels; {_ADVICE_CHANNELS}"
         raise _error(mix, track, str(track.source), reason)
-    if array.dtype not in (np.float32, np.float64):
-        array = array.astype(np.float64)
-    if not (isinstance(rate, int | np.integer) and 1000 <= int(rate) <= 384000):
+    samples = _as_samples(array)
+    if isinstance(samples, str):
+        raise _error(mix, track, str(track.source), samples)
+    if isinstance(rate, bool) or not isinstance(rate, int | np.integer):
         raise _error(mix, track, str(track.source), f"sample rate {rate!r} is not an integer in Hz")
-    array = np.ascontiguousarray(array)
-    return SourceInfo(array.shape[0], int(rate), array.shape[1], str(array.dtype), None, array)
+    bad_rate = integrity.check_rate(int(rate))
+    if bad_rate is not None:
+        raise _error(mix, track, str(track.source), bad_rate.split(";")[0])
+    samples = np.ascontiguousarray(samples)
+    return SourceInfo(
+        samples.shape[0], int(rate), samples.shape[1], str(samples.dtype), None, samples
+    )
 
 
 def probe_sources(
@@ -179,48 +261,35 @@ def probe_irs(mix: MixFile) -> list[IrInfo]:
     """Reads the header of every impulse response, in the order the engine receives them
     (`plan.impulse_responses`). Raises SourceError naming the mix file, the insert's line and
     path, the file and the reason: missing, unreadable, more than 2 channels, empty or longer
-    than `MAX_IR_SECONDS`."""
+    than `MAX_IR_SECONDS`, cut short (see `integrity`)."""
     from .plan import impulse_responses  # late: plan imports this module
 
     sites = _ir_sites(mix)
     infos: list[IrInfo] = []
-    paths = impulse_responses(mix)
-    if paths:
-        import soundfile as sf
-    for path in paths:
+    for path in impulse_responses(mix):
         written, line, where = sites[path]
         site = IrInfo(
             0, 0, 0, "float64", path, written=written, mix_path=mix.path, line=line, where=where
         )
-        if not path.exists():
-            raise site.error(
-                f"file not found (looked for {path}); paths are relative to the mix file's folder"
-            )
-        if path.is_dir():
-            raise site.error("is a folder, not an audio file")
         try:
-            info = sf.info(str(path))
-        except RuntimeError as e:  # soundfile's errors derive from it
-            raise site.error(f"cannot be read as audio ({e})") from None
-        except OSError as e:
-            raise site.error(f"cannot be opened ({e.strerror})") from None
-        if info.channels > 2:
+            frames, channels, rate, _subtype, _engine_reads = _probe_header(path)
+        except _Unusable as e:
+            raise site.error(str(e)) from None
+        if channels > 2:
             raise site.error(
-                f"has {info.channels} channels; an impulse response is mono or stereo "
+                f"has {channels} channels; an impulse response is mono or stereo "
                 "(true-stereo and surround responses are not supported): split it into a "
                 "stereo or mono file"
             )
-        if info.frames == 0:
+        if frames == 0:
             raise site.error("holds no samples")
-        seconds = info.frames / info.samplerate
+        seconds = frames / rate
         if seconds > MAX_IR_SECONDS:
             raise site.error(
                 f"lasts {seconds:.1f} s; impulse responses are read whole and may last at "
                 f"most {MAX_IR_SECONDS:.0f} s: trim its silent tail"
             )
-        infos.append(
-            replace(site, frames=info.frames, sample_rate=info.samplerate, channels=info.channels)
-        )
+        infos.append(replace(site, frames=frames, sample_rate=rate, channels=channels))
     return infos
 
 

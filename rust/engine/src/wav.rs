@@ -84,29 +84,52 @@ impl<R: Read> Read for Recording<R> {
 /// caller's reader.
 const MAX_HEADER: usize = 1 << 20;
 
+/// The sample rates a source may have: a header outside them is damaged (or not audio), and
+/// is refused before anything sized by it is allocated.
+pub const SAMPLE_RATES: std::ops::RangeInclusive<u32> = 8_000..=384_000;
+
+/// Why a WAV file that the engine reads contradicts itself: cut short, a data chunk past its
+/// end, or a sample rate no audio has. One line, without the file's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damaged(pub String);
+
+/// A parsed header and the reader at the start of the samples.
+type Opened<R> = (WavInfo, BufReader<Recording<R>>);
+
 /// Parses the header `reader` reads from a file of `file_len` bytes: the file's description
-/// and the reader, at the start of the samples (the first of them in its buffer). `None`
+/// and the reader, at the start of the samples (the first of them in its buffer). `Ok(None)`
 /// when the engine does not read the file: not a WAV file hound reads, another sample
-/// encoding, samples in wider containers than their bits (24 in 32), or a data chunk that
-/// runs past the end of the file (libsndfile reads what is there).
+/// encoding, samples in wider containers than their bits (24 in 32), or a data chunk whose
+/// size says "until the end of the file". [`Damaged`] when its sample rate is outside
+/// [`SAMPLE_RATES`] or its data chunk runs past the end of the file (it was cut short).
 fn read_header<R: Read>(
     reader: R,
     file_len: u64,
     capacity: usize,
-) -> Option<(WavInfo, BufReader<Recording<R>>)> {
+) -> std::result::Result<Option<Opened<R>>, Damaged> {
     let recording = Recording {
         inner: reader,
         bytes: Vec::new(),
         overflow: false,
     };
-    let header = hound::WavReader::new(BufReader::with_capacity(capacity, recording)).ok()?;
+    let Ok(header) = hound::WavReader::new(BufReader::with_capacity(capacity, recording)) else {
+        return Ok(None);
+    };
     let spec = header.spec();
+    if !SAMPLE_RATES.contains(&spec.sample_rate) {
+        return Err(Damaged(format!(
+            "sample rate {} Hz is outside {}..{} Hz; the header is damaged or the file is not audio",
+            spec.sample_rate,
+            SAMPLE_RATES.start(),
+            SAMPLE_RATES.end()
+        )));
+    }
     let encoding = match (spec.sample_format, spec.bits_per_sample) {
         (hound::SampleFormat::Int, 16) => Encoding::I16,
         (hound::SampleFormat::Int, 24) => Encoding::I24,
         (hound::SampleFormat::Int, 32) => Encoding::I32,
         (hound::SampleFormat::Float, 32) => Encoding::F32,
-        _ => return None,
+        _ => return Ok(None),
     };
     let info = WavInfo {
         frames: u64::from(header.duration()),
@@ -116,30 +139,51 @@ fn read_header<R: Read>(
     };
     let mut buffered = header.into_inner();
     if buffered.get_ref().overflow {
-        return None;
+        return Ok(None);
     }
     // The data chunk's size is the 4 bytes just before the samples.
     let recorded = &buffered.get_ref().bytes;
-    let start = recorded.len().checked_sub(buffered.buffer().len())?;
-    let size = recorded.get(start.checked_sub(4)?..start)?;
-    let data_len = u64::from(u32::from_le_bytes(size.try_into().ok()?));
-    let samples = info.frames * info.channels as u64;
-    if data_len != samples * encoding.bytes() as u64 || start as u64 + data_len > file_len {
-        return None;
+    let Some(start) = recorded.len().checked_sub(buffered.buffer().len()) else {
+        return Ok(None);
+    };
+    let Some(size) = start.checked_sub(4).and_then(|s| recorded.get(s..start)) else {
+        return Ok(None);
+    };
+    let Ok(size) = <[u8; 4]>::try_from(size) else {
+        return Ok(None);
+    };
+    let data_len = u64::from(u32::from_le_bytes(size));
+    let frame_bytes = info.channels as u64 * encoding.bytes() as u64;
+    if data_len == u64::from(u32::MAX) || frame_bytes == 0 || data_len != info.frames * frame_bytes
+    {
+        return Ok(None);
+    }
+    let start = start as u64;
+    if start + data_len > file_len {
+        let present = file_len.saturating_sub(start) / frame_bytes;
+        return Err(Damaged(format!(
+            "the header promises {} frames but the file holds {present}; the file is cut \
+             short (an interrupted copy?): copy it again",
+            info.frames
+        )));
     }
     buffered.get_mut().bytes = Vec::new();
-    Some((info, buffered))
+    Ok(Some((info, buffered)))
 }
 
 /// Reads the header of the file at `path`: `Ok(None)` when the engine does not read it (see
 /// [`WavSource::open`]), which another reader may.
 ///
 /// # Errors
-/// The file cannot be opened.
+/// The file cannot be opened ([`io::ErrorKind`] of the failure), or it is a WAV file that
+/// contradicts itself ([`io::ErrorKind::InvalidData`], the [`Damaged`] reason as message).
 pub fn probe(path: &Path) -> io::Result<Option<WavInfo>> {
     let file = File::open(path)?;
     let len = file.metadata()?.len();
-    Ok(read_header(file, len, 4096).map(|(info, _)| info))
+    match read_header(file, len, 4096) {
+        Ok(found) => Ok(found.map(|(info, _)| info)),
+        Err(Damaged(reason)) => Err(io::Error::new(io::ErrorKind::InvalidData, reason)),
+    }
 }
 
 /// What the caller's probe ([`probe`], or libsndfile's) said of the file; the engine reads
@@ -188,12 +232,12 @@ pub struct WavSource {
 impl WavSource {
     /// Opens `path` when it is a WAV file of 16-, 24- or 32-bit integers or 32-bit floats
     /// (each in a container of its own width) whose header reads as `expected`; `Ok(None)`
-    /// when it is another kind of file or its data chunk runs past its end (the caller reads
-    /// it), an error when it cannot be opened. `max_frames` sizes the buffers for the most
+    /// when it is another kind of file (the caller reads it), an error when it cannot be
+    /// opened or contradicts itself (see [`probe`]). `max_frames` sizes the buffers for the most
     /// frames one [`WavSource::read`] is expected to ask for.
     ///
     /// # Errors
-    /// The file cannot be opened.
+    /// The file cannot be opened, or is cut short ([`io::ErrorKind::InvalidData`]).
     pub fn open(path: &Path, expected: Expected, max_frames: usize) -> io::Result<Option<Self>> {
         let file = File::open(path)?;
         let len = file.metadata()?.len();
@@ -201,7 +245,9 @@ impl WavSource {
             inner: file,
             hash: Sha256::new(),
         };
-        let Some((info, buffered)) = read_header(hashing, len, READ_AHEAD) else {
+        let Some((info, buffered)) = read_header(hashing, len, READ_AHEAD)
+            .map_err(|Damaged(reason)| io::Error::new(io::ErrorKind::InvalidData, reason))?
+        else {
             return Ok(None);
         };
         let agrees = info.frames == expected.frames
@@ -578,16 +624,107 @@ mod tests {
         let whole = dir.join("whole.wav");
         write(&whole, 24, false, 2, 1000);
         assert_eq!(probe(&whole).unwrap().unwrap().frames, 1000);
-        let bytes = std::fs::read(&whole).unwrap();
-        let cut = dir.join("cut.wav");
-        std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
-        assert_eq!(probe(&cut).unwrap(), None);
         let at_44k1 = Expected {
             sample_rate: 44_100,
             ..expected
         };
         assert!(WavSource::open(&whole, at_44k1, 100).unwrap().is_some());
-        assert!(WavSource::open(&cut, at_44k1, 100).unwrap().is_none());
+        let bytes = std::fs::read(&whole).unwrap();
+        let cut = dir.join("cut.wav");
+        std::fs::write(&cut, &bytes[..bytes.len() - 7]).unwrap();
+        let e = probe(&cut).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+        assert!(
+            e.to_string()
+                .contains("promises 1000 frames but the file holds 998")
+        );
+        assert!(WavSource::open(&cut, at_44k1, 100).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    /// The byte offset of the samples in a WAV written by hound (the end of its header).
+    fn data_start(bytes: &[u8]) -> usize {
+        bytes.windows(4).position(|w| w == b"data").unwrap() + 8
+    }
+
+    #[test]
+    fn a_file_that_contradicts_its_header_is_damaged() {
+        let dir = std::env::temp_dir().join(format!("mixrender-wav-cut-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("s.wav");
+        for (bits, float, channels) in [(16, false, 1), (24, false, 2), (32, true, 2)] {
+            write(&path, bits, float, channels, 300);
+            let whole = std::fs::read(&path).unwrap();
+            let start = data_start(&whole);
+            let frame = usize::from(bits / 8 * channels);
+            assert_eq!(
+                whole.len(),
+                start + 300 * frame,
+                "hound writes no trailing chunk"
+            );
+            // Cut at the start of the data, inside a frame, and mid-data.
+            for keep in [0, 1, 150 * frame, 150 * frame + 1, 299 * frame + frame - 1] {
+                std::fs::write(&path, &whole[..start + keep]).unwrap();
+                let e = probe(&path).unwrap_err();
+                assert_eq!(e.kind(), io::ErrorKind::InvalidData, "{bits} {keep}");
+                let want = format!(
+                    "the header promises 300 frames but the file holds {}; the file is cut short",
+                    keep / frame
+                );
+                assert!(e.to_string().starts_with(&want), "{e}");
+            }
+            // Cut inside the header: not a WAV file hound reads; the caller's reader explains.
+            std::fs::write(&path, &whole[..start - 6]).unwrap();
+            assert!(probe(&path).unwrap().is_none());
+            // Trailing bytes after a complete data chunk are no damage.
+            let mut longer = whole.clone();
+            longer.extend_from_slice(b"junk after the data");
+            std::fs::write(&path, &longer).unwrap();
+            assert_eq!(probe(&path).unwrap().unwrap().frames, 300);
+            // A data chunk's size larger than the file (a hand-made header).
+            let mut big = whole.clone();
+            let size = u32::try_from(600 * frame).unwrap().to_le_bytes();
+            big[start - 4..start].copy_from_slice(&size);
+            std::fs::write(&path, &big).unwrap();
+            let e = probe(&path).unwrap_err();
+            assert!(
+                e.to_string()
+                    .contains("promises 600 frames but the file holds 300")
+            );
+        }
+        // Sample rates outside 8000..384000 Hz, refused before anything is allocated.
+        write(&path, 16, false, 1, 10);
+        let whole = std::fs::read(&path).unwrap();
+        for (rate, ok) in [
+            (0u32, false),
+            (1, false),
+            (7_999, false),
+            (8_000, true),
+            (384_000, true),
+            (384_001, false),
+            (2_147_483_647, false),
+            (u32::MAX, false),
+        ] {
+            let mut bytes = whole.clone();
+            bytes[24..28].copy_from_slice(&rate.to_le_bytes());
+            // The byte rate, which hound checks against the sample rate (2-byte frames).
+            bytes[28..32].copy_from_slice(&rate.wrapping_mul(2).to_le_bytes());
+            std::fs::write(&path, &bytes).unwrap();
+            match probe(&path) {
+                Ok(Some(info)) => assert!(ok && info.sample_rate == rate, "{rate}"),
+                // hound refuses a zero rate and a byte rate past 32 bits itself: the caller's
+                // probe explains those files.
+                Ok(None) => assert!(rate == 0 || rate == u32::MAX, "{rate}: left to the caller"),
+                Err(e) => {
+                    assert!(!ok, "{rate}: {e}");
+                    assert_eq!(e.kind(), io::ErrorKind::InvalidData);
+                    assert!(
+                        e.to_string().contains(&format!("sample rate {rate} Hz")),
+                        "{e}"
+                    );
+                }
+            }
+        }
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }
