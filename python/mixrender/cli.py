@@ -313,7 +313,7 @@ def _print_null(null: NullTest) -> None:
             out.print(f"  {start:7.1f} - {end:7.1f} s  {change}", highlight=False)
     for stem in null.stems or ():
         if stem.status == "changed":
-            peak = "below -inf" if stem.peak_dbfs is None else f"{stem.peak_dbfs:.2f} dBFS"
+            peak = "n/a" if stem.peak_dbfs is None else f"{stem.peak_dbfs:.2f} dBFS"
             what = f"changed (A minus B peaks at {peak})"
         elif stem.status == "identical":
             what = "identical (every bit is equal)"

@@ -7,7 +7,6 @@ revision is read with `git show` and resolved as if it stood where the file stan
 
 from __future__ import annotations
 
-import difflib
 import math
 import subprocess
 import tempfile
@@ -146,34 +145,46 @@ def _point_pair(a: LanePoint, b: LanePoint, key: str) -> str | None:
 
 
 def point_changes(old: list[LanePoint], new: list[LanePoint], key: str) -> list[str]:
-    """Point by point, in time order: points matched by time; a point whose time changed
-    between the same neighbours, keeping its value, reads as moved; the others as new or
-    removed."""
-    same = 0
-    while same < min(len(old), len(new)) and old[same] == new[same]:
-        same += 1
-    tail = 0
-    while tail < min(len(old), len(new)) - same and old[-1 - tail] == new[-1 - tail]:
-        tail += 1
-    a, b = old[same : len(old) - tail], new[same : len(new) - tail]
-    matcher = difflib.SequenceMatcher(
-        None, [p.seconds for p in a], [p.seconds for p in b], autojunk=False
-    )
+    """Point by point, in time order. Points are matched by time, in one linear merge of
+    the two lists (two points at one time pair in order); between two matched points, as
+    many unmatched points on each side pair in order, and such a pair that kept its value
+    reads as moved; the other unmatched points are removed or new."""
     found: list[str] = []
-    for op, i1, i2, j1, j2 in matcher.get_opcodes():
-        if op == "equal" or (op == "replace" and i2 - i1 == j2 - j1):
-            for pa, pb in zip(a[i1:i2], b[j1:j2], strict=True):
-                if pa.seconds != pb.seconds and pa.value != pb.value:
-                    # Another time and another value: not the same point any more.
+    gap_a: list[LanePoint] = []
+    gap_b: list[LanePoint] = []
+
+    def flush() -> None:
+        if len(gap_a) == len(gap_b):
+            pairs = list(zip(gap_a, gap_b, strict=True))
+            for pa, pb in pairs:
+                if pa.value == pb.value:
+                    found.append(_point_pair(pa, pb, key) or f"point at {pa.at} unchanged")
+                else:  # another time and another value: not the same point any more
                     found.append(f"point at {pa.at} removed")
                     found.append(f"new point at {pb.at} {_value_text(pb.value, key)}")
-                    continue
-                change = _point_pair(pa, pb, key)
-                if change is not None:
-                    found.append(change)
-            continue
-        found += [f"point at {p.at} removed" for p in a[i1:i2]]
-        found += [f"new point at {p.at} {_value_text(p.value, key)}" for p in b[j1:j2]]
+        else:
+            events = [(p.seconds, 0, f"point at {p.at} removed") for p in gap_a] + [
+                (p.seconds, 1, f"new point at {p.at} {_value_text(p.value, key)}") for p in gap_b
+            ]
+            found.extend(text for _, _, text in sorted(events))
+        gap_a.clear()
+        gap_b.clear()
+
+    i = j = 0
+    while i < len(old) or j < len(new):
+        if i < len(old) and j < len(new) and old[i].seconds == new[j].seconds:
+            flush()
+            change = _point_pair(old[i], new[j], key)
+            if change is not None:
+                found.append(change)
+            i, j = i + 1, j + 1
+        elif j >= len(new) or (i < len(old) and old[i].seconds < new[j].seconds):
+            gap_a.append(old[i])
+            i += 1
+        else:
+            gap_b.append(new[j])
+            j += 1
+    flush()
     return found
 
 
