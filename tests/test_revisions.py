@@ -212,6 +212,20 @@ def test_diff_exit_codes(mix: Path, tmp_path: Path) -> None:
     assert missing.exit_code == 2, missing.output
 
 
+def test_diff_exits_1_when_only_the_audio_differs(mix: Path, tmp_path: Path) -> None:
+    """The same text beside another source file: no parameter change, other audio."""
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "mix.toml").write_text(mix.read_text())
+    (other / "bass.wav").write_bytes((tmp_path / "bass.wav").read_bytes())
+    sf.write(str(other / "vox.wav"), tone(1.5, freq=440.0, db=-12.0), 48000, subtype="PCM_24")
+    text_only = runner.invoke(app, ["diff", str(mix), str(other / "mix.toml")])
+    assert text_only.exit_code == 0 and "no parameter changes" in text_only.output
+    result = runner.invoke(app, ["diff", str(mix), str(other / "mix.toml"), "--audio"])
+    assert result.exit_code == 1, result.output
+    assert "no parameter changes" in result.output and "A minus B peaks at" in result.output
+
+
 def _figures(a: Path, b: Path) -> tuple[float, float]:
     """Peak and RMS of A minus B, in dBFS, read from the two files."""
     x, _ = sf.read(str(a), dtype="float64", always_2d=True)
