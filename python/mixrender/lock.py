@@ -291,6 +291,9 @@ def plan_changes(old_plan: Any, new_plan: Any) -> list[str]:
         elif _is_lane(a) and _is_lane(b):
             unit_key = str(path[-1])
             found.append(f"{where} {plan_lane_changes(a, b, rate, unit_key)}")
+        elif path[-2:] == ("source", "offset") and isinstance(a, int) and isinstance(b, int):
+            # The plan holds frames; the mix writes seconds.
+            found.append(f"{who}: offset_s {shown_value(a / rate)} -> {shown_value(b / rate)}")
         else:
             found.append(f"{where} {shown_value(a)} -> {shown_value(b)}")
     return found
