@@ -149,6 +149,8 @@ class _Spec:
     #: only when the mix text and the inputs (path, size, mtime_ns) are still the same.
     mix_sha256: str | None = None
     inputs: tuple[tuple[str, int, int], ...] = ()
+    #: Whether the job writes the lock file beside its mix (`--no-lock` turns it off).
+    lock: bool = True
 
 
 # --- jobs -----------------------------------------------------------------------------------------
@@ -377,12 +379,11 @@ def _lock_is_current(
         lock = read_lock(mix.path)
     except MixError:
         return False
-    out = Path(report.output or "")
     entries = lock.get("source", [])  # the sources in track order, then the impulse responses
     return (
-        lock.get("mixrender_version") == __version__
+        "output" not in lock  # a lock of the earlier layout is re-written
+        and lock.get("mixrender_version") == __version__
         and lock.get("format") == mix.format
-        and lock.get("output") == os.path.relpath(out, mix.path.parent)
         and lock.get("audio_sha256") == report.audio_sha256
         and lock.get("plan_sha256") == hashlib.sha256(planned.plan).hexdigest()
         and [s.get("sha256") for s in entries] == list(digests)
@@ -417,7 +418,7 @@ def render_job(spec: _Spec) -> JobResult:
     start = time.perf_counter()
     try:
         mix = load(spec.mix)
-        report = mix.render(out, threads=1)
+        report = mix.render(out, threads=1, lock=spec.lock)
     except MixError as e:
         return _failed(spec, str(e), time.perf_counter() - start, spec.attempt)
     if spec.cache is not None and spec.key is not None and _unchanged(spec, mix.file.text):
@@ -453,9 +454,16 @@ def _failed(spec: _Spec | Job, error: str, seconds: float, attempts: int) -> Job
 class _Batch:
     """The results so far, the counts and the progress events; prepares jobs for the back ends."""
 
-    def __init__(self, jobs: list[Job], cache: Path | None, progress: BatchProgress | None) -> None:
+    def __init__(
+        self,
+        jobs: list[Job],
+        cache: Path | None,
+        progress: BatchProgress | None,
+        lock: bool = True,
+    ) -> None:
         self.jobs = jobs
         self.cache = cache
+        self.lock = lock
         self.progress = progress
         self.results: dict[int, JobResult] = {}
         self.counts = {"rendered": 0, "cached": 0, "failed": 0}
@@ -499,7 +507,7 @@ class _Batch:
                 self.finish(index, _failed(job, error, 0.0, 0))
                 continue
             if self.cache is None:
-                yield index, _Spec(str(job.mix), str(job.output), 1)
+                yield index, _Spec(str(job.mix), str(job.output), 1, lock=self.lock)
                 continue
             start = time.perf_counter()
             try:
@@ -508,7 +516,7 @@ class _Batch:
                 self.finish(index, _failed(job, str(e), time.perf_counter() - start, 1))
                 continue
             except Exception:  # the cache is an optimisation: render, and let the job tell
-                keyed = _Spec(str(job.mix), str(job.output), 1)
+                keyed = _Spec(str(job.mix), str(job.output), 1, lock=self.lock)
             if isinstance(keyed, _Spec):
                 yield index, keyed
             else:
@@ -535,14 +543,21 @@ class _Batch:
         if report is None:
             text_sha = hashlib.sha256(mix.text.encode()).hexdigest()
             return _Spec(
-                str(job.mix), str(job.output), 1, str(self.cache), key, text_sha, tuple(stamps)
+                str(job.mix),
+                str(job.output),
+                1,
+                str(self.cache),
+                key,
+                text_sha,
+                tuple(stamps),
+                lock=self.lock,
             )
         audio, _ = _cache_paths(self.cache, key, job.output.suffix)
         try:
             _copy_atomic(audio, job.output)
         except OSError as e:
             raise RenderError(f"{job.output}: cannot write the output ({e})") from None
-        if not _lock_is_current(mix, planned, digests, irs, report):
+        if self.lock and not _lock_is_current(mix, planned, digests, irs, report):
             # write_lock only reads `.plan` and `.infos` of the render it is given.
             write_lock(mix, cast("BlockRender", planned), report)
         return JobResult(str(job.mix), str(job.output), "cached", 0.0, report.audio_sha256, None, 1)
@@ -762,6 +777,7 @@ def batch(
     cache: str | os.PathLike[str] | bool | None = None,
     report: str | os.PathLike[str] | None = None,
     progress: BatchProgress | None = None,
+    lock: bool = True,
 ) -> list[JobResult]:
     """Renders every mix in `mixes` into `out_dir` and returns one JobResult per job, in order.
 
@@ -770,9 +786,9 @@ def batch(
     A job failing in a way that may pass is tried up to `retries` more times; a broken mix
     fails at once with its message. `cache` is the cache folder (default ``out_dir/.cache``;
     False turns it off). `report` writes every result as JSON. `progress` is called with a
-    BatchEvent as jobs start, are retried and finish. Raises ValueError for a usage error
-    (nothing matches, a bad count) and BatchError when the batch as a whole cannot run;
-    a job's failure is never raised, it is in its result.
+    BatchEvent as jobs start, are retried and finish. `lock=False` writes no lock file.
+    Raises ValueError for a usage error (nothing matches, a bad count) and BatchError when
+    the batch as a whole cannot run; a job's failure is never raised, it is in its result.
     """
     if workers is not None and workers < 1:
         raise ValueError(f"workers must be at least 1, not {workers}")
@@ -787,7 +803,7 @@ def batch(
         folder = Path(out_dir).absolute() / ".cache"
     else:
         folder = Path(cache).absolute()
-    run = _Batch(jobs, folder, progress)
+    run = _Batch(jobs, folder, progress, lock)
     if scheduler is not None:
         _run_dask(run, scheduler, retries)
     else:

@@ -17,9 +17,12 @@ if TYPE_CHECKING:
     # Imported where a bar is drawn: a render on no terminal never needs them.
     from rich.progress import Progress, TaskID
 
+    from .diff import NullTest
+
 from . import __version__, load
 from .batch import BatchEvent, JobResult
 from .errors import MixError
+from .mixfile import MixFile
 from .render import (
     DECODED_BLOCK,
     DEFAULT_BLOCK,
@@ -160,12 +163,17 @@ def render(
         Path | None,
         typer.Option("--report", help="Write every figure of the render as JSON to this file."),
     ] = None,
+    no_lock: Annotated[
+        bool, typer.Option("--no-lock", help="Do not write the lock file beside the mix.")
+    ] = False,
 ) -> None:
     """Render MIX to a stereo file, block by block, and print a summary."""
     target = output if output is not None else mix.with_suffix(".wav")
     bar = _LazyProgress()
     try:
-        rep = load(mix).render(
+        loaded = load(mix)
+        _warn_overrides(loaded.file)
+        rep = loaded.render(
             target,
             rough=rough,
             block_size=block_size,
@@ -173,12 +181,22 @@ def render(
             stems=stems,
             report=report,
             progress=bar,
+            lock=not no_lock,
         )
     except MixError as e:
         raise _fail(e) from None
     finally:
         bar.close()
     _summary(rep)
+
+
+def _warn_overrides(mix: MixFile) -> None:
+    """Static values an automation lane overrides: a warning line each, as `analyze` prints
+    its warnings."""
+    from .overrides import override_warnings
+
+    for w in override_warnings(mix):
+        out.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -189,6 +207,7 @@ def check(mix: MixArg) -> None:
         m.check()
     except MixError as e:
         raise _fail(e) from None
+    _warn_overrides(m.file)
     f = m.file
     out.print(
         f"ok: {mix} ({len(f.tracks)} tracks, {len(f.buses)} buses, {len(f.vcas)} VCAs, "
@@ -219,15 +238,28 @@ def diff(
     ],
     b: Annotated[str, typer.Argument(help="The other version.")],
     audio: Annotated[
-        bool, typer.Option("--audio", help="Render both and print the null test (A minus B).")
+        bool,
+        typer.Option(
+            "--audio", help="Render both as `render` delivers them and null-test the files."
+        ),
+    ] = False,
+    stems: Annotated[
+        bool,
+        typer.Option(
+            "--stems", help="With --audio: also null-test every direct input of the master."
+        ),
     ] = False,
     section_s: Annotated[
         float, typer.Option("--section-s", min=0.1, help="Section length for loudness, seconds.")
     ] = 10.0,
 ) -> None:
-    """What changed between two versions of a mix; with --audio, what it does to the sound."""
+    """What changed between two versions of a mix; with --audio, what it does to the sound.
+    Exits 0 when the versions are the same, 1 when they differ (in text, or with --audio in
+    the audio), 2 on a usage error or a version that cannot be read."""
     from .diff import describe, load_version, null_test
 
+    if stems and not audio:
+        raise typer.BadParameter("--stems compares the audio: give --audio too")
     try:
         va, vb = load_version(a), load_version(b)
         changes = describe(va, vb)
@@ -236,34 +268,58 @@ def diff(
         if not changes:
             out.print("no parameter changes", highlight=False)
         if not audio:
-            return
-        null = null_test(va, vb, section_s=section_s)
+            raise typer.Exit(1 if changes else 0)
+        null = null_test(va, vb, section_s=section_s, stems=stems)
     except MixError as e:
-        raise _fail(e) from None
+        _fail(e)
+        raise typer.Exit(2) from None
+    _print_null(null)
+    raise typer.Exit(1 if changes or null.differs else 0)
+
+
+def _print_null(null: NullTest) -> None:
+    gains = null.loudness_gain_db
+    if gains != (0.0, 0.0):
+        out.print(
+            f"audio: as delivered, loudness normalisation {gains[0]:+.2f} dB (A), "
+            f"{gains[1]:+.2f} dB (B)",
+            highlight=False,
+        )
     if null.identical:
         out.print("audio: identical (every bit is equal)", highlight=False)
-        return
+    else:
 
-    def db(x: float | None) -> str:
-        return "silent" if x is None else f"{x:.1f} dBFS"
+        def db(x: float | None) -> str:
+            return "silent" if x is None else f"{x:.2f} dBFS"
 
-    out.print(
-        f"audio: A minus B peaks at {db(null.peak_dbfs)}, RMS {db(null.rms_dbfs)}", highlight=False
-    )
-    if null.frames[0] != null.frames[1]:
         out.print(
-            f"  lengths differ: {null.frames[0]} and {null.frames[1]} frames", highlight=False
+            f"audio: A minus B peaks at {db(null.peak_dbfs)}, RMS {db(null.rms_dbfs)}",
+            highlight=False,
         )
-    for start, end, la, lb in null.sections:
-        if la is None or lb is None:
-            change = "not measurable (silent, or under 0.4 s)"
-            if (la is None) != (lb is None):
-                change = (
-                    f"{la if la is not None else 'silent'} -> {lb if lb is not None else 'silent'}"
-                )
+        if null.frames[0] != null.frames[1]:
+            out.print(
+                f"  lengths differ: {null.frames[0]} and {null.frames[1]} frames", highlight=False
+            )
+        for start, end, la, lb in null.sections:
+            if la is None or lb is None:
+                change = "not measurable (silent, or under 0.4 s)"
+                if (la is None) != (lb is None):
+                    change = (
+                        f"{la if la is not None else 'silent'} -> "
+                        f"{lb if lb is not None else 'silent'}"
+                    )
+            else:
+                change = f"{lb - la:+.2f} LU ({la:.1f} -> {lb:.1f} LUFS)"
+            out.print(f"  {start:7.1f} - {end:7.1f} s  {change}", highlight=False)
+    for stem in null.stems or ():
+        if stem.status == "changed":
+            peak = "n/a" if stem.peak_dbfs is None else f"{stem.peak_dbfs:.2f} dBFS"
+            what = f"changed (A minus B peaks at {peak})"
+        elif stem.status == "identical":
+            what = "identical (every bit is equal)"
         else:
-            change = f"{lb - la:+.2f} LU ({la:.1f} -> {lb:.1f} LUFS)"
-        out.print(f"  {start:7.1f} - {end:7.1f} s  {change}", highlight=False)
+            what = f"{stem.status} (only {'B' if stem.status == 'new' else 'A'} has it)"
+        out.print(f"stem {stem.name}: {what}", highlight=False, soft_wrap=True)
 
 
 @app.command()
@@ -482,6 +538,9 @@ def batch_command(
         Path | None,
         typer.Option("--report", dir_okay=False, help="Write every job's result as JSON."),
     ] = None,
+    no_lock: Annotated[
+        bool, typer.Option("--no-lock", help="Do not write the lock files beside the mixes.")
+    ] = False,
 ) -> None:
     """Render many mixes into OUTPUT (their paths kept relative to their common folder)."""
     from .batch import batch as run_batch
@@ -501,6 +560,7 @@ def batch_command(
             cache=False if no_cache else cache,
             report=report,
             progress=bar,
+            lock=not no_lock,
         )
     except ValueError as e:  # nothing matches, and the like: a usage error
         raise typer.BadParameter(str(e)) from None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import subprocess
-from collections.abc import Iterator, Mapping
+import tempfile
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import numpy as np
 from . import _engine
 from .errors import MixError
 from .mixfile import Insert, Lane, MixFile, Strip, load_mixfile, parse_mixfile
-from .render import BlockRender
+from .render import STEMS_BLOCK, BlockRender, render
 
 
 def load_version(spec: str) -> MixFile:
@@ -61,6 +62,8 @@ def _v(value: object) -> str:
     return str(value)
 
 
+shown_value = _v
+
 STRIP_KEYS = (
     "source",
     "offset_s",
@@ -75,17 +78,200 @@ STRIP_KEYS = (
     "pan_law",
 )
 
+#: Marks a change of a static value that a lane of the new version overrides.
+NO_EFFECT = " (no effect: overridden by automation)"
+
+
+def clock(seconds: float) -> str:
+    """A time as m:ss.s (more decimals where the time has them): 1:32.0, 0:10.25."""
+    minutes = int(seconds // 60)
+    rest = seconds - 60 * minutes
+    text = f"{rest:.1f}"
+    if float(text) != rest:
+        text = f"{rest:.6f}".rstrip("0")
+    whole, _, frac = text.partition(".")
+    return f"{minutes}:{whole.zfill(2)}.{frac or '0'}"
+
+
+def unit_of(key: str) -> str:
+    """The unit of a key by its name's ending: gain_db -> dB."""
+    for end, unit in (("_db", "dB"), ("_hz", "Hz"), ("_ms", "ms"), ("_s", "s")):
+        if key.endswith(end):
+            return unit
+    return ""
+
+
+@dataclass(frozen=True)
+class LanePoint:
+    """A lane's point as a diff shows it."""
+
+    seconds: float
+    at: str = field(compare=False)
+    """Its time as the mix writes it: m:ss.s, or "bar:beat" as written."""
+    value: float
+    shape: str
+    """Effective: its own, or its lane's curve."""
+    tension: float
+    own: tuple[Any, ...]
+    """What the file writes for its shape: a point-level shape change is one of these."""
+
+
+def _value_text(value: float, key: str) -> str:
+    if key == "mute":
+        return "on" if value else "off"
+    unit = unit_of(key)
+    return f"{_v(float(value))} {unit}".strip()
+
+
+def _point_pair(a: LanePoint, b: LanePoint, key: str) -> str | None:
+    """What changed in one point kept from A to B, or None."""
+    bits: list[str] = []
+    if a.value != b.value:
+        if key == "mute":
+            bits.append(f"{_value_text(a.value, key)} -> {_value_text(b.value, key)}")
+        else:
+            bits.append(f"{_v(float(a.value))} -> {_value_text(b.value, key)}")
+    if a.own != b.own and (a.shape, a.tension) != (b.shape, b.tension):
+        if a.shape != b.shape:
+            bits.append(f"shape {a.shape} -> {b.shape}")
+        if a.tension != b.tension and "bezier" in (a.shape, b.shape):
+            bits.append(f"tension {_v(a.tension)} -> {_v(b.tension)}")
+    if a.seconds != b.seconds:  # the same time written another way is no change
+        head = f"point moved from {a.at} to {b.at}"
+        return ", ".join([head, *bits])
+    if not bits:
+        return None
+    return f"point at {a.at} " + ", ".join(bits)
+
+
+def point_changes(old: list[LanePoint], new: list[LanePoint], key: str) -> list[str]:
+    """Point by point, in time order. Points are matched by time, in one linear merge of
+    the two lists (two points at one time pair in order); between two matched points, as
+    many unmatched points on each side pair in order, and such a pair that kept its value
+    reads as moved; the other unmatched points are removed or new."""
+    found: list[str] = []
+    gap_a: list[LanePoint] = []
+    gap_b: list[LanePoint] = []
+
+    def flush() -> None:
+        if len(gap_a) == len(gap_b):
+            pairs = list(zip(gap_a, gap_b, strict=True))
+            for pa, pb in pairs:
+                if pa.value == pb.value:
+                    found.append(_point_pair(pa, pb, key) or f"point at {pa.at} unchanged")
+                else:  # another time and another value: not the same point any more
+                    found.append(f"point at {pa.at} removed")
+                    found.append(f"new point at {pb.at} {_value_text(pb.value, key)}")
+        else:
+            events = [(p.seconds, 0, f"point at {p.at} removed") for p in gap_a] + [
+                (p.seconds, 1, f"new point at {p.at} {_value_text(p.value, key)}") for p in gap_b
+            ]
+            found.extend(text for _, _, text in sorted(events))
+        gap_a.clear()
+        gap_b.clear()
+
+    i = j = 0
+    while i < len(old) or j < len(new):
+        if i < len(old) and j < len(new) and old[i].seconds == new[j].seconds:
+            flush()
+            change = _point_pair(old[i], new[j], key)
+            if change is not None:
+                found.append(change)
+            i, j = i + 1, j + 1
+        elif j >= len(new) or (i < len(old) and old[i].seconds < new[j].seconds):
+            gap_a.append(old[i])
+            i += 1
+        else:
+            gap_b.append(new[j])
+            j += 1
+    flush()
+    return found
+
+
+#: A lane's changes are listed up to this many on its line; the rest are counted.
+MAX_POINT_CHANGES = 12
+
+
+def lane_line(
+    old: list[LanePoint],
+    new: list[LanePoint],
+    key: str,
+    curves: tuple[tuple[str, float], tuple[str, float]] | None = None,
+) -> str:
+    """`lane: point at 1:32.0 -6.0 -> -5.0 dB; new point at ...` for one lane."""
+    parts: list[str] = []
+    if curves is not None:
+        (ca, ta), (cb, tb) = curves
+        if ca != cb:
+            parts.append(f"curve {ca} -> {cb}")
+        if ta != tb:
+            parts.append(f"tension {_v(ta)} -> {_v(tb)}")
+    parts += point_changes(old, new, key)
+    if len(parts) > MAX_POINT_CHANGES:
+        more = len(parts) - MAX_POINT_CHANGES
+        parts = [*parts[:MAX_POINT_CHANGES], f"... and {more} more"]
+    return "lane: " + ("; ".join(parts) if parts else "unchanged")
+
+
+def _mix_points(lane: Lane) -> list[LanePoint]:
+    return [
+        LanePoint(
+            p.seconds,
+            p.written if p.written is not None else clock(p.seconds),
+            p.value,
+            p.shape or lane.curve,
+            p.tension if p.tension is not None else lane.tension,
+            (p.shape, p.tension),
+        )
+        for p in lane.points
+    ]
+
+
+def plan_lane_changes(a: Mapping[str, Any], b: Mapping[str, Any], rate: int, key: str) -> str:
+    """A plan lane's change (as the lock holds it: [frame, value, shape, tension] points):
+    `-3.5 -> -2.5` for a static value, `lane: ...` otherwise."""
+
+    def static(lane: Mapping[str, Any]) -> float | None:
+        points = lane["points"]
+        return float(points[0][1]) if len(points) == 1 and points[0][0] == 0 else None
+
+    sa, sb = static(a), static(b)
+    if sa is not None and sb is not None:
+        if key == "mute":
+            return f"{_value_text(sa, key)} -> {_value_text(sb, key)}"
+        return f"{_v(sa)} -> {_v(sb)}"  # as `diff` shows a static value
+
+    def points(lane: Mapping[str, Any]) -> list[LanePoint]:
+        return [
+            LanePoint(f / rate, clock(f / rate), float(v), str(s), float(t), (s, t))
+            for f, v, s, t in lane["points"]
+        ]
+
+    return lane_line(points(a), points(b), key)
+
+
+def _lane_in(lanes: Mapping[str, Lane], prefix: str = "") -> Callable[[str], bool]:
+    """Whether a key (of the owner `prefix` names) has a lane in `lanes`."""
+    return lambda key: f"{prefix}{key}" in lanes
+
 
 def _changes(
-    who: str, old: Mapping[str, Any], new: Mapping[str, Any], what: str = ""
+    who: str,
+    old: Mapping[str, Any],
+    new: Mapping[str, Any],
+    what: str = "",
+    overridden: Callable[[str], bool] = lambda key: False,
 ) -> Iterator[str]:
     for key in [*old, *(k for k in new if k not in old)]:
         a, b = old.get(key), new.get(key)
         if a != b:
-            yield f"{who}: {what}{key} {_v(a)} -> {_v(b)}"
+            mark = NO_EFFECT if overridden(key) else ""
+            yield f"{who}: {what}{key} {_v(a)} -> {_v(b)}{mark}"
 
 
-def _inserts(who: str, old: tuple[Insert, ...], new: tuple[Insert, ...]) -> Iterator[str]:
+def _inserts(
+    who: str, old: tuple[Insert, ...], new: tuple[Insert, ...], lanes: Mapping[str, Lane]
+) -> Iterator[str]:
     olds = {i.name: i for i in old}
     news = {i.name: i for i in new}
     for name, ins in news.items():
@@ -108,6 +294,7 @@ def _inserts(who: str, old: tuple[Insert, ...], new: tuple[Insert, ...]) -> Iter
             {k: v for k, v in ins.params.items() if k != "bands"},
             {k: v for k, v in other.params.items() if k != "bands"},
             f"{label} ",
+            _lane_in(lanes, f"{name}."),
         )
         if bands_a is not None or bands_b is not None:
             a, b = list(bands_a or ()), list(bands_b or ())
@@ -117,7 +304,13 @@ def _inserts(who: str, old: tuple[Insert, ...], new: tuple[Insert, ...]) -> Iter
                 elif i >= len(b):
                     yield f"{who}: {label} removed band {i + 1} ({a[i]['type']})"
                 else:
-                    yield from _changes(who, a[i], b[i], f"{label} bands.{i + 1}.")
+                    yield from _changes(
+                        who,
+                        a[i],
+                        b[i],
+                        f"{label} bands.{i + 1}.",
+                        _lane_in(lanes, f"{name}.bands.{i + 1}."),
+                    )
 
 
 def _lanes(who: str, old: Mapping[str, Lane], new: Mapping[str, Lane]) -> Iterator[str]:
@@ -127,16 +320,22 @@ def _lanes(who: str, old: Mapping[str, Lane], new: Mapping[str, Lane]) -> Iterat
             yield f"{who}: new automation {target}"
         elif b is None:
             yield f"{who}: removed automation {target}"
-        elif [(p.seconds, p.value, p.shape, p.tension) for p in a.points] != [
-            (p.seconds, p.value, p.shape, p.tension) for p in b.points
-        ] or (a.curve, a.tension) != (b.curve, b.tension):
-            yield f"{who}: automation {target} changed ({_v(a)} -> {_v(b)})"
+        else:
+            pa, pb = _mix_points(a), _mix_points(b)
+            curves = ((a.curve, a.tension), (b.curve, b.tension))
+            if pa != pb or curves[0] != curves[1]:
+                key = target.rsplit(".", 1)[-1]
+                yield f"{who}: {target} {lane_line(pa, pb, key, curves)}"
 
 
 def _strip(old: Strip, new: Strip) -> Iterator[str]:
     who = new.name
+    lanes = new.automation
     yield from _changes(
-        who, {k: getattr(old, k) for k in STRIP_KEYS}, {k: getattr(new, k) for k in STRIP_KEYS}
+        who,
+        {k: getattr(old, k) for k in STRIP_KEYS},
+        {k: getattr(new, k) for k in STRIP_KEYS},
+        overridden=_lane_in(lanes),
     )
     sends_a = {s.to: s for s in old.sends}
     sends_b = {s.to: s for s in new.sends}
@@ -153,8 +352,9 @@ def _strip(old: Strip, new: Strip) -> Iterator[str]:
             {"level_db": s.level_db, "tap": s.tap, "pan": s.pan},
             {"level_db": t.level_db, "tap": t.tap, "pan": t.pan},
             f"send to {to} ",
+            _lane_in(lanes, f"sends.{to}."),
         )
-    yield from _inserts(who, old.inserts, new.inserts)
+    yield from _inserts(who, old.inserts, new.inserts, lanes)
     yield from _lanes(who, old.automation, new.automation)
 
 
@@ -187,17 +387,33 @@ def describe(a: MixFile, b: MixFile) -> list[str]:
             f"VCA {name}",
             {"gain_db": v.gain_db, "members": v.members},
             {"gain_db": w.gain_db, "members": w.members},
+            overridden=_lane_in(w.automation),
         )
         out += _lanes(f"VCA {name}", v.automation, w.automation)
-    out += _changes("master", {"gain_db": a.master.gain_db}, {"gain_db": b.master.gain_db})
-    out += _inserts("master", a.master.inserts, b.master.inserts)
+    master_lanes = b.master.automation
+    out += _changes(
+        "master",
+        {"gain_db": a.master.gain_db},
+        {"gain_db": b.master.gain_db},
+        overridden=_lane_in(master_lanes),
+    )
+    out += _inserts("master", a.master.inserts, b.master.inserts, master_lanes)
     out += _lanes("master", a.master.automation, b.master.automation)
     return out
 
 
 @dataclass
+class StemNull:
+    """One stem's null test: `status` is "identical", "changed", "new" or "removed"."""
+
+    name: str
+    status: str
+    peak_dbfs: float | None = None
+
+
+@dataclass
 class NullTest:
-    """A minus B: `identical` when every bit is equal."""
+    """A minus B, of the files `render` delivers: `identical` when every bit is equal."""
 
     identical: bool
     frames: tuple[int, int]
@@ -205,6 +421,15 @@ class NullTest:
     rms_dbfs: float | None
     #: (start s, end s, loudness of A, loudness of B) per section; None for silence.
     sections: list[tuple[float, float, float | None, float | None]] = field(default_factory=list)
+    #: The loudness normalisation gain of each side, dB (0 where the mix sets no target).
+    loudness_gain_db: tuple[float, float] = (0.0, 0.0)
+    #: With stems: per direct input of the master, in B's order, then those only A has.
+    stems: list[StemNull] | None = None
+
+    @property
+    def differs(self) -> bool:
+        """Whether the master or any stem differs."""
+        return not self.identical or any(s.status != "identical" for s in self.stems or ())
 
 
 def _db(x: float) -> float | None:
@@ -212,31 +437,51 @@ def _db(x: float) -> float | None:
 
 
 def null_test(
-    a: MixFile, b: MixFile, *, section_s: float = 10.0, threads: int | None = None
+    a: MixFile,
+    b: MixFile,
+    *,
+    section_s: float = 10.0,
+    threads: int | None = None,
+    stems: bool = False,
 ) -> NullTest:
-    """Renders both (as 32-bit float, undithered) block by block and measures A minus B."""
+    """Renders both exactly as `render` delivers them (loudness normalisation, bit depth and
+    dither of each mix's [render]) and measures A minus B from the two files, block by
+    block. With `stems`, also renders every direct input of the master of both as 32-bit
+    float and compares them stem by stem."""
+    import soundfile as sf
+
     if a.session.sample_rate != b.session.sample_rate:
         raise MixError(
             f"the versions render at {a.session.sample_rate} and {b.session.sample_rate} Hz; "
             "a null test needs one rate"
         )
     rate = a.session.sample_rate
-    ja, jb = BlockRender(a, threads=threads), BlockRender(b, threads=threads)
-    block = ja.block
-    ba, bb = np.zeros((block, 2)), np.zeros((block, 2))
+    with tempfile.TemporaryDirectory(prefix="mixrender-diff-") as tmp:
+        ra, _, _ = render(a, Path(tmp) / "a.wav", threads=threads)
+        rb, _, _ = render(b, Path(tmp) / "b.wav", threads=threads)
+        with sf.SoundFile(ra.output) as fa, sf.SoundFile(rb.output) as fb:
+            result = _file_null(fa, fb, rate, section_s)
+    result.loudness_gain_db = (ra.loudness_gain_db, rb.loudness_gain_db)
+    if stems:
+        gains = (ra.loudness_gain_db, rb.loudness_gain_db)
+        result.stems = _stem_nulls(a, b, gains, threads)
+    return result
+
+
+def _file_null(fa: Any, fb: Any, rate: int, section_s: float) -> NullTest:
+    block = 1 << 16
     section = max(1, round(section_s * rate))
-    total = max(ja.frames, jb.frames)
+    total = max(fa.frames, fb.frames)
     meters: list[tuple[Any, Any]] = []
-    peak, energy, identical = 0.0, 0.0, ja.frames == jb.frames
-    ita, itb = ja.blocks(), jb.blocks()
+    peak, energy, identical = 0.0, 0.0, fa.frames == fb.frames
+    ba, bb = np.zeros((block, 2)), np.zeros((block, 2))
     pos = 0
     while pos < total:
         n = min(block, total - pos)
-        for job, it, buf in ((ja, ita, ba), (jb, itb, bb)):
+        for f, buf in ((fa, ba), (fb, bb)):
             buf[:n] = 0.0
-            if pos < job.frames:
-                _, got = next(it)
-                job.engine.write(buf[:got])
+            got = f.read(n, dtype="float64", always_2d=True)
+            buf[: len(got)] = got
         residual = ba[:n] - bb[:n]
         identical = identical and bool(np.array_equal(ba[:n], bb[:n]))
         peak = max(peak, float(np.max(np.abs(residual), initial=0.0)))
@@ -259,4 +504,52 @@ def null_test(
             (start, end, ma.report()["integrated_lufs"], mb.report()["integrated_lufs"])
         )
     rms = math.sqrt(energy / max(1, 2 * total))
-    return NullTest(identical, (ja.frames, jb.frames), _db(peak), _db(rms), sections)
+    return NullTest(identical, (fa.frames, fb.frames), _db(peak), _db(rms), sections)
+
+
+def _stem_nulls(
+    a: MixFile, b: MixFile, gains: tuple[float, float], threads: int | None
+) -> list[StemNull]:
+    """Both sides' stems as `render --stems` makes them (at 32-bit float), compared by name."""
+    ja, jb = (
+        BlockRender(
+            m, threads=threads, meter=False, loudness_gain_db=g, stems=True, block_size=STEMS_BLOCK
+        )
+        for m, g in ((a, gains[0]), (b, gains[1]))
+    )
+    names_a, names_b = ja.engine.stem_names(), jb.engine.stem_names()
+    common = [n for n in names_b if n in names_a]
+    peaks = dict.fromkeys(common, 0.0)
+    equal = dict.fromkeys(common, ja.frames == jb.frames)
+    bufs = {
+        side: {n: np.zeros((STEMS_BLOCK, 2), dtype="float32") for n in common}
+        for side in ("a", "b")
+    }
+    total = max(ja.frames, jb.frames)
+    ita, itb = ja.blocks(), jb.blocks()
+    pos = 0
+    while pos < total:
+        n = min(STEMS_BLOCK, total - pos)
+        for side, job, it, names in (("a", ja, ita, names_a), ("b", jb, itb, names_b)):
+            for buf in bufs[side].values():
+                buf[:n] = 0.0
+            if pos < job.frames:
+                _, got = next(it)
+                for name in common:
+                    job.engine.write_stem(names.index(name), bufs[side][name][:got])
+        for name in common:
+            x, y = bufs["a"][name][:n], bufs["b"][name][:n]
+            equal[name] = equal[name] and bool(np.array_equal(x, y))
+            diff = np.abs(x.astype("float64") - y.astype("float64"))
+            peaks[name] = max(peaks[name], float(np.max(diff, initial=0.0)))
+        pos += n
+    found = []
+    for name in names_b:
+        if name not in names_a:
+            found.append(StemNull(name, "new"))
+        elif equal[name]:
+            found.append(StemNull(name, "identical"))
+        else:
+            found.append(StemNull(name, "changed", _db(peaks[name])))
+    found += [StemNull(name, "removed") for name in names_a if name not in names_b]
+    return found

@@ -3,13 +3,20 @@
 `render` writes `<mix stem>.lock` beside the mix: the mixrender and format versions, the
 SHA-256, length, rate and channels of every source and impulse response (`[[source]]`
 entries; an impulse response's has `ir = true` and its `path` as the mix writes it), the
-canonical resolved plan and its hash, and the hash of the rendered audio. `verify`
-re-renders and names what differs: a source's or impulse response's bytes, keys of the
-plan, or (with all unchanged) the audio alone.
+resolved plan and its hash, and the hash of the rendered audio. `verify` re-renders and
+names what differs: a source's or impulse response's bytes, the mix's values (in its own
+terms: `Plate: reverb decay_s 2.2 -> 2.6`), or (with all unchanged) the audio alone.
+
+The lock is text made for git: it holds no output path (a render to any folder writes the
+same lock), the plan is JSON with sorted keys, one key or one lane point per line, in a TOML
+multi-line literal string (so that a one-value change of the mix changes one line of it
+besides the hashes), and it is written only when its bytes change. A lock of the earlier
+layout (an `output` key, the plan on one line) still reads and verifies.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
@@ -58,28 +65,60 @@ def _toml(value: object) -> str:
     return json.dumps(str(value))
 
 
+def _lines(value: Any, indent: str = "") -> list[str]:
+    """`value` as JSON text, sorted keys, one key per line; a list of plain values (a lane's
+    point) on one line."""
+    inner = indent + " "
+    if isinstance(value, dict) and value:
+        keys = sorted(value)
+        out = ["{"]
+        for i, key in enumerate(keys):
+            body = _lines(value[key], inner)
+            body[0] = f"{inner}{json.dumps(str(key), ensure_ascii=False)}: {body[0]}"
+            if i < len(keys) - 1:
+                body[-1] += ","
+            out += body
+        return [*out, indent + "}"]
+    if isinstance(value, list) and any(isinstance(v, dict | list) for v in value):
+        out = ["["]
+        for i, item in enumerate(value):
+            body = _lines(item, inner)
+            body[0] = inner + body[0]
+            if i < len(value) - 1:
+                body[-1] += ","
+            out += body
+        return [*out, indent + "]"]
+    return [json.dumps(value, ensure_ascii=False, allow_nan=False)]
+
+
+def plan_text(plan: bytes) -> str:
+    """The plan as the lock holds it: readable, sorted JSON, and a valid TOML multi-line
+    literal string (no apostrophe, no control character but the line breaks)."""
+    text = "\n".join(_lines(json.loads(plan)))
+    return text.replace("'", "\\u0027").replace("\x7f", "\\u007f")
+
+
 def write_lock(
     mix: MixFile,
     job: BlockRender,
     report: RenderReport,
     digests: list[str | None] | None = None,
 ) -> Path:
-    """Writes the lock beside the mix, atomically. `digests` are source hashes already
-    known (the engine's, from the bytes it rendered), per track; the others are read here."""
+    """Writes the lock beside the mix, atomically, and only when its bytes change (an
+    unchanged lock keeps its mtime). `digests` are source hashes already known (the
+    engine's, from the bytes it rendered), per track; the others are read here."""
     known = digests or [None] * len(job.infos)
-    out = Path(report.output) if report.output else None
     lines = [
         f"# mixrender lock: what {mix.path.name} was rendered from.",
         "# Written by `mixrender render`; `mixrender verify` re-renders and compares.",
         f"mixrender_version = {_toml(__version__)}",
         f"format = {_toml(mix.format)}",
-        f"output = {_toml(os.path.relpath(out, mix.path.parent) if out else '')}",
         f"frames = {report.frames}",
         f"sample_rate = {report.sample_rate}",
         f"bit_depth = {report.bit_depth}",
         f"plan_sha256 = {_toml(hashlib.sha256(job.plan).hexdigest())}",
         f"audio_sha256 = {_toml(report.audio_sha256)}",
-        f"plan = {_toml(job.plan.decode())}",
+        f"plan = '''\n{plan_text(job.plan)}'''",
     ]
     for track, info, digest in zip(mix.tracks, job.infos, known, strict=True):
         lines += [
@@ -106,8 +145,12 @@ def write_lock(
             f"channels = {ir.channels}",
         ]
     path = lock_path(mix.path)
+    data = ("\n".join(lines) + "\n").encode()
+    with contextlib.suppress(OSError):
+        if path.read_bytes() == data:
+            return path
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
+    tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
 
@@ -124,7 +167,8 @@ def read_lock(mix: Path) -> dict[str, Any]:
 
 
 def _names(plan: Any) -> Any:
-    """The plan with strips, sends and VCAs keyed by name, so that differences read as names."""
+    """The plan with strips, sends, inserts and VCAs keyed by name, so that differences read
+    as names."""
     if not isinstance(plan, dict):
         return plan
     strips = [s["name"] for s in plan.get("strips", [])]
@@ -141,6 +185,10 @@ def _names(plan: Any) -> Any:
         resolved[s.pop("name")] = s
     out["strips"] = resolved
     out["vcas"] = {v["name"]: v for v in plan.get("vcas", [])}
+    if isinstance(plan.get("master"), dict):
+        master = dict(plan["master"])
+        master["inserts"] = {i["name"]: i for i in master.get("inserts", [])}
+        out["master"] = master
     return out
 
 
@@ -157,6 +205,98 @@ def plan_differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
                 yield from plan_differences(old[key], new[key], where)
     elif old != new:
         yield path or "(the plan)"
+
+
+def _is_lane(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {"points"}
+
+
+_MISSING = object()
+
+
+def _leaves(old: Any, new: Any, path: tuple[Any, ...] = ()) -> Iterator[tuple[Any, ...]]:
+    """(path, old, new) where two named plans differ; a lane is one leaf; a side missing is
+    `_MISSING`."""
+    if isinstance(old, dict) and isinstance(new, dict) and not (_is_lane(old) and _is_lane(new)):
+        for key in sorted(set(old) | set(new), key=str):
+            yield from _leaves(old.get(key, _MISSING), new.get(key, _MISSING), (*path, key))
+    elif (
+        isinstance(old, list)
+        and isinstance(new, list)
+        and len(old) == len(new)
+        and any(isinstance(v, dict) for v in (*old, *new))
+    ):
+        for i, (a, b) in enumerate(zip(old, new, strict=True)):
+            yield from _leaves(a, b, (*path, i))
+    elif old != new:
+        yield (path, old, new)
+
+
+def _words(path: tuple[Any, ...], plan: dict[str, Any]) -> tuple[str, str]:
+    """Who and what a plan path is in the mix's terms: ("Plate", "reverb decay_s")."""
+
+    def insert_words(owner: dict[str, Any], rest: tuple[Any, ...]) -> str:
+        name = rest[0]
+        kind = owner.get("inserts", {}).get(name, {}).get("type", "insert")
+        label = kind if name == kind else f"{name} ({kind})"
+        if len(rest) >= 3 and rest[1] == "bands" and isinstance(rest[2], int):
+            rest = (rest[0], f"bands.{rest[2] + 1}", *rest[3:])
+        return " ".join([label, *(".".join(map(str, rest[1:])),)]).strip()
+
+    head = path[0] if path else ""
+    if head == "strips" and len(path) >= 2:
+        who, rest = str(path[1]), path[2:]
+        strip = plan.get("strips", {}).get(path[1], {})
+        if not rest:
+            return who, ""
+        if rest[0] == "inserts" and len(rest) >= 2:
+            return who, insert_words(strip, rest[1:])
+        if rest[0] == "sends" and len(rest) >= 2:
+            return who, f"send to {rest[1]} {'.'.join(map(str, rest[2:]))}".strip()
+        if rest[0] == "vcas":
+            return who, "VCA membership"
+        if rest[0] == "solo_muted":
+            return who, "silenced by a solo"
+        return who, " ".join(map(str, rest))
+    if head == "vcas" and len(path) >= 2:
+        return f"VCA {path[1]}", " ".join(map(str, path[2:]))
+    if head == "master" and len(path) >= 2:
+        if path[1] == "inserts" and len(path) >= 3:
+            return "master", insert_words(plan.get("master", {}), path[2:])
+        if path[1] == "loudness_gain_db":
+            return "master", "loudness normalisation gain_db"
+        return "master", " ".join(map(str, path[1:]))
+    if head == "output":
+        return "render", " ".join(map(str, path[1:]))
+    if head == "frames":
+        return "length", "frames"
+    return "plan", " ".join(map(str, path))
+
+
+def plan_changes(old_plan: Any, new_plan: Any) -> list[str]:
+    """What changed between two plans, in the mix's terms with old and new values:
+    `Plate: reverb decay_s 2.2 -> 2.6`, `Lead Vox: gain_db lane: point at 0:01.0 ...`."""
+    from .diff import plan_lane_changes, shown_value
+
+    old, new = _names(old_plan), _names(new_plan)
+    rate = int(new.get("sample_rate") or old.get("sample_rate") or 48000)
+    found = []
+    for path, a, b in _leaves(old, new):
+        who, what = _words(path, new if b is not _MISSING else old)
+        where = f"{who}: {what}" if what else who
+        if a is _MISSING:
+            found.append(f"{where} (new)")
+        elif b is _MISSING:
+            found.append(f"{where} (removed)")
+        elif _is_lane(a) and _is_lane(b):
+            unit_key = str(path[-1])
+            found.append(f"{where} {plan_lane_changes(a, b, rate, unit_key)}")
+        elif path[-2:] == ("source", "offset") and isinstance(a, int) and isinstance(b, int):
+            # The plan holds frames; the mix writes seconds.
+            found.append(f"{who}: offset_s {shown_value(a / rate)} -> {shown_value(b / rate)}")
+        else:
+            found.append(f"{where} {shown_value(a)} -> {shown_value(b)}")
+    return found
 
 
 def _ir_differences(infos: list[IrInfo], locked: dict[Any, dict[str, Any]]) -> list[str]:
@@ -204,17 +344,22 @@ def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
     found += [f'track "{name}" was removed since the render' for name in locked]
     found += _ir_differences(job.ir_infos, locked_irs)
     if hashlib.sha256(job.plan).hexdigest() != lock.get("plan_sha256"):
-        old = _names(json.loads(lock.get("plan", "{}")))
-        new = _names(json.loads(job.plan))
-        keys = list(plan_differences(old, new))
-        found.append(
-            "the plan changed: " + "; ".join(keys[:20]) + (" ..." if len(keys) > 20 else "")
-        )
+        try:
+            locked_plan = json.loads(lock.get("plan", "{}"))
+        except (TypeError, ValueError):
+            raise MixError(
+                f"{lock_path(mix.path)}: the lock's plan cannot be read (a lock of another "
+                f"layout?); re-lock with `mixrender render {mix.path}`"
+            ) from None
+        changes = plan_changes(locked_plan, json.loads(job.plan))
+        found += changes[:20] + ([f"... and {len(changes) - 20} more"] if len(changes) > 20 else [])
+        if not changes:
+            found.append("the plan changed")
     if found:
         return Verification(False, found)
-    out = Path(lock.get("output") or "verify.wav")
+    # The audio hash is that of the samples, whatever the container: a WAV serves any lock.
     with tempfile.TemporaryDirectory(prefix="mixrender-verify-") as tmp:
-        report, _, _ = render(mix, Path(tmp) / f"verify{out.suffix or '.wav'}", threads=threads)
+        report, _, _ = render(mix, Path(tmp) / "verify.wav", threads=threads)
     if report.audio_sha256 == lock.get("audio_sha256"):
         return Verification(True)
     version = lock.get("mixrender_version")

@@ -34,7 +34,7 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 from types import MappingProxyType
@@ -87,6 +87,8 @@ class Point:
     tension: float | None
     """With shape "bezier": its tension, or None (the lane's)."""
     line: int
+    written: str | None = field(default=None, compare=False)
+    """The time as written when it is "bar:beat" (for messages and diffs); None for seconds."""
 
 
 @dataclass(frozen=True)
@@ -1223,7 +1225,14 @@ class _Reader:
                     f'this one is "{shape}"',
                 )
             tension = float(self.number(at, raw[3], _TENSION_KEY, f"tension {_show(raw[3])}"))
-        return Point(seconds=seconds, value=value, shape=shape, tension=tension, line=self.line(at))
+        return Point(
+            seconds=seconds,
+            value=value,
+            shape=shape,
+            tension=tension,
+            line=self.line(at),
+            written=raw[0] if isinstance(raw[0], str) else None,
+        )
 
     # --- master, VCAs, routing ---------------------------------------------------------------
 
