@@ -5,9 +5,8 @@
 //! peak, for every combination of mono and stereo signal and response, with predelay,
 //! gain and mix, at small partitions (every level and level change on short responses)
 //! and at the engine's own. Then: block sizes never change a bit and `reset` repeats,
-//! nothing allocates, rustfft's SIMD planners are not compiled in, and through an engine
-//! plan the insert adds no latency, resampled responses keep their level, and a missing
-//! response is a plan error.
+//! nothing allocates, and through an engine plan the insert adds no latency, resampled
+//! responses keep their level, and a missing response is a plan error.
 
 mod common;
 mod dsp_util;
@@ -277,26 +276,6 @@ fn processing_and_reset_do_not_allocate() {
         }
         assert_no_alloc(|| s.processor.reset());
     }
-}
-
-#[test]
-fn the_fft_planners_are_scalar_only() {
-    // With rustfft's SIMD features on (its defaults, or re-enabled by another crate's
-    // dependency through feature unification), these succeed on a machine that has the
-    // instructions, and the planner would pick them at run time: other bits elsewhere.
-    let feature_off = "is compiled in: keep rustfft and realfft at default-features = false";
-    assert!(
-        rustfft::FftPlannerAvx::<f64>::new().is_err(),
-        "avx {feature_off}"
-    );
-    assert!(
-        rustfft::FftPlannerSse::<f64>::new().is_err(),
-        "sse {feature_off}"
-    );
-    assert!(
-        rustfft::FftPlannerNeon::<f64>::new().is_err(),
-        "neon {feature_off}"
-    );
 }
 
 // --- through the engine ----------------------------------------------------------------------

@@ -78,6 +78,8 @@ impl Allpass {
 }
 
 #[cfg(test)]
+// The expected values use std's `powi`: a reference computed apart from the engine's maths.
+#[allow(clippy::disallowed_methods)]
 mod tests {
     use super::*;
 

@@ -30,16 +30,15 @@
 //! 2, 4, 8, 16; heads 32 to 128); the differences between neighbours are small.
 //!
 //! # Determinism
-//! The FFTs are realfft over rustfft, both built without default features, so no SIMD code
-//! is compiled and rustfft's planner is its scalar one: the algorithm for a length is a
-//! fixed choice and no CPU feature test changes the arithmetic (shared/design.md). Every
+//! The FFTs are the engine's own ([`crate::dsp::fft`]): scalar, power-of-two radix-4, with
+//! every twiddle factor from [`crate::math`] (the `libm` crate), so the arithmetic is fixed
+//! by the sizes alone and no bit depends on the CPU or the platform's maths library
+//! (shared/design.md). Every
 //! sum has a fixed order: the head's taps, then the levels in order, each summing its
 //! partitions newest first. Partition boundaries are counted from the first frame
 //! processed since `reset`, never from block edges, so the block size is never audible.
 //! The normalisation `1 / 2N` of the inverse FFT is folded into the partitions' spectra;
-//! `2N` is a power of two, so that scaling is exact. (rustfft and realfft compute their
-//! twiddle factors with std's `cos`/`sin`, the platform's libm: a residual dependence that
-//! no feature flag removes.)
+//! `2N` is a power of two, so that scaling is exact.
 //!
 //! # Channels
 //! A mono response on a stereo signal filters both channels; a stereo response on a mono
@@ -49,9 +48,7 @@
 
 use std::sync::Arc;
 
-use realfft::num_complex::Complex;
-use realfft::{ComplexToReal, RealFftPlanner, RealToComplex};
-
+use crate::dsp::fft::{Complex, RealFft};
 use crate::dsp::grid::{self, GRID, GridParam};
 use crate::dsp::{AudioBlock, Processor};
 use crate::math;
@@ -197,16 +194,15 @@ fn dot(a: &[f64], b: &[f64]) -> f64 {
 struct Level {
     size: usize,
     parts: usize,
-    forward: Arc<dyn RealToComplex<f64>>,
-    inverse: Arc<dyn ComplexToReal<f64>>,
+    fft: RealFft,
     /// Per response channel, `parts · (size + 1)` bins: partition `k` is the spectrum of
     /// taps `size·(k + 1) .. size·(k + 2)`, zero-padded to `2·size`, times `1 / (2·size)`.
-    spectra: Vec<Vec<Complex<f64>>>,
+    spectra: Vec<Vec<Complex>>,
     /// Per input channel, the last `2·size` inputs: the previous block, then the one
     /// being filled.
     windows: [Vec<f64>; 2],
     /// Per input channel, the spectra of the last `parts` windows (a ring).
-    history: [Vec<Complex<f64>>; 2],
+    history: [Vec<Complex>; 2],
     /// Ring slot of the newest window's spectrum.
     newest: usize,
     /// Per output channel, this level's part of the current block's output.
@@ -214,27 +210,15 @@ struct Level {
     /// Frames of the current block seen so far.
     pos: usize,
     real: Vec<f64>,
-    acc: Vec<Complex<f64>>,
-    scratch: Vec<Complex<f64>>,
+    acc: Vec<Complex>,
+    scratch: Vec<Complex>,
 }
 
 impl Level {
-    fn new(
-        planner: &mut RealFftPlanner<f64>,
-        ir: &[Vec<f64>],
-        size: usize,
-        start: usize,
-        parts: usize,
-    ) -> Self {
+    fn new(ir: &[Vec<f64>], size: usize, start: usize, parts: usize) -> Self {
         let fft = 2 * size;
         let bins = size + 1;
-        let forward = planner.plan_fft_forward(fft);
-        let inverse = planner.plan_fft_inverse(fft);
-        let scratch_len = forward
-            .get_scratch_len()
-            .max(inverse.get_scratch_len())
-            .max(1);
-        let mut scratch = vec![Complex::default(); scratch_len];
+        let transform = RealFft::new(fft);
         #[allow(clippy::cast_precision_loss)] // a power of two well inside f64's range
         let norm = 1.0 / fft as f64;
         let mut real = vec![0.0; fft];
@@ -249,9 +233,7 @@ impl Level {
                     for (r, &v) in real.iter_mut().zip(&h[lo..hi]) {
                         *r = v * norm;
                     }
-                    forward
-                        .process_with_scratch(&mut real, bins_k, &mut scratch)
-                        .expect("buffer lengths match the plan");
+                    transform.forward(&real, bins_k);
                 }
                 spectrum
             })
@@ -259,8 +241,7 @@ impl Level {
         Self {
             size,
             parts,
-            forward,
-            inverse,
+            fft: transform,
             spectra,
             windows: [vec![0.0; fft], vec![0.0; fft]],
             history: [
@@ -272,7 +253,7 @@ impl Level {
             pos: 0,
             real,
             acc: vec![Complex::default(); bins],
-            scratch,
+            scratch: vec![Complex::default(); size],
         }
     }
 
@@ -296,11 +277,8 @@ impl Level {
         let (n, bins) = (self.size, self.size + 1);
         let slot = (self.newest + 1) % self.parts;
         for i in 0..inputs {
-            self.real.copy_from_slice(&self.windows[i]);
             let dst = &mut self.history[i][slot * bins..][..bins];
-            self.forward
-                .process_with_scratch(&mut self.real, dst, &mut self.scratch)
-                .expect("buffer lengths match the plan");
+            self.fft.forward(&self.windows[i], dst);
             self.windows[i].copy_within(n.., 0);
         }
         self.newest = slot;
@@ -318,9 +296,8 @@ impl Level {
             // The spectrum of a real signal: exactly real at DC and Nyquist.
             self.acc[0].im = 0.0;
             self.acc[n].im = 0.0;
-            self.inverse
-                .process_with_scratch(&mut self.acc, &mut self.real, &mut self.scratch)
-                .expect("buffer lengths match the plan");
+            self.fft
+                .inverse(&mut self.acc, &mut self.real, &mut self.scratch);
             self.out[o].copy_from_slice(&self.real[n..]);
         }
         self.pos = 0;
@@ -367,14 +344,13 @@ impl Convolver {
                 t
             })
             .collect();
-        let mut planner = RealFftPlanner::<f64>::new();
         let mut levels = Vec::new();
         let mut size = head;
         while size < len {
             let last = size * GROWTH > max_partition;
             let end = if last { len } else { (size * GROWTH).min(len) };
             let parts = (end - size).div_ceil(size);
-            levels.push(Level::new(&mut planner, ir, size, size, parts));
+            levels.push(Level::new(ir, size, size, parts));
             size *= GROWTH;
             if last {
                 break;

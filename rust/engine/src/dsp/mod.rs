@@ -13,6 +13,7 @@ mod delay;
 mod delay_line;
 pub mod envelope;
 mod eq;
+pub mod fft;
 mod gain;
 mod gate;
 mod grid;

@@ -1,5 +1,7 @@
 //! Helpers shared by the engine's integration tests: plans from JSON, in-memory renders.
 #![allow(dead_code, unreachable_pub)]
+// Test signals only (inputs, never compared against the platform's libm): std's `sin` is fine.
+#![allow(clippy::disallowed_methods)]
 
 use mixrender_engine::{Engine, EngineConfig, ImpulseResponse, OutputBlock, Plan, SourceBlock};
 use serde_json::{Value, json};
