@@ -204,9 +204,9 @@ def kill_when_rendering(
             return
         assert event.worker_pid is not None
         out = Path(event.output)
-        tmp = out.with_name(f".{out.name}.{event.worker_pid}.tmp")
+        pattern = f".{out.name}.{event.worker_pid}.*.tmp"
         deadline = time.monotonic() + 60
-        while not tmp.exists():
+        while not list(out.parent.glob(pattern)):
             assert time.monotonic() < deadline, "the render never started"
             time.sleep(0.001)
         os.kill(event.worker_pid, signal.SIGKILL)

@@ -43,6 +43,16 @@ MixArg = Annotated[
     Path, typer.Argument(help="The mix file (.toml).", exists=True, dir_okay=False, readable=True)
 ]
 
+AllowRootOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-root",
+        file_okay=False,
+        help="Read and write only inside this folder (repeatable): every source, impulse "
+        "response and output must resolve inside one, else the job fails.",
+    ),
+]
+
 #: Renders shorter than this show no progress bar.
 _PROGRESS_AFTER_S = 0.5
 
@@ -160,12 +170,13 @@ def render(
         Path | None,
         typer.Option("--report", help="Write every figure of the render as JSON to this file."),
     ] = None,
+    allow_root: AllowRootOpt = None,
 ) -> None:
     """Render MIX to a stereo file, block by block, and print a summary."""
     target = output if output is not None else mix.with_suffix(".wav")
     bar = _LazyProgress()
     try:
-        rep = load(mix).render(
+        rep = load(mix, allow_roots=allow_root).render(
             target,
             rough=rough,
             block_size=block_size,
@@ -465,6 +476,7 @@ def batch_command(
         Path | None,
         typer.Option("--report", dir_okay=False, help="Write every job's result as JSON."),
     ] = None,
+    allow_root: AllowRootOpt = None,
 ) -> None:
     """Render many mixes into OUTPUT (their paths kept relative to their common folder)."""
     from .batch import batch as run_batch
@@ -484,6 +496,7 @@ def batch_command(
             cache=False if no_cache else cache,
             report=report,
             progress=bar,
+            allow_roots=allow_root,
         )
     except ValueError as e:  # nothing matches, and the like: a usage error
         raise typer.BadParameter(str(e)) from None

@@ -23,7 +23,14 @@ from typing import Any
 from ._version import __version__
 from .errors import MixError
 from .mixfile import MixFile
-from .render import BlockRender, RenderReport, loudness_gain, render
+from .render import (
+    BlockRender,
+    RenderReport,
+    loudness_gain,
+    publish_texts,
+    render,
+    write_text_temp,
+)
 from .sources import IrInfo, SourceInfo, probe_irs
 
 
@@ -66,6 +73,18 @@ def write_lock(
 ) -> Path:
     """Writes the lock beside the mix, atomically. `digests` are source hashes already
     known (the engine's, from the bytes it rendered), per track; the others are read here."""
+    path = lock_path(mix.path)
+    publish_texts([write_text_temp("lock file", path, lock_text(mix, job, report, digests))])
+    return path
+
+
+def lock_text(
+    mix: MixFile,
+    job: BlockRender,
+    report: RenderReport,
+    digests: list[str | None] | None = None,
+) -> str:
+    """The lock's text (see `write_lock`)."""
     known = digests or [None] * len(job.infos)
     out = Path(report.output) if report.output else None
     lines = [
@@ -105,11 +124,7 @@ def write_lock(
             f"sample_rate = {ir.sample_rate}",
             f"channels = {ir.channels}",
         ]
-    path = lock_path(mix.path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text("\n".join(lines) + "\n")
-    os.replace(tmp, path)
-    return path
+    return "\n".join(lines) + "\n"
 
 
 def read_lock(mix: Path) -> dict[str, Any]:
