@@ -245,7 +245,8 @@ def _read_manifest(path: Path, out: Path, roots: Confinement) -> list[Job] | Non
         target = Path(os.path.normpath(out / entry["out"]))
         inside = Confinement([out])
         if not (
-            inside.allows(target) or (Path(entry["out"]).is_absolute() and roots.allows(target))
+            inside.allows(target)
+            or (Path(entry["out"]).is_absolute() and roots.active and roots.allows(target))
         ):
             raise fail(
                 ("job", i, "out"),

@@ -22,7 +22,14 @@ from . import _engine
 from .errors import RenderError
 from .mixfile import MixFile
 from .plan import build_plan, plan_bytes
-from .safepath import Confinement, check_outputs, remove_stale, temp_path, unlink_quietly
+from .safepath import (
+    Confinement,
+    check_outputs,
+    make_parent,
+    remove_stale,
+    temp_path,
+    unlink_quietly,
+)
 from .sources import (
     InMemorySource,
     IrInfo,
@@ -256,11 +263,11 @@ Extras = Callable[["RenderReport", "BlockRender"], Sequence[TextOutput]]
 def write_text_temp(what: str, path: Path, text: str) -> tuple[Path, Path]:
     """Writes `text` to a temporary file beside `path`; `(temporary, path)`, for
     `publish_texts`. Raises RenderError naming the file and what it is."""
+    if path.is_dir():
+        raise RenderError(f"{path}: is a folder; name the {what} file")
+    make_parent(path, what)
     tmp = temp_path(path)
     try:
-        if path.is_dir():
-            raise RenderError(f"{path}: is a folder; name the {what} file")
-        path.parent.mkdir(parents=True, exist_ok=True)
         with open(tmp, "x", encoding="utf-8") as f:
             f.write(text)
     except OSError as e:

@@ -77,41 +77,58 @@ def remove_stale(folders: Iterable[Path]) -> None:
         remove_temporaries(folder)
 
 
+def make_parent(path: Path, what: str) -> None:
+    """Creates the folder of `path`; RenderError, naming `what`, when it cannot."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise RenderError(
+            f"{path}: cannot write the {what} (a file stands where a folder of its path should be)"
+        ) from None
+    except OSError as e:
+        raise RenderError(f"{path}: cannot write the {what} ({e.strerror or e})") from None
+
+
 def unlink_quietly(path: Path | None) -> None:
     if path is not None:
         with contextlib.suppress(OSError):
             path.unlink(missing_ok=True)
 
 
-def _real(path: Path) -> str:
-    return os.path.realpath(path)
-
-
-def _same(a: Path, b: Path) -> bool:
-    if _real(a) == _real(b):
-        return True
-    try:
-        return os.path.samefile(a, b)
-    except (OSError, ValueError):
-        return False
+def _keys(path: Path) -> list[object]:
+    """What makes two paths one file: the real path, and the device and inode if it exists."""
+    keys: list[object] = [os.path.realpath(path)]
+    with contextlib.suppress(OSError, ValueError):
+        st = os.stat(path)
+        keys.append((st.st_dev, st.st_ino))
+    return keys
 
 
 def check_outputs(inputs: Sequence[tuple[str, Path]], outputs: Sequence[tuple[str, Path]]) -> None:
     """Raises RenderError, naming both, when an output is an input or two outputs are one
-    file. Each entry is `(what, path)`, e.g. `("source of track \\"Vox\\"", path)`."""
-    for i, (what, out) in enumerate(outputs):
-        for kind, inp in inputs:
-            if _same(out, inp):
+    file. Each entry is `(what, path)`, e.g. `("source of track 'Vox'", path)`."""
+    known: dict[object, tuple[str, Path]] = {}
+    for kind, inp in inputs:
+        for key in _keys(inp):
+            known.setdefault(key, (kind, inp))
+    written: dict[object, tuple[str, Path]] = {}
+    for what, out in outputs:
+        keys = _keys(out)
+        for key in keys:
+            if key in known:
+                kind, inp = known[key]
                 raise RenderError(
                     f"{out}: the {what} would overwrite the {kind} ({inp}); "
                     "an output is never one of the render's inputs"
                 )
-        for other_what, other in outputs[:i]:
-            if _same(out, other):
+            if key in written:
+                other_what, other = written[key]
                 raise RenderError(
                     f"{out}: the {what} and the {other_what} ({other}) are the same file; "
                     "give each output its own path"
                 )
+        for key in keys:
+            written[key] = (what, out)
 
 
 def _inside(path: str, root: str) -> bool:

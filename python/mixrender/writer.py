@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._engine import Renderer
 from .errors import RenderError
-from .safepath import temp_path, unlink_quietly
+from .safepath import make_parent, temp_path, unlink_quietly
 
 if TYPE_CHECKING:
     # Imported where used: a WAV output written by the engine needs neither.
@@ -107,8 +107,8 @@ class AtomicWriter:
         self._file: sf.SoundFile | None = None
         if path.is_dir():
             raise RenderError(f"{path}: is a folder; name the output file")
+        make_parent(path, "output")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             if engine is not None and fmt == "WAV" and frames * 2 * bit_depth // 8 < _WAV_MAX_BYTES:
                 engine.open_output(self.tmp, sample_rate, bit_depth)
                 self._engine = engine
