@@ -449,11 +449,22 @@ def test_temporary_names_are_unique_per_call() -> None:
 def test_stale_temporaries_of_gone_processes_are_cleaned_by_the_next_render(
     song: Path, tmp_path: Path
 ) -> None:
+    from mixrender.safepath import _host_tag
+
     out = tmp_path / "out"
     out.mkdir()
-    dead, alive = _dead_pid(), os.getppid()
-    stale = [out / f".o.wav.{dead}.0123abcd.tmp", out / f".Song.wav.{dead}.89abcdef.tmp"]
-    kept = [out / f".o.wav.{alive}.0123abcd.tmp", out / "notes.tmp", out / f".x.{dead}.tmp"]
+    dead, alive, host = _dead_pid(), os.getppid(), _host_tag()
+    other_host = "0" * 8 if host != "0" * 8 else "1" * 8
+    stale = [
+        out / f".o.wav.{dead}.{host}0123abcd.tmp",
+        out / f".Song.wav.{dead}.{host}89abcdef.tmp",
+    ]
+    kept = [
+        out / f".o.wav.{alive}.{host}0123abcd.tmp",  # a live process's
+        out / f".o.wav.{dead}.{other_host}0123abcd.tmp",  # another host's: its pid is not ours
+        out / "notes.tmp",
+        out / f".x.{dead}.tmp",
+    ]
     for p in stale + kept:
         p.write_bytes(b"partial")
     mixrender.load(song).render(out / "o.wav", stems=out)

@@ -3,10 +3,11 @@
 A mix file is data from anyone; nothing it says may destroy a file or reach outside the
 folders a farm allows.
 
-- **Temporary files** are named `.NAME.PID.RANDOM.tmp` beside the file they become
+- **Temporary files** are named `.NAME.PID.HOSTRAND.tmp` beside the file they become
   (`temp_path`): unique per process and per call, so that two renders or two batches writing
-  into one folder never touch each other's; the next render into a folder removes those whose
-  process is gone (`remove_stale`). The randomness is in the name only, never in the audio.
+  into one folder never touch each other's; the next render into a folder removes those of
+  this host whose process is gone (`remove_stale`). The randomness is in the name only,
+  never in the audio.
 - **No output is an input** (`check_outputs`): every output path is compared, symlinks
   resolved, with every input and with the other outputs before anything is written.
 - **Allowed roots** (`Confinement`): with `--allow-root`, every source, impulse response and
@@ -18,26 +19,38 @@ folders a farm allows.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import re
 import secrets
+import socket
 from collections.abc import Iterable, Sequence
+from functools import lru_cache
 from pathlib import Path
 
 from .errors import RenderError
 
-_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.[0-9a-f]{8}\.tmp$")
+_TEMP = re.compile(r"^\.(?P<name>.+)\.(?P<pid>\d+)\.(?P<host>[0-9a-f]{8})[0-9a-f]{8}\.tmp$")
+
+
+@lru_cache(maxsize=1)
+def _host_tag() -> str:
+    """8 hex digits naming this machine: a process id means something only on its own host,
+    and a farm's hosts may write into one shared folder."""
+    return hashlib.sha256(socket.gethostname().encode()).hexdigest()[:8]
 
 
 def temp_path(path: Path) -> Path:
-    """A fresh temporary name beside `path` (same folder, so the final rename is atomic)."""
-    return path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    """A fresh temporary name beside `path` (same folder, so the final rename is atomic):
+    `.NAME.PID.HOSTRAND.tmp`, the host's tag and 8 random hex digits."""
+    return path.with_name(f".{path.name}.{os.getpid()}.{_host_tag()}{secrets.token_hex(4)}.tmp")
 
 
 def temp_pid(name: str, of: str | None = None) -> int | None:
-    """The process id in a temporary file's name (of the file `of`, when given), or None."""
+    """The process id in a temporary file's name made on this host (of the file `of`, when
+    given), or None."""
     m = _TEMP.match(name)
-    if m is None or (of is not None and m["name"] != of):
+    if m is None or (of is not None and m["name"] != of) or m["host"] != _host_tag():
         return None
     return int(m["pid"])
 
