@@ -381,7 +381,8 @@ def test_a_disk_that_fills_is_one_line_and_leaves_nothing(
 ) -> None:
     write_source(tmp_path / "song.wav", 3.0)
     mix = write_mix(tmp_path / "song.toml", extra="[render]\nbit_depth = 24\n")
-    fails_in_one_line(["render", str(mix), "-o", str(tiny / f"o{suffix}")], "failed")
+    text = fails_in_one_line(["render", str(mix), "-o", str(tiny / f"o{suffix}")], "failed")
+    assert f"{tiny / f'o{suffix}'}: " in text and ".tmp" not in text  # names the output
     assert list(tiny.iterdir()) == []
     assert not (tmp_path / "song.lock").exists()
 

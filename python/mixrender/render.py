@@ -489,13 +489,18 @@ def render(
         for w in writers.values():
             w.publish()
         publish_texts(texts)
-    except BaseException:
+    except BaseException as e:
         for w in writers.values():
             w.abort()
         if writer is not None:
             writer.abort()
         for tmp, _ in texts:
             unlink_quietly(tmp)
+        temps = [(w.tmp, w.path) for w in (writer, *writers.values()) if w is not None]
+        if isinstance(e, RenderError):  # the engine names the file it writes: name the output
+            for tmp, path in temps:
+                if str(tmp) in str(e):
+                    raise RenderError(str(e).replace(str(tmp), str(path))) from None
         raise
     return report, result, job
 
