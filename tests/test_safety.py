@@ -287,6 +287,31 @@ def test_a_source_outside_the_allowed_root_fails_alike_whether_it_exists_or_not(
     assert runner.invoke(app, args[:4]).exit_code == 0
 
 
+@pytest.mark.parametrize("way", [0, 1], ids=["dotdot", "absolute"])
+def test_an_outside_source_is_refused_before_anything_looks_at_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, way: int
+) -> None:
+    farm = tmp_path / "farm"
+    farm.mkdir()
+    source, outside = list(outside_cases(tmp_path))[way]
+    write_source(outside)
+    mix = write_mix(farm / "song.toml", source)
+    looked: list[str] = []
+    for name in ("stat", "lstat", "open", "readlink", "access"):
+        real = getattr(os, name)
+
+        def spy(path: object, *args: object, _real: object = real, **kw: object) -> object:
+            looked.append(os.fsdecode(path) if isinstance(path, str | bytes | os.PathLike) else "")
+            return _real(path, *args, **kw)  # type: ignore[operator]
+
+        monkeypatch.setattr(os, name, spy)
+    with pytest.raises(SourceError, match="outside the allowed folders"):
+        mixrender.load(mix, allow_roots=[farm]).render(farm / "o.wav")
+    monkeypatch.undo()
+    assert looked, "the spies saw nothing: they test nothing"
+    assert not [p for p in looked if os.path.normpath(p).startswith(str(outside.parent))]
+
+
 def test_outputs_outside_the_allowed_root_are_refused(song: Path, tmp_path: Path) -> None:
     farm = tmp_path
     elsewhere = tmp_path.parent / f"{tmp_path.name}-elsewhere"

@@ -179,7 +179,7 @@ def load(
     file exists; the mix's renders then write only inside them too."""
     roots = tuple(os.fspath(r) for r in allow_roots or ())
     mix = Mix(load_mixfile(path), dict(sources or {}), roots)
-    _render.check_confined(mix.file, Confinement(roots))
+    _render.check_confined(mix.file, Confinement(roots), mix.sources)
     if sources:
         known = {t.source for t in mix.file.tracks}
         unknown = sorted(set(sources) - known)

@@ -12,7 +12,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -305,15 +305,22 @@ def render_inputs(
     return found
 
 
-def check_confined(mix: MixFile, confinement: Confinement | None) -> None:
-    """Raises SourceError for a source or impulse response outside the allowed roots, before
-    anything looks at the file: the message is the same whether it exists or not."""
+def check_confined(
+    mix: MixFile,
+    confinement: Confinement | None,
+    sources: Mapping[str, InMemorySource] | None = None,
+) -> None:
+    """Raises SourceError for a source (but those given in memory) or impulse response
+    outside the allowed roots, before anything looks at the file: the message is the same
+    whether it exists or not."""
     if confinement is None or not confinement.active:
         return
     from .errors import SourceError
     from .sources import _ir_sites
 
     for track in mix.tracks:
+        if (track.source or "") in (sources or {}):
+            continue
         if track.source_path is not None and not confinement.allows(track.source_path):
             raise SourceError(
                 mix.path,
@@ -407,7 +414,7 @@ def render(
         output_format(out, bit_depth)  # refuse a bad extension before any work
         if out.is_dir():
             raise RenderError(f"{out}: is a folder; name the output file")
-    check_confined(mix, confinement)
+    check_confined(mix, confinement, sources)
     inputs = render_inputs(mix, sources)
     planned: list[tuple[str, Path]] = [("output", out)] if out is not None else []
     planned += list(outputs)
