@@ -240,8 +240,8 @@ def repo(song: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 def test_a_revision_starting_with_a_dash_never_reaches_git(repo: Path) -> None:
     written = repo / "written-by-git"
-    spec = f"--output={written}:song.toml"
-    fails_in_one_line(["diff", "--", spec, "song.toml"], "starting with '-'")
+    spec = f"--output={written}:x:song.toml"
+    fails_in_one_line(["diff", "--", spec, "song.toml"], "starting with '-'", spec)  # verbatim
     with pytest.raises(MixError, match="starting with '-'"):
         load_version(spec)
     with pytest.raises(MixError, match="starting with '-'"):

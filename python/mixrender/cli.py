@@ -58,7 +58,10 @@ _PROGRESS_AFTER_S = 0.5
 
 
 def _fail(e: MixError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # Escaped, and no emoji: a path or revision (`rev:x:`) is printed as it is.
+    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True, emoji=False)
     return typer.Exit(1)
 
 
