@@ -222,6 +222,17 @@ def test_an_absolute_manifest_output_inside_an_allowed_root_is_written(tmp_path:
     assert sf.info(str(target)).frames == 4800
 
 
+def test_a_batch_report_over_a_job_s_mix_or_output_is_refused(tmp_path: Path) -> None:
+    write_source(tmp_path / "song.wav")
+    mix = write_mix(tmp_path / "song.toml")
+    out = tmp_path / "out"
+    before = snapshot(tmp_path)
+    for report, needle in ((mix, "mix file"), (out / "song.wav", "output of")):
+        args = ["batch", str(mix), "-o", str(out), "--report", str(report)]
+        fails_in_one_line(args, "batch report", needle)
+    assert snapshot(tmp_path) == before
+
+
 # --- revisions are never options --------------------------------------------------------------
 
 

@@ -836,6 +836,11 @@ def batch(
     jobs = expand_jobs(mixes, out_dir, allow_roots=roots)
     if not jobs:
         raise ValueError("no mix files given")
+    if report is not None:  # before any job runs: the report is written over nothing of theirs
+        others = [("mix file", j.mix) for j in jobs] + [
+            (f"output of {j.mix}", j.output) for j in jobs
+        ]
+        check_outputs(others, [("batch report", Path(report))])
     if cache is False:
         folder = None
     elif cache is None or cache is True:
