@@ -46,12 +46,25 @@ MixArg = Annotated[
     Path, typer.Argument(help="The mix file (.toml).", exists=True, dir_okay=False, readable=True)
 ]
 
+AllowRootOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-root",
+        file_okay=False,
+        help="Read and write only inside this folder (repeatable): every source, impulse "
+        "response and output must resolve inside one, else the job fails.",
+    ),
+]
+
 #: Renders shorter than this show no progress bar.
 _PROGRESS_AFTER_S = 0.5
 
 
 def _fail(e: MixError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+    from rich.markup import escape
+
+    # Escaped, and no emoji: a path or revision (`rev:x:`) is printed as it is.
+    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True, emoji=False)
     return typer.Exit(1)
 
 
@@ -166,12 +179,13 @@ def render(
     no_lock: Annotated[
         bool, typer.Option("--no-lock", help="Do not write the lock file beside the mix.")
     ] = False,
+    allow_root: AllowRootOpt = None,
 ) -> None:
     """Render MIX to a stereo file, block by block, and print a summary."""
     target = output if output is not None else mix.with_suffix(".wav")
     bar = _LazyProgress()
     try:
-        loaded = load(mix)
+        loaded = load(mix, allow_roots=allow_root)
         _warn_overrides(loaded.file)
         rep = loaded.render(
             target,
@@ -541,6 +555,7 @@ def batch_command(
     no_lock: Annotated[
         bool, typer.Option("--no-lock", help="Do not write the lock files beside the mixes.")
     ] = False,
+    allow_root: AllowRootOpt = None,
 ) -> None:
     """Render many mixes into OUTPUT (their paths kept relative to their common folder)."""
     from .batch import batch as run_batch
@@ -561,6 +576,7 @@ def batch_command(
             report=report,
             progress=bar,
             lock=not no_lock,
+            allow_roots=allow_root,
         )
     except ValueError as e:  # nothing matches, and the like: a usage error
         raise typer.BadParameter(str(e)) from None

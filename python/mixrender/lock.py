@@ -16,10 +16,8 @@ layout (an `output` key, the plan on one line) still reads and verifies.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
-import os
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -30,7 +28,15 @@ from typing import Any
 from ._version import __version__
 from .errors import MixError
 from .mixfile import MixFile
-from .render import BlockRender, RenderReport, loudness_gain, render
+from .render import (
+    BlockRender,
+    RenderReport,
+    loudness_gain,
+    publish_texts,
+    render,
+    same_text,
+    write_text_temp,
+)
 from .sources import IrInfo, SourceInfo, probe_irs
 
 
@@ -107,6 +113,20 @@ def write_lock(
     """Writes the lock beside the mix, atomically, and only when its bytes change (an
     unchanged lock keeps its mtime). `digests` are source hashes already known (the
     engine's, from the bytes it rendered), per track; the others are read here."""
+    path = lock_path(mix.path)
+    text = lock_text(mix, job, report, digests)
+    if not same_text(path, text):
+        publish_texts([write_text_temp("lock file", path, text)])
+    return path
+
+
+def lock_text(
+    mix: MixFile,
+    job: BlockRender,
+    report: RenderReport,
+    digests: list[str | None] | None = None,
+) -> str:
+    """The lock's text (see `write_lock`)."""
     known = digests or [None] * len(job.infos)
     lines = [
         f"# mixrender lock: what {mix.path.name} was rendered from.",
@@ -144,15 +164,7 @@ def write_lock(
             f"sample_rate = {ir.sample_rate}",
             f"channels = {ir.channels}",
         ]
-    path = lock_path(mix.path)
-    data = ("\n".join(lines) + "\n").encode()
-    with contextlib.suppress(OSError):
-        if path.read_bytes() == data:
-            return path
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return "\n".join(lines) + "\n"
 
 
 def read_lock(mix: Path) -> dict[str, Any]:

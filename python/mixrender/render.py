@@ -12,7 +12,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,6 +22,14 @@ from . import _engine
 from .errors import RenderError
 from .mixfile import MixFile
 from .plan import build_plan, plan_bytes
+from .safepath import (
+    Confinement,
+    check_outputs,
+    make_parent,
+    remove_stale,
+    temp_path,
+    unlink_quietly,
+)
 from .sources import (
     InMemorySource,
     IrInfo,
@@ -89,12 +97,13 @@ class RenderReport:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    def json_text(self) -> str:
+        """The report as one JSON object (sorted keys)."""
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n"
+
     def write_json(self, path: Path) -> None:
         """Writes the report as one JSON object (sorted keys), atomically."""
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
+        publish_texts([write_text_temp("report", path, self.json_text())])
 
 
 def _dbfs(peak: float) -> float | None:
@@ -245,14 +254,112 @@ def loudness_gain(
     return gain
 
 
+#: A file written beside the audio, as `(what, path, text)`: the lock, the JSON report.
+TextOutput = tuple[str, Path, str]
+#: Called once the audio is complete, before any output is renamed into place.
+Extras = Callable[["RenderReport", "BlockRender"], Sequence[TextOutput]]
+
+
+def write_text_temp(what: str, path: Path, text: str) -> tuple[Path, Path]:
+    """Writes `text` to a temporary file beside `path`; `(temporary, path)`, for
+    `publish_texts`. Raises RenderError naming the file and what it is."""
+    if path.is_dir():
+        raise RenderError(f"{path}: is a folder; name the {what} file")
+    make_parent(path, what)
+    tmp = temp_path(path)
+    try:
+        with open(tmp, "x", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        unlink_quietly(tmp)
+        raise RenderError(f"{path}: cannot write the {what} ({e.strerror or e})") from None
+    except BaseException:
+        unlink_quietly(tmp)
+        raise
+    return tmp, path
+
+
+def same_text(path: Path, text: str) -> bool:
+    """Whether `path` already holds exactly `text` (then it is left alone, mtime and all)."""
+    try:
+        return path.read_bytes() == text.encode("utf-8")
+    except OSError:
+        return False
+
+
+def publish_texts(temps: Sequence[tuple[Path, Path]]) -> None:
+    """Renames finished temporary files into place; on a failure removes the rest."""
+    for i, (tmp, path) in enumerate(temps):
+        try:
+            os.replace(tmp, path)
+        except OSError as e:
+            for rest, _ in temps[i:]:
+                unlink_quietly(rest)
+            raise RenderError(f"{path}: cannot write it ({e.strerror or e})") from None
+
+
+def render_inputs(
+    mix: MixFile, sources: dict[str, InMemorySource] | None = None
+) -> list[tuple[str, Path]]:
+    """Every file a render of `mix` reads, as `(what, path)`: the mix, the sources (but
+    those given in memory), the impulse responses."""
+    from .plan import impulse_responses  # late: plan imports sources
+
+    found: list[tuple[str, Path]] = [("mix file", mix.path)]
+    for track in mix.tracks:
+        if track.source_path is not None and (track.source or "") not in (sources or {}):
+            found.append((f"source of track {track.name!r}", track.source_path))
+    found += [("impulse response", p) for p in impulse_responses(mix)]
+    return found
+
+
+def check_confined(
+    mix: MixFile,
+    confinement: Confinement | None,
+    sources: Mapping[str, InMemorySource] | None = None,
+) -> None:
+    """Raises SourceError for a source (but those given in memory) or impulse response
+    outside the allowed roots, before anything looks at the file: the message is the same
+    whether it exists or not."""
+    if confinement is None or not confinement.active:
+        return
+    from .errors import SourceError
+    from .sources import _ir_sites
+
+    for track in mix.tracks:
+        if (track.source or "") in (sources or {}):
+            continue
+        if track.source_path is not None and not confinement.allows(track.source_path):
+            raise SourceError(
+                mix.path,
+                track.line,
+                f"{track.label} > source",
+                track.source or "",
+                "outside the allowed folders (--allow-root)",
+            )
+    for path, (written, line, where) in _ir_sites(mix).items():
+        if not confinement.allows(path):
+            raise SourceError(
+                mix.path, line, where, written, "outside the allowed folders (--allow-root)"
+            )
+
+
+def check_output_paths(
+    outputs: Sequence[tuple[str, Path]], confinement: Confinement | None
+) -> None:
+    if confinement is None or not confinement.active:
+        return
+    for what, path in outputs:
+        if not confinement.allows(path):
+            raise RenderError(confinement.message(f"{path}: the {what}"))
+
+
 def _safe_name(name: str) -> str:
     return re.sub(r"[^\w\-. ]", "_", name).strip(" .") or "stem"
 
 
-def _stem_writers(
-    job: BlockRender, folder: Path, extension: str, bit_depth: int
-) -> dict[str, AtomicWriter]:
-    names = job.engine.stem_names()
+def _stem_files(names: Sequence[str], extension: str) -> dict[str, str]:
+    """Each stem's file name in the stems folder, by the stem's name."""
     paths: dict[str, str] = {}
     for name in names:
         file = f"{_safe_name(name)}{extension}"
@@ -260,6 +367,14 @@ def _stem_writers(
             other = next(k for k, v in paths.items() if v.lower() == file.lower())
             raise RenderError(f'stems "{other}" and "{name}" would both be written to {file}')
         paths[name] = file
+    return paths
+
+
+def _stem_writers(
+    job: BlockRender, folder: Path, extension: str, bit_depth: int
+) -> dict[str, AtomicWriter]:
+    names = job.engine.stem_names()
+    paths = _stem_files(names, extension)
     writers: dict[str, AtomicWriter] = {}
     try:
         for name in names:
@@ -284,17 +399,35 @@ def render(
     dtype: str = "float32",
     stems: Path | None = None,
     progress: Progress | None = None,
+    outputs: Sequence[tuple[str, Path]] = (),
+    extras: Extras | None = None,
+    confinement: Confinement | None = None,
 ) -> tuple[RenderReport, npt.NDArray[Any] | None, BlockRender]:
     """Renders `mix` to the file `out`, or with `out=None` to an array returned with the report.
 
     With `stems`, every direct input of the master is written to that folder in the same
     pass, named after its track or bus, in the output's format (WAV without `out`).
+
+    `outputs` are the other files the caller writes (`(what, path)`: the lock, the report):
+    before anything is written, no output may be an input (the mix, a source, an impulse
+    response) or another output, and with `confinement` every one must be inside its roots.
+    `extras` gives those files' text once the audio is complete; every file is written to a
+    temporary file first and renamed into place only when all are complete, so that a
+    failure leaves none of them, and no temporary file.
     """
     if dtype not in ("float32", "float64"):
         raise ValueError(f'dtype must be "float32" or "float64", not {dtype!r}')
     bit_depth = mix.render.bit_depth if out is not None else 32
     if out is not None:
         output_format(out, bit_depth)  # refuse a bad extension before any work
+        if out.is_dir():
+            raise RenderError(f"{out}: is a folder; name the output file")
+    check_confined(mix, confinement, sources)
+    inputs = render_inputs(mix, sources)
+    planned: list[tuple[str, Path]] = [("output", out)] if out is not None else []
+    planned += list(outputs)
+    check_output_paths(planned, confinement)
+    check_outputs(inputs, planned)
     gain = (
         None
         if rough
@@ -309,12 +442,22 @@ def render(
         loudness_gain_db=gain,
         stems=stems is not None,
     )
+    if stems is not None:
+        extension = out.suffix if out is not None else ".wav"
+        planned += [
+            (f"stem of {name!r}", stems / file)
+            for name, file in _stem_files(job.engine.stem_names(), extension).items()
+        ]
+        check_output_paths(planned, confinement)
+        check_outputs(inputs, planned)
+    remove_stale(path.parent for _, path in planned)
     frames = job.frames
     result: npt.NDArray[Any] | None = None
     buf: npt.NDArray[Any] | None = None
     writers: dict[str, AtomicWriter] = {}
     stem_hashes: dict[str, str] | None = None
     writer: AtomicWriter | None = None
+    texts: list[tuple[Path, Path]] = []
     try:
         if out is not None:
             writer = AtomicWriter(out, mix.session.sample_rate, bit_depth, job.engine, frames)
@@ -340,27 +483,56 @@ def render(
                 job.engine.write_stem(k, buf[:n])
                 w.write(buf[:n])
         if writer is not None:
-            writer.commit()
+            writer.finish()
         for w in writers.values():
-            w.commit()
+            w.finish()
         if writers:
             stem_hashes = {name: w.hexdigest() for name, w in writers.items()}
-    except BaseException:
+        if writer is not None:
+            audio_sha256 = writer.hexdigest()
+        else:
+            assert result is not None
+            hasher = hashlib.sha256()  # the hash a 32-bit float file of the same render has
+            hash_block(hasher, result.astype("float32", copy=False))
+            audio_sha256 = hasher.hexdigest()
+        report = _report(mix, job, out, bit_depth, audio_sha256, stem_hashes)
+        for what, path, text in extras(report, job) if extras is not None else ():
+            if not same_text(path, text):
+                texts.append(write_text_temp(what, path, text))
+        # Everything is complete in its temporary file: only renames remain.
+        if writer is not None:
+            writer.publish()
+        for w in writers.values():
+            w.publish()
+        publish_texts(texts)
+    except BaseException as e:
         for w in writers.values():
             w.abort()
         if writer is not None:
             writer.abort()
+        for tmp, _ in texts:
+            unlink_quietly(tmp)
+        temps = [(w.tmp, w.path) for w in (writer, *writers.values()) if w is not None]
+        if isinstance(e, RenderError):  # the engine names the file it writes: name the output
+            for tmp, path in temps:
+                if str(tmp) in str(e):
+                    raise RenderError(str(e).replace(str(tmp), str(path))) from None
         raise
-    if writer is not None:
-        audio_sha256 = writer.hexdigest()
-    else:
-        assert result is not None
-        hasher = hashlib.sha256()  # the hash a 32-bit float file of the same render would have
-        hash_block(hasher, result.astype("float32", copy=False))
-        audio_sha256 = hasher.hexdigest()
+    return report, result, job
+
+
+def _report(
+    mix: MixFile,
+    job: BlockRender,
+    out: Path | None,
+    bit_depth: int,
+    audio_sha256: str,
+    stem_hashes: dict[str, str] | None,
+) -> RenderReport:
+    frames = job.frames
     peak, clipped = job.peak_and_clips()
     m = job.meters()
-    report = RenderReport(
+    return RenderReport(
         mix=str(mix.path),
         output=str(out) if out is not None else None,
         frames=frames,
@@ -384,4 +556,3 @@ def render(
         seconds=frames / mix.session.sample_rate,
         stems=stem_hashes,
     )
-    return report, result, job
