@@ -362,6 +362,14 @@ def _limited_gain(
         for i in limiters
         if isinstance(i.params.get("ceiling_db"), int | float)
     )
+    if abs(loudness - target) > LOUDNESS_TOLERANCE_LU and any(lu > target for _, lu, _ in passes):
+        raise RenderError(  # a loudness that jumps across the target: the gating, or a limiter
+            f"{mix.path}: [render] loudness_lufs = {target}: the loudness search did not settle "
+            f"in {len(passes)} passes: the closest measures {loudness:.2f} LUFS at {gain:+.2f} dB "
+            f"into the master ({', '.join(f'{g:+.2f} dB: {lu:.2f}' for g, lu, _ in passes)}). "
+            "Lower the target, or make the master's loudness follow its gain more smoothly "
+            "(a gentler limiter: a longer release_ms)"
+        )
     if abs(loudness - target) > LOUDNESS_TOLERANCE_LU:
         reached = max(passes, key=lambda p: p[1])
         raise RenderError(
