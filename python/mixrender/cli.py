@@ -90,8 +90,8 @@ def _summary(rep: RenderReport) -> None:
         if rep.integrated_lufs is None
         else (f"{rep.integrated_lufs:.1f} LUFS integrated, range {lra}")
     )
-    if rep.loudness_gain_db:
-        loudness += f" (normalised by {rep.loudness_gain_db:+.2f} dB)"
+    if rep.loudness_gain_at is not None:
+        loudness += f" (normalised by {rep.loudness_gain_db:+.2f} dB at the {rep.loudness_gain_at})"
     out.print(f"rendered [bold]{rep.output}[/]", highlight=False)
     out.print(f"  length    {_length(rep.frames, rep.sample_rate)}", highlight=False)
     out.print(f"  format    {rep.bit_depth}-bit, stereo", highlight=False)

@@ -72,6 +72,7 @@ STRIP_KEYS = (
     "offset_s",
     "clip_gain_db",
     "gain_db",
+    "trim_db",
     "pan",
     "width",
     "polarity",

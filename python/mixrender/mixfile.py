@@ -147,6 +147,9 @@ class Strip:
     offset_s: float
     clip_gain_db: float
     gain_db: float
+    trim_db: float
+    """Added in dB to the fader (and its lane), after it: the revision knob of an automated
+    fader."""
     pan: float
     width: float
     polarity: bool
@@ -876,6 +879,7 @@ class _Reader:
             offset_s=values.get("offset_s", 0.0),
             clip_gain_db=values.get("clip_gain_db", 0.0),
             gain_db=values["gain_db"],
+            trim_db=values["trim_db"],
             pan=values["pan"],
             width=values["width"],
             polarity=values["polarity"],

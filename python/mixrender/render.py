@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import _engine
 from .errors import RenderError
 from .mixfile import MixFile
-from .plan import build_plan, plan_bytes
+from .plan import build_plan, loudness_at_input, plan_bytes
 from .safepath import (
     Confinement,
     check_outputs,
@@ -91,6 +91,9 @@ class RenderReport:
     clipped_samples: int
     peak_before_clip_dbfs: float | None
     loudness_gain_db: float
+    loudness_gain_at: str | None
+    """Where the loudness gain went: "master input" (before a master limiter), "master
+    output" (after the master's gain), or None when the mix asks for no loudness."""
     seconds: float
     stems: dict[str, str] | None = None
 
@@ -212,6 +215,60 @@ class BlockRender:
         return report
 
 
+#: The loudness search with a master limiter: it stops once a pass measures within this of
+#: the target...
+LOUDNESS_STOP_LU = 0.05
+#: ... takes its closest pass if that is within this, and refuses the render otherwise.
+LOUDNESS_TOLERANCE_LU = 0.1
+#: Metering passes at most (each a render of the whole mix without writing).
+LOUDNESS_MAX_PASSES = 8
+#: How much more than the plain gain (target minus the mix's loudness as it is) the search may
+#: drive into the limiter: the loudness the limiter may take away. Past it the limiter
+#: saturates (it turns more gain into distortion, hardly into loudness).
+LOUDNESS_MAX_PUSH_DB = 12.0
+#: A true peak this little over the ceiling counts as at it (it reads as the ceiling to the
+#: 0.01 dB every figure is shown with): a true-peak limiter holds the interpolated peaks of its
+#: input, and its gain, moving within the interpolator's reach, leaves the output's own a few
+#: 1e-5 dB over on real material (-0.99998 dBTP from a limiter at -1).
+PEAK_SLACK_DB = 0.005
+
+
+def loudness_gain_at(mix: MixFile, *, rough: bool = False) -> str | None:
+    """Where a render puts the loudness gain, as its report says; None when not normalising."""
+    if rough or mix.render.loudness_lufs is None:
+        return None
+    return "master input" if loudness_at_input(mix) else "master output"
+
+
+def _measure(
+    mix: MixFile,
+    gain_db: float,
+    sources: dict[str, InMemorySource] | None,
+    block_size: int | None,
+    threads: int | None,
+    progress: Progress | None,
+) -> tuple[float, float]:
+    """One metering pass with `gain_db` of loudness gain: the master's integrated loudness and
+    true peak (unclipped), or RenderError when it is silent."""
+    job = BlockRender(
+        mix,
+        sources=sources,
+        block_size=block_size,
+        threads=threads,
+        clipped=False,
+        loudness_gain_db=gain_db,
+    )
+    job.run(progress)
+    m = job.meters()
+    loudness, peak = m["integrated_lufs"], m["true_peak_dbtp"]
+    if loudness is None or peak is None:
+        raise RenderError(
+            f"{mix.path}: [render] loudness_lufs = {mix.render.loudness_lufs}: the master is "
+            "silent (or shorter than 400 ms), so its loudness cannot be set"
+        )
+    return float(loudness), float(peak)
+
+
 def loudness_gain(
     mix: MixFile,
     *,
@@ -220,24 +277,22 @@ def loudness_gain(
     threads: int | None = None,
     progress: Progress | None = None,
 ) -> float | None:
-    """The one gain that brings the master to `[render] loudness_lufs`, from a first pass
-    that meters the master after its inserts and gain; None when the mix does not ask.
+    """The one gain that brings the master to `[render] loudness_lufs`; None when the mix does
+    not ask.
 
-    Raises RenderError, with both figures, when that gain would put the true peak over
+    Without a limiter on the master, a first pass meters the master after its inserts and
+    gain, and the gain (applied after them) is the target minus that loudness. With one, the
+    gain goes to the master's input and is searched (`_limited_gain`).
+
+    Raises RenderError, with both figures, when the target cannot be reached under
     `true_peak_ceiling_db`, or when the master is silent.
     """
     target = mix.render.loudness_lufs
     if target is None:
         return None
-    first = BlockRender(mix, sources=sources, block_size=block_size, threads=threads, clipped=False)
-    first.run(progress)
-    m = first.meters()
-    loudness, peak = m["integrated_lufs"], m["true_peak_dbtp"]
-    if loudness is None or peak is None:
-        raise RenderError(
-            f"{mix.path}: [render] loudness_lufs = {target}: the master is silent (or shorter "
-            "than 400 ms), so its loudness cannot be set"
-        )
+    if loudness_at_input(mix):
+        return _limited_gain(mix, target, sources, block_size, threads, progress)
+    loudness, peak = _measure(mix, 0.0, sources, block_size, threads, progress)
     gain = float(target - loudness)
     ceiling = mix.render.true_peak_ceiling_db
     if peak + gain > ceiling:
@@ -249,7 +304,100 @@ def loudness_gain(
             f"{ceiling:.2f} dBTP. Its peak-to-loudness ratio is {peak - loudness:.1f} dB and "
             f"the target allows {allowed:.1f} dB: lower the target, or bring the peaks down by "
             f"{peak - loudness - allowed:.1f} dB with a limiter on the master "
-            "(true_peak = true), which the normalisation gain follows"
+            "(true_peak = true), which the normalisation gain then drives"
+        )
+    return gain
+
+
+def _limited_gain(
+    mix: MixFile,
+    target: float,
+    sources: dict[str, InMemorySource] | None,
+    block_size: int | None,
+    threads: int | None,
+    progress: Progress | None,
+) -> float:
+    """The gain at the master's input (before its limiter) that brings the master within
+    LOUDNESS_TOLERANCE_LU of `target`, by a fixed search on the measured loudness.
+
+    A first pass at 0 dB, then the plain gain (target minus that loudness), then secant steps
+    through the last two passes, bisection within the bracket where a secant step would leave
+    it, every gain at most LOUDNESS_MAX_PUSH_DB above the plain one; it stops within
+    LOUDNESS_STOP_LU or after LOUDNESS_MAX_PASSES passes. The arithmetic is + - * / on the
+    engine's meters, so the steps are the same on every run and machine. The closest pass wins;
+    its true peak must be at or under the ceiling.
+    """
+    ceiling = mix.render.true_peak_ceiling_db
+    passes: list[tuple[float, float, float]] = []  # (gain, loudness, true peak), in order
+
+    def measure(gain: float) -> tuple[float, float]:
+        loudness, peak = _measure(mix, gain, sources, block_size, threads, progress)
+        passes.append((gain, loudness, peak))
+        return loudness, peak
+
+    loudness0, _ = measure(0.0)
+    plain = target - loudness0
+    top = plain + LOUDNESS_MAX_PUSH_DB
+    gain = plain
+    while len(passes) < LOUDNESS_MAX_PASSES:
+        loudness, _ = measure(gain)
+        if abs(loudness - target) <= LOUDNESS_STOP_LU:
+            break
+        below = [(g, lu) for g, lu, _ in passes if lu < target]
+        above = [(g, lu) for g, lu, _ in passes if lu > target]
+        lo = max(below)[0] if below else None
+        hi = min(above)[0] if above else None
+        (g0, l0, _), (g1, l1, _) = passes[-2], passes[-1]
+        step = None if l1 == l0 else g1 + (target - l1) * (g1 - g0) / (l1 - l0)
+        if lo is not None and hi is not None:
+            if step is None or not lo < step < hi:
+                step = (lo + hi) / 2
+        elif hi is None:  # every pass is under the target: up, but not past the top
+            if lo == top:
+                break  # the limiter saturates
+            if step is None or step <= g1:
+                step = g1 + (target - l1)  # a limiter's slope is at most 1 LU per dB
+            step = min(step, top)
+        elif step is None or step >= g1:  # every pass is over the target: down
+            step = g1 + (target - l1)
+        if step in (g for g, _, _ in passes):
+            break  # nothing new to learn
+        gain = step
+    best = min(passes, key=lambda p: abs(p[1] - target))  # the first such pass on a tie
+    gain, loudness, peak = best
+    limiters = [i for i in mix.master.inserts if i.type == "limiter"]
+    ceilings = ", ".join(
+        f'"{i.name}" {float(i.params["ceiling_db"]):.2f} dBTP'
+        for i in limiters
+        if isinstance(i.params.get("ceiling_db"), int | float)
+    )
+    if abs(loudness - target) > LOUDNESS_TOLERANCE_LU and any(lu > target for _, lu, _ in passes):
+        raise RenderError(  # a loudness that jumps across the target: the gating, or a limiter
+            f"{mix.path}: [render] loudness_lufs = {target}: the loudness search did not settle "
+            f"in {len(passes)} passes: the closest measures {loudness:.2f} LUFS at {gain:+.2f} dB "
+            f"into the master ({', '.join(f'{g:+.2f} dB: {lu:.2f}' for g, lu, _ in passes)}). "
+            "Lower the target, or make the master's loudness follow its gain more smoothly "
+            "(a gentler limiter: a longer release_ms)"
+        )
+    if abs(loudness - target) > LOUDNESS_TOLERANCE_LU:
+        reached = max(passes, key=lambda p: p[1])
+        raise RenderError(
+            f"{mix.path}: [render] loudness_lufs = {target}: the master's limiter "
+            f"({ceilings}) cannot bring the mix there: the loudest of {len(passes)} passes "
+            f"measures {reached[1]:.2f} LUFS ({reached[0]:+.2f} dB into the master, "
+            f"{reached[0] - plain:.1f} dB more than the {plain:+.2f} dB a plain gain would "
+            f"need; at most {LOUDNESS_MAX_PUSH_DB:.0f} dB more is driven into the limiter). "
+            "Lower the target, or make the mix denser before the limiter (e.g. a compressor "
+            "on the master ahead of it)"
+        )
+    if peak > ceiling + PEAK_SLACK_DB:
+        raise RenderError(
+            f"{mix.path}: [render] loudness_lufs = {target}: at {loudness:.2f} LUFS "
+            f"({gain:+.2f} dB into the master) the true peak measures {peak:.2f} dBTP, over "
+            f"the ceiling of {ceiling:.2f} dBTP (true_peak_ceiling_db). The master's limiter "
+            f"({ceilings}) must hold the peaks under it: set its ceiling_db at or under "
+            f"{ceiling:.2f} with true_peak = true, after every other master insert, and no "
+            "master gain_db above 0 dB"
         )
     return gain
 
@@ -495,7 +643,7 @@ def render(
             hasher = hashlib.sha256()  # the hash a 32-bit float file of the same render has
             hash_block(hasher, result.astype("float32", copy=False))
             audio_sha256 = hasher.hexdigest()
-        report = _report(mix, job, out, bit_depth, audio_sha256, stem_hashes)
+        report = _report(mix, job, out, bit_depth, audio_sha256, stem_hashes, rough=rough)
         for what, path, text in extras(report, job) if extras is not None else ():
             if not same_text(path, text):
                 texts.append(write_text_temp(what, path, text))
@@ -528,6 +676,8 @@ def _report(
     bit_depth: int,
     audio_sha256: str,
     stem_hashes: dict[str, str] | None,
+    *,
+    rough: bool,
 ) -> RenderReport:
     frames = job.frames
     peak, clipped = job.peak_and_clips()
@@ -553,6 +703,7 @@ def _report(
         clipped_samples=clipped,
         peak_before_clip_dbfs=peak,
         loudness_gain_db=job.loudness_gain_db,
+        loudness_gain_at=loudness_gain_at(mix, rough=rough),
         seconds=frames / mix.session.sample_rate,
         stems=stem_hashes,
     )

@@ -192,7 +192,7 @@ _AUTOMATION = Key(
     "automation",
     "lanes",
     'lanes: target = [[time, value], ...] or {points, curve, tension}; targets are "gain_db", '
-    '"pan", "width", "mute", "sends.<bus>.level_db", "sends.<bus>.pan", '
+    '"trim_db", "pan", "width", "mute", "sends.<bus>.level_db", "sends.<bus>.pan", '
     '"<insert>.<key>" and "<eq insert>.bands.<N>.<gain_db|freq_hz|q>"',
     default=MappingProxyType({}),
 )
@@ -418,6 +418,14 @@ SEND: Final = Table(
 
 _STRIP_COMMON = (
     _gain("gain_db", "the fader, after the inserts", 0.0, 24.0),
+    _f(
+        "trim_db",
+        "post-fader trim, added in dB to the fader and its lane: the revision knob for an "
+        "automated fader",
+        0.0,
+        -48.0,
+        24.0,
+    ),
     _f("pan", "mono: pan law; stereo: balance", 0.0, -1.0, 1.0),
     _f("width", "stereo width: 0 = mono fold, 1 = as is, up to 2", 1.0, 0.0, 2.0),
     _bool("polarity", "true inverts", False),
