@@ -20,6 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import MixError
+from .files import not_regular
 
 AUDIO = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".caf", ".rf64"})
 CLIP_GAIN_RANGE = (-96.0, 48.0)
@@ -52,11 +53,17 @@ def _name(text: str) -> str:
 
 
 def _rms_db(path: Path) -> float | None:
-    total, count = 0.0, 0
-    with sf.SoundFile(str(path)) as f:
-        for block in f.blocks(65536, dtype="float64", always_2d=True):
-            total += float(np.sum(block * block))
-            count += block.size
+    total, count, frames = 0.0, 0, 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            for block in f.blocks(65536, dtype="float64", always_2d=True):
+                total += float(np.sum(block * block))
+                count += block.size
+                frames += block.shape[0]
+    except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
+        raise MixError(
+            f"{path}: reading failed after {frames} frames ({e}): the file is truncated or corrupt"
+        ) from None
     return 10 * math.log10(total / count) if count and total > 0 else None
 
 
@@ -88,9 +95,12 @@ def scan(folder: Path) -> tuple[list[Stem], dict[str, str]]:
             path = here / file
             if path.suffix.lower() not in AUDIO:
                 continue
+            reason = not_regular(path)
+            if reason is not None:
+                raise MixError(f"{path}: {reason}")
             try:
                 info = sf.info(str(path))
-            except (sf.LibsndfileError, RuntimeError) as e:
+            except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
                 raise MixError(f"{path}: cannot be read as audio ({e})") from None
             if info.channels > 2:
                 raise MixError(

@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 
 from mixrender import schema
 from mixrender.errors import MixFileError, RoutingError
+from mixrender.files import read_regular
 from mixrender.locate import KeyPath, Locator
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli for older Pythons, as fastapi-cli)
@@ -266,7 +267,16 @@ def load_mixfile(path: str | os.PathLike[str]) -> MixFile:
     """Read and validate a mix file; MixFileError (or RoutingError) says what is wrong."""
     file = Path(path).absolute()
     try:
-        data = file.read_bytes()
+        size = os.stat(file).st_size
+        if size > schema.MAX_MIX_BYTES:
+            raise MixFileError(
+                file,
+                None,
+                "",
+                f"the mix file has {size} bytes; a mix file may have at most "
+                f"{schema.MAX_MIX_BYTES} ({schema.MAX_MIX_BYTES >> 20} MiB)",
+            )
+        data = read_regular(file)
     except OSError as exc:
         raise MixFileError(
             file, None, "", f"cannot read the mix file: {exc.strerror or exc}"
@@ -283,10 +293,14 @@ def parse_mixfile(text: str, path: Path) -> MixFile:
     """Validate mix file text; `path` names it in messages and anchors relative paths."""
     file = Path(path).absolute()
     text = text.removeprefix("\ufeff")
+    _check_nesting(file, text)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(file, text, exc) from None
+    except RecursionError:  # the scan above bounds nesting; this is a last resort
+        raise _too_deep(file, None) from None
+    _check_table_depth(file, text, doc)
     return _Reader(text, file).read(doc)
 
 
@@ -296,6 +310,71 @@ def parse_mixfile(text: str, path: Path) -> MixFile:
 @lru_cache(maxsize=16)
 def _locator(text: str) -> Locator:
     return Locator(text)
+
+
+# Strings and comments (whose brackets are text), and the brackets of arrays and tables.
+_NESTING_TOKENS = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''.*?'''"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'[^'\n]*'"
+    r"|#[^\n]*"
+    r"|[\[\]{}]",
+    re.DOTALL,
+)
+
+
+def _too_deep(file: Path, line: int | None) -> MixFileError:
+    return MixFileError(
+        file,
+        line,
+        "",
+        f"tables and arrays are nested more than {schema.MAX_NESTING} deep; "
+        f"a mix file nests at most {schema.MAX_NESTING} levels",
+    )
+
+
+def _check_nesting(file: Path, text: str) -> None:
+    """Refuse arrays and inline tables nested deeper than MAX_NESTING before tomllib, whose
+    recursive parser would otherwise end in a RecursionError; the error names the line."""
+    depth = 0
+    limit = schema.MAX_NESTING
+    for token in _NESTING_TOKENS.findall(text):
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > limit:
+                break
+        elif token == "]" or token == "}":
+            depth -= 1
+    else:
+        return
+    depth = 0  # the rare error path: find where, with positions
+    for match in _NESTING_TOKENS.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > limit:
+                raise _too_deep(file, text.count("\n", 0, match.start()) + 1)
+        elif token == "]" or token == "}":
+            depth -= 1
+    raise _too_deep(file, None)  # pragma: no cover (both loops count alike)
+
+
+def _check_table_depth(file: Path, text: str, doc: dict[str, Any]) -> None:
+    """Tables nested by headers and dotted keys (`[a.b.c]`, `a.b.c = 1`) are not brackets:
+    walk the document's tables (and arrays of tables) without recursion."""
+    stack: list[tuple[dict[str, Any], tuple[str | int, ...]]] = [(doc, ())]
+    while stack:
+        table, path = stack.pop()
+        if len(path) > schema.MAX_NESTING:
+            raise _too_deep(file, _locator(text).nearest(path))
+        for key, value in table.items():
+            if isinstance(value, dict):
+                stack.append((value, (*path, key)))
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                for index, element in enumerate(value):
+                    if isinstance(element, dict):
+                        stack.append((element, (*path, key, index)))
 
 
 def _syntax_error(file: Path, text: str, exc: tomllib.TOMLDecodeError) -> MixFileError:
@@ -310,6 +389,20 @@ def _syntax_error(file: Path, text: str, exc: tomllib.TOMLDecodeError) -> MixFil
         message = re.sub(r"\s*\(at end of document\)", " at the end of the file", message)
     message = message[:1].lower() + message[1:]
     return MixFileError(file, line, "", f"TOML syntax error: {message}")
+
+
+def frame_count(seconds: float, sample_rate: int | None) -> int:
+    """Frames of `seconds` at `sample_rate`, rounded half up as the plan rounds times."""
+    x = seconds * (sample_rate or 0)
+    whole = math.floor(x)
+    return int(whole) + (1 if x - whole >= 0.5 else 0)
+
+
+def _duration(seconds: float) -> str:
+    """4:00:00, 24:00:00.500: hours, minutes, seconds."""
+    whole = int(seconds)
+    text = f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+    return text + (f"{seconds - whole:.3f}"[1:] if seconds != whole else "")
 
 
 def _note_beats(match: re.Match[str], meter: tuple[int, int]) -> float:
@@ -739,8 +832,13 @@ class _Reader:
         top = {key.name: key for key in schema.TOP.keys}
 
         strips: list[tuple[Strip, _At]] = []
+        raw_lists = {
+            kind: self.value(root.key(kind), doc.get(kind, []), top[kind])
+            for kind in ("track", "bus")
+        }
+        self.strip_count(root, raw_lists["track"], raw_lists["bus"])
         for kind, table in (("track", schema.TRACK), ("bus", schema.BUS)):
-            raw_list = self.value(root.key(kind), doc.get(kind, []), top[kind])
+            raw_list = raw_lists[kind]
             strips += [self.strip(kind, index, raw, table) for index, raw in enumerate(raw_list)]
         by_name: dict[str, Strip] = {}
         for strip, at in strips:
@@ -769,6 +867,17 @@ class _Reader:
             buses=tuple(strip for strip, _ in strips if strip.kind == "bus"),
             master=master,
             vcas=vcas,
+        )
+
+    def strip_count(self, root: _At, tracks: Sequence[object], buses: Sequence[object]) -> None:
+        limit = schema.MAX_STRIPS
+        if len(tracks) + len(buses) <= limit:
+            return
+        kind, index = ("track", limit) if len(tracks) > limit else ("bus", limit - len(tracks))
+        self.fail(
+            root.key(kind).index(index),
+            f"the mix has {len(tracks)} tracks and {len(buses)} buses; a mix may have at most "
+            f"{limit} tracks and buses together",
         )
 
     def format(self, doc: Mapping[str, Any]) -> str:
@@ -808,6 +917,15 @@ class _Reader:
         end: float | str = (
             self.value(at.key("end"), raw["end"], end_key) if "end" in raw else "auto"
         )
+        if isinstance(end, float) and frame_count(end, self.sample_rate) > (
+            schema.MAX_OUTPUT_S * (self.sample_rate or 0)
+        ):
+            self.fail(
+                at.key("end"),
+                f"end = {_show(raw['end'])} makes the output {_duration(end)} long; "
+                f"the output may last at most {_duration(schema.MAX_OUTPUT_S)} "
+                f"({schema.MAX_OUTPUT_S} s) at the session rate",
+            )
         if end != "auto" and "tail_s" in raw:
             self.fail(
                 at.key("tail_s"),
@@ -1167,6 +1285,12 @@ class _Reader:
             self.fail(at, f"points must be a list of [time, value], not {_type_of(raw_points)}")
         if not raw_points:
             self.fail(at, "a lane needs at least one point [time, value]")
+        if len(raw_points) > schema.MAX_LANE_POINTS:
+            self.fail(
+                at,
+                f"the lane has {len(raw_points)} points; a lane may have at most "
+                f"{schema.MAX_LANE_POINTS}",
+            )
         points: list[Point] = []
         for index, raw in enumerate(raw_points):
             point_at = _At((*points_at.keys, index), (*at.shown, f"point {index + 1}"))

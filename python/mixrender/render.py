@@ -129,6 +129,7 @@ class BlockRender:
         threads = default_threads() if threads is None else threads
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
+        threads = min(threads, os.cpu_count() or 1)  # more only add switching (same bits)
         self.mix = mix
         self.infos: list[SourceInfo] = probe_sources(mix, sources)
         decoded = any(i.path is not None and not i.engine_readable for i in self.infos)

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _engine
 from .errors import SourceError
+from .files import not_regular
 from .mixfile import Insert, MixFile, Strip
 
 if TYPE_CHECKING:
@@ -71,8 +72,9 @@ def _probe_file(mix: MixFile, track: Strip) -> SourceInfo:
     if not path.exists():
         reason = f"file not found (looked for {path}); paths are relative to the mix file's folder"
         raise _error(mix, track, track.source, reason)
-    if path.is_dir():
-        raise _error(mix, track, track.source, "is a folder, not an audio file")
+    refused = not_regular(path)
+    if refused is not None:
+        raise _error(mix, track, track.source, refused)
     wav = _engine.probe_wav(path)
     if wav is not None:
         frames, channels, rate, subtype = wav
@@ -196,8 +198,9 @@ def probe_irs(mix: MixFile) -> list[IrInfo]:
             raise site.error(
                 f"file not found (looked for {path}); paths are relative to the mix file's folder"
             )
-        if path.is_dir():
-            raise site.error("is a folder, not an audio file")
+        reason = not_regular(path)
+        if reason is not None:
+            raise site.error(reason)
         try:
             info = sf.info(str(path))
         except RuntimeError as e:  # soundfile's errors derive from it
