@@ -75,7 +75,7 @@ Time = float
 # --- the data model -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
     """One breakpoint of a lane."""
 
@@ -425,10 +425,19 @@ def _show(value: object, limit: int = 60) -> str:
         text = json.dumps(value, ensure_ascii=False)
     elif isinstance(value, float):
         text = "nan" if math.isnan(value) else repr(value)
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_show(item, limit) for item in value) + "]"
-    elif isinstance(value, dict):
-        text = "{ " + ", ".join(f"{k} = {_show(v, limit)}" for k, v in value.items()) + " }"
+    elif isinstance(value, list | dict):
+        # Built only as far as shown: a lane of 10^6 points is not spelled out to be cut.
+        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        parts: list[str] = []
+        size = 0
+        for k, v in items:
+            part = _show(v, limit) if k is None else f"{k} = {_show(v, limit)}"
+            parts.append(part)
+            size += len(part) + 2
+            if size > limit:
+                break
+        open_, close = ("{ ", " }") if isinstance(value, dict) else ("[", "]")
+        text = open_ + ", ".join(parts) + close
     else:
         text = str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -1292,7 +1301,33 @@ class _Reader:
                 f"{schema.MAX_LANE_POINTS}",
             )
         points: list[Point] = []
+        # The common point, [seconds, value] with both plain numbers in range, is taken
+        # here without building its messages; any other goes through `point`, which says
+        # what is wrong with it. Lines come from the locator's list for the whole lane.
+        lines = self.locator.element_lines(points_at.keys)
+        lane_line = self.line(points_at)
+        lo, hi = key.min, self.max_of(key)
+        fast = not is_mute and not key.choices
+        lo_value = -math.inf if lo is None else lo
+        hi_value = math.inf if hi is None else hi
+        hi_time = _TIME_KEY.max if _TIME_KEY.max is not None else math.inf
+        isfinite = math.isfinite
+        previous = 0.0
         for index, raw in enumerate(raw_points):
+            if fast and type(raw) is list and len(raw) == 2:
+                t, v = raw
+                if (
+                    (type(t) is float or type(t) is int)
+                    and (type(v) is float or type(v) is int)
+                    and isfinite(t)
+                    and isfinite(v)
+                    and previous <= t <= hi_time
+                    and lo_value <= v <= hi_value
+                ):
+                    line = lane_line if lines is None else lines[index]
+                    points.append(Point(float(t), float(v), None, None, line))
+                    previous = t
+                    continue
             point_at = _At((*points_at.keys, index), (*at.shown, f"point {index + 1}"))
             point = self.point(point_at, raw, key, target, is_mute)
             if points and point.seconds < points[-1].seconds:
@@ -1303,6 +1338,7 @@ class _Reader:
                     "(two points at one time make a jump)",
                 )
             points.append(point)
+            previous = point.seconds
         return Lane(
             target=target,
             points=tuple(points),
