@@ -7,7 +7,9 @@ Cases (each with 0.1 s sources, so that the mix, not the audio, is what is measu
 
 - tracks: 2048 tracks of one short mono source each;
 - buses: one track into a chain of 2047 buses (2048 strips), each bus feeding the next;
-- lane: one track with a gain lane of 10^6 points (the lane's limit), one per line.
+- lane: one track with a gain lane of 10^6 points (the lane's limit), one per line;
+- points (only when named): 10 such lanes, written tersely, in a mix file of 60 MB, close to
+  the 64 MiB a mix file may have: the most lane points a mix can hold.
 
 Not part of the test run. The mixes are written once into the scratch folder.
 """
@@ -56,13 +58,24 @@ def buses_mix() -> str:
 def lane_mix() -> str:
     # 10^6 points over the 0.6 s render: a point every 0.6 us, most between two samples.
     body = ",\n".join(f"[{i * 6e-7!r}, {-(i % 24)}]" for i in range(POINTS))
-    return (
-        HEAD
-        + f'[[track]]\nname = "t"\nsource = "s0.wav"\n[track.automation]\ngain_db = [\n{body}]\n'
-    )
+    track = '[[track]]\nname = "t"\nsource = "s0.wav"\n[track.automation]\n'
+    return HEAD + track + f"gain_db = [\n{body}]\n"
 
 
-CASES = {"tracks": (tracks_mix, STRIPS), "buses": (buses_mix, 1), "lane": (lane_mix, 1)}
+def points_mix() -> str:
+    # The most points the 64 MiB cap on a mix file lets through: lanes of 10^6 points
+    # written as tersely as TOML allows ("[0,0]," is 6 bytes), one per track, 10 tracks.
+    lane = ",".join(["[0,0]"] * POINTS)
+    track = '[[track]]\nname = "t{}"\nsource = "s0.wav"\n[track.automation]\ngain_db = [{}]\n'
+    return HEAD + "".join(track.format(i, lane) for i in range(10))
+
+
+CASES = {
+    "tracks": (tracks_mix, STRIPS),
+    "buses": (buses_mix, 1),
+    "lane": (lane_mix, 1),
+    "points": (points_mix, 1),
+}
 
 
 def child(args: list[str]) -> tuple[int, float, float, int]:
@@ -86,7 +99,7 @@ def child(args: list[str]) -> tuple[int, float, float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--scratch", type=Path, default=HERE / "scratch" / "limits")
-    parser.add_argument("--cases", default=",".join(CASES))
+    parser.add_argument("--cases", default="tracks,buses,lane")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     opts = parser.parse_args()
     opts.scratch.mkdir(parents=True, exist_ok=True)

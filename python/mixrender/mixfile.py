@@ -885,7 +885,8 @@ class _Reader:
         kind, index = ("track", limit) if len(tracks) > limit else ("bus", limit - len(tracks))
         self.fail(
             root.key(kind).index(index),
-            f"the mix has {len(tracks)} tracks and {len(buses)} buses; a mix may have at most "
+            f"the mix has {len(tracks)} track{'s' * (len(tracks) != 1)} and {len(buses)} "
+            f"bus{'es' * (len(buses) != 1)}; a mix may have at most "
             f"{limit} tracks and buses together",
         )
 
