@@ -335,6 +335,16 @@ def test_analyze_on_corrupt_audio_is_one_line(tmp_path: Path) -> None:
         assert len(lines) == 1 and name in lines[0] and lines[0].startswith("error:"), lines
 
 
+def test_a_file_of_no_known_format_is_one_line_on_stderr_too(tmp_path: Path) -> None:
+    """libsndfile probing random bytes lets libmpg123 print a warning on descriptor 2."""
+    garbage = corrupt_files(tmp_path / "bad")["garbage.flac"]
+    one_line_error(run("analyze", garbage), "garbage.flac", "cannot be read as audio")
+    stems = tmp_path / "stems"
+    stems.mkdir()
+    garbage.rename(stems / "garbage.flac")
+    one_line_error(run("init", stems, "-o", tmp_path / "r.toml"), "garbage.flac")
+
+
 def test_init_on_corrupt_audio_is_one_line(tmp_path: Path) -> None:
     for name, path in corrupt_files(tmp_path / "bad").items():
         stems = tmp_path / f"stems-{name}"

@@ -21,7 +21,7 @@ import soundfile as sf
 
 from . import _engine
 from .errors import MixError
-from .files import not_regular
+from .files import c_stderr_silenced, not_regular
 
 #: Frames read per block by default.
 DEFAULT_BLOCK = 65536
@@ -72,7 +72,8 @@ def analyze_file(
     if reason is not None:
         raise MixError(f"{path}: {reason}")
     try:
-        f = sf.SoundFile(os.fspath(path))
+        with c_stderr_silenced():
+            f = sf.SoundFile(os.fspath(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise MixError(f"{path}: cannot be read as audio ({e})") from None
     with f:

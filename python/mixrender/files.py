@@ -10,11 +10,14 @@ module reads it, through a descriptor opened with `O_NONBLOCK` and checked again
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import stat
+import sys
+from collections.abc import Iterator
 
-__all__ = ["not_regular", "read_regular"]
+__all__ = ["c_stderr_silenced", "not_regular", "read_regular"]
 
 
 def _kind(mode: int) -> str:
@@ -63,3 +66,25 @@ def read_regular(path: str | os.PathLike[str]) -> bytes:
         return b"".join(chunks)
     finally:
         os.close(fd)
+
+
+@contextlib.contextmanager
+def c_stderr_silenced() -> Iterator[None]:
+    """Descriptor 2 to /dev/null for the duration: libsndfile, probing a file of no format it
+    knows, lets libmpg123 print a warning there, which would make a one-line error two. For
+    an open only, which prints nothing that matters (its error comes back as an exception)."""
+    try:
+        saved = os.dup(2)
+    except OSError:  # no descriptor 2: nothing to silence
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+    finally:
+        os.close(saved)

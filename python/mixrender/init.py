@@ -20,7 +20,7 @@ import numpy as np
 import soundfile as sf
 
 from .errors import MixError
-from .files import not_regular
+from .files import c_stderr_silenced, not_regular
 
 AUDIO = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".caf", ".rf64"})
 CLIP_GAIN_RANGE = (-96.0, 48.0)
@@ -99,7 +99,8 @@ def scan(folder: Path) -> tuple[list[Stem], dict[str, str]]:
             if reason is not None:
                 raise MixError(f"{path}: {reason}")
             try:
-                info = sf.info(str(path))
+                with c_stderr_silenced():
+                    info = sf.info(str(path))
             except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
                 raise MixError(f"{path}: cannot be read as audio ({e})") from None
             if info.channels > 2:
