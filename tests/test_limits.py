@@ -450,3 +450,21 @@ def test_a_hand_edited_plan_reads_as_a_changed_plan(write_mix: MixWriter) -> Non
     assert result.differences == [
         "the plan changed: (the locked plan is not in the form a render writes)"
     ]
+
+
+def test_many_strips_are_called_in_smaller_blocks_with_the_same_bits(
+    write_mix: MixWriter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from mixrender import render
+
+    track = '[[track]]\nname = "t{}"\nsource = "s.wav"\npan = {}\noutput = "b{}"\n'
+    text = HEAD + "".join(track.format(i, (i % 9 - 4) / 4, i % 3) for i in range(40))
+    text += "".join(f'[[bus]]\nname = "b{i}"\ngain_db = {-i}.0\n' for i in range(3))
+    text += '[[track.insert]]\ntype = "compressor"\nsidechain = "t0"\n'  # not pipelined
+    mix = mixrender.load(write_mix(text, s__wav=(noise(0.3), 48000)))
+    monkeypatch.setattr(render, "STRIP_FRAMES", 1 << 40)
+    whole = render.BlockRender(mix.file).block
+    reference = mix.render(dtype="float64")
+    monkeypatch.setattr(render, "STRIP_FRAMES", 43 * 100)  # 43 strips: calls of 64 frames
+    assert (whole, render.BlockRender(mix.file).block) == (render.DEFAULT_BLOCK, 64)
+    assert np.array_equal(mix.render(dtype="float64"), reference)
