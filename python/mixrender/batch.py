@@ -47,6 +47,7 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ._version import __version__
 from .errors import MixError, MixFileError, RenderError
+from .files import read_regular
 from .locate import Locator
 from .lock import lock_path, read_lock, sha256_file, write_lock
 from .mixfile import MixFile, load_mixfile
@@ -214,9 +215,9 @@ def expand_jobs(
 def _read_manifest(path: Path, out: Path, roots: Confinement) -> list[Job] | None:
     """The manifest's jobs, or None when `path` is not a manifest (a mix, or unreadable)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8")  # never blocks on a FIFO
         doc = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None  # not a manifest: as a mix, it fails with the loader's precise message
     if "job" not in doc or "format" in doc:
         return None

@@ -6,6 +6,7 @@ typer's usage errors exit 2.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -60,12 +61,46 @@ AllowRootOpt = Annotated[
 _PROGRESS_AFTER_S = 0.5
 
 
-def _fail(e: MixError) -> typer.Exit:
+#: What a command turns into one line and exit 1: the mix's own errors, and the two that
+#: hostile input can still cause below them (a file the OS refuses; nesting that Python's
+#: recursion limit stops). Anything else is a bug, and keeps its traceback.
+_ERRORS = (MixError, OSError, RecursionError)
+
+
+def _fail(e: BaseException) -> typer.Exit:
     from rich.markup import escape
 
+    if isinstance(e, OSError) and not isinstance(e, MixError):
+        where = f"{e.filename}: " if e.filename else ""
+        message = f"{where}{e.strerror or e}"
+    elif isinstance(e, RecursionError):
+        message = "the input is nested too deeply to read"
+    else:
+        message = str(e)
     # Escaped, and no emoji: a path or revision (`rev:x:`) is printed as it is.
-    err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False, soft_wrap=True, emoji=False)
+    err.print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False
+    )
     return typer.Exit(1)
+
+
+#: The fewest frames per call into the engine the command line takes (smaller calls cost
+#: more in per-call overhead than they can save; the API takes any size).
+MIN_BLOCK = 64
+
+
+def _threads(threads: int | None) -> int:
+    """`--threads`, clamped to the machine's cores (more only add switching) with a note."""
+    if threads is None:
+        return default_threads()
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        err.print(
+            f"note: --threads {threads} is more than the {cores} cores; using {cores}",
+            highlight=False,
+        )
+        return cores
+    return threads
 
 
 def _length(frames: int, rate: int) -> str:
@@ -159,14 +194,21 @@ def render(
         int | None,
         typer.Option(
             "--block-size",
-            min=1,
+            min=MIN_BLOCK,
             max=MAX_BLOCK,
-            help=f"Frames per call into the engine (default {DEFAULT_BLOCK}; {DECODED_BLOCK} "
-            f"when a source is not WAV, {STEMS_BLOCK} with --stems).",
+            help=f"Frames per call into the engine, {MIN_BLOCK} .. {MAX_BLOCK} (default "
+            f"{DEFAULT_BLOCK}; {DECODED_BLOCK} when a source is not WAV, {STEMS_BLOCK} with "
+            "--stems); outside that range: exit 2.",
         ),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option("--threads", min=1, help="Engine threads (default: the cores).")
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Engine threads (default: the cores); more than the machine's cores "
+            "(os.cpu_count) are clamped to them, with a note.",
+        ),
     ] = None,
     stems: Annotated[
         Path | None,
@@ -191,13 +233,13 @@ def render(
             target,
             rough=rough,
             block_size=block_size,
-            threads=threads or default_threads(),
+            threads=_threads(threads),
             stems=stems,
             report=report,
             progress=bar,
             lock=not no_lock,
         )
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     finally:
         bar.close()
@@ -219,7 +261,7 @@ def check(mix: MixArg) -> None:
     try:
         m = load(mix)
         m.check()
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     _warn_overrides(m.file)
     f = m.file
@@ -235,7 +277,7 @@ def verify(mix: MixArg) -> None:
     """Re-render MIX and compare with its lock file; exit 0 when identical, 1 if not."""
     try:
         result = load(mix).verify()
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     if result.identical:
         out.print(f"identical: {mix} renders exactly as its lock file records", highlight=False)
@@ -284,7 +326,7 @@ def diff(
         if not audio:
             raise typer.Exit(1 if changes else 0)
         null = null_test(va, vb, section_s=section_s, stems=stems)
-    except MixError as e:
+    except _ERRORS as e:
         _fail(e)
         raise typer.Exit(2) from None
     _print_null(null)
@@ -375,7 +417,7 @@ def analyze(
                 _print_staging(staging)
             return
         figures = analyze_file(target)
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     # The render report's keys, so scripts read both alike; what a file cannot tell is None.
     figures = {
@@ -490,6 +532,8 @@ def init(
         raise _fail(e) from None
     except OSError as e:
         raise _fail(MixError(f"{mix_path}: cannot write the mix ({e.strerror})")) from None
+    except RecursionError as e:
+        raise _fail(e) from None
     out.print(
         f"wrote [bold]{mix_path}[/]: {len(rough.stems)} tracks at {rough.sample_rate} Hz",
         highlight=False,
@@ -580,7 +624,7 @@ def batch_command(
         )
     except ValueError as e:  # nothing matches, and the like: a usage error
         raise typer.BadParameter(str(e)) from None
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     finally:
         bar.close()

@@ -204,11 +204,24 @@ class _Planner:
         session = self.mix.session
         if session.end is not None:
             return frame_of(session.end, self.sr)
-        last = 0
+        last, longest = 0, None
         for s, info in zip(self.mix.tracks, self.infos, strict=True):
             length = resampled_frames(info.frames, info.sample_rate, self.sr)
-            last = max(last, frame_of(s.offset_s, self.sr) + length)
-        return last + frame_of(session.tail_s, self.sr)
+            if frame_of(s.offset_s, self.sr) + length > last:
+                last, longest = frame_of(s.offset_s, self.sr) + length, s
+        frames = last + frame_of(session.tail_s, self.sr)
+        limit = schema.MAX_OUTPUT_S * self.sr
+        if frames > limit:
+            what = f"{longest.label} ends at {last / self.sr:.3f} s" if longest else "the tail"
+            raise MixFileError(
+                self.mix.path,
+                self.mix.line_of("session", "end") or self.mix.line_of("session"),
+                "session > end",
+                f'end = "auto" makes the output {frames / self.sr:.3f} s long ({what}); the '
+                f"output may last at most {schema.MAX_OUTPUT_S} s (4 hours) at the session "
+                "rate: set an end, or shorten the sources",
+            )
+        return frames
 
     def plan(self) -> Json:
         silenced = self.soloed_silenced()

@@ -57,6 +57,10 @@ DECODED_BLOCK = 16384
 #: strip holds a whole call, and a stem render calls with this many frames by default.
 STEMS_BLOCK = 4096
 MAX_BLOCK = 1 << 16
+#: Frames of all strips' buffers together that a call may ask for: a mix of many strips is
+#: called in smaller blocks (the same bits, as for any block size), so that its buffers,
+#: sized from the call in every strip, stay bounded (docs/limits.md): 2048 strips get 1024.
+STRIP_FRAMES = 1 << 21
 
 #: Called after every block with (frames done, frames in all).
 Progress = Callable[[int, int], None]
@@ -113,6 +117,10 @@ def _dbfs(peak: float) -> float | None:
     return 20.0 * math.log10(peak) if peak > 0 else None
 
 
+def _floor_pow2(n: int) -> int:
+    return 1 << (max(1, n).bit_length() - 1)
+
+
 def default_threads() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
@@ -141,11 +149,14 @@ class BlockRender:
         threads = default_threads() if threads is None else threads
         if threads < 1:
             raise ValueError(f"threads must be at least 1, not {threads}")
+        threads = min(threads, os.cpu_count() or 1)  # more only add switching (same bits)
         self.mix = mix
         self.infos: list[SourceInfo] = probe_sources(mix, sources)
         decoded = any(i.path is not None and not i.engine_readable for i in self.infos)
         default = DECODED_BLOCK if decoded else DEFAULT_BLOCK
         self.block = default if block_size is None else block_size
+        strips = len(mix.tracks) + len(mix.buses)
+        self.block = max(1, min(self.block, _floor_pow2(STRIP_FRAMES // max(1, strips))))
         # A rough render bypasses every insert, so it reads no impulse response.
         self.ir_infos: list[IrInfo] = [] if rough else probe_irs(mix)
         self.loudness_gain_db = loudness_gain_db or 0.0
