@@ -156,7 +156,7 @@ def plan_differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
             else:
                 yield from plan_differences(old[key], new[key], where)
     elif old != new:
-        yield path or "(the plan)"
+        yield path or "(every setting)"
 
 
 def _ir_differences(infos: list[IrInfo], locked: dict[Any, dict[str, Any]]) -> list[str]:
@@ -208,7 +208,9 @@ def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
         new = _names(json.loads(job.plan))
         keys = list(plan_differences(old, new))
         found.append(
-            "the plan changed: " + "; ".join(keys[:20]) + (" ..." if len(keys) > 20 else "")
+            "the mix's settings changed: "
+            + "; ".join(keys[:20])
+            + (" ..." if len(keys) > 20 else "")
         )
     if found:
         return Verification(False, found)
@@ -221,8 +223,9 @@ def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
     why = (
         f"the engine changed (the lock was made by mixrender {version}, this is {__version__})"
         if version != __version__
-        else "the same mixrender gave other bits from the same plan and sources: something is wrong"
+        else "the same mixrender gave other bits from the same settings and sources: "
+        "something is wrong"
     )
     return Verification(
-        False, [f"the audio differs while the plan and sources are the same: {why}"]
+        False, [f"the audio differs while the settings and sources are the same: {why}"]
     )
