@@ -63,6 +63,11 @@ def _fail(e: MixError) -> typer.Exit:
     return typer.Exit(1)
 
 
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """`1 track`, `2 tracks`."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
+
+
 def _length(frames: int, rate: int) -> str:
     seconds = frames / rate
     return f"{int(seconds // 60)}:{seconds % 60:06.3f} ({frames} frames at {rate} Hz)"
@@ -206,8 +211,8 @@ def check(mix: MixArg) -> None:
     f = m.file
     _say(
         out,
-        f"ok: {mix} ({len(f.tracks)} tracks, {len(f.buses)} buses, {len(f.vcas)} VCAs, "
-        f"{f.session.sample_rate} Hz)",
+        f"ok: {mix} ({_count(len(f.tracks), 'track')}, {_count(len(f.buses), 'bus', 'buses')}, "
+        f"{_count(len(f.vcas), 'VCA')}, {f.session.sample_rate} Hz)",
     )
 
 
@@ -439,7 +444,7 @@ def init(
         out,
         "wrote ",
         (str(mix_path), "bold"),
-        f": {len(rough.stems)} tracks at {rough.sample_rate} Hz",
+        f": {_count(len(rough.stems), 'track')} at {rough.sample_rate} Hz",
     )
     for note in rough.notes:
         _say(out, f"  note: {note}")
