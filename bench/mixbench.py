@@ -163,7 +163,7 @@ def _ratio(a: float | None, b: float | None) -> str:
 def table(results: dict) -> list[str]:
     out = []
     for case, c in results["cases"].items():
-        out += [f"## {case}: {c['tracks']} tracks x {c['seconds']:.0f} s, median of {c['runs']}", ""]
+        out += [f"### {case}: {c['tracks']} tracks x {c['seconds']:.0f} s, median of {c['runs']}", ""]
         out.append(f"1-min load average before the case: {c['loadavg_before']}.")
         out += ["", "| peer | wall s | CPU s | peak MB | x real time | wall / floor | wall / pedalboard 1t "
                 "| CPU / floor | CPU / pedalboard 1t | peak MB / pedalboard 1t |",
@@ -215,7 +215,7 @@ print(json.dumps({t: (statistics.median(walls[t]), statistics.median(cpus[t]), m
     (w1, c1, m1), (w2, c2, m2) = res["1"], res["2"]
     load = Path("/proc/loadavg").read_text().split()[0] if Path("/proc/loadavg").exists() else "?"
     return [
-        f"## engine's own work: {stems.name}, sources in memory, nothing written, median of {runs}",
+        f"### engine's own work: {stems.name}, sources in memory, nothing written, median of {runs}",
         "",
         f"1 and 2 threads alternate. 1-min load average after: {load}.",
         "",
@@ -271,13 +271,31 @@ def run(args: argparse.Namespace) -> None:
                 "--cases", args.cases]
     run_bench.main()
     results = json.loads((PEERS / "results.json").read_text())
-    lines = ["# mixbench-v1: mixrender beside its peers", "",
-             f"Generated {results['date']} by `python bench/mixbench.py run` on "
+    lines = [f"Generated {results['date']} by `python bench/mixbench.py run` on "
              f"{results['versions']['cpu']}.", ""] + table(results)
     if "standard" in results["cases"]:
         lines += engine(Path(results["cases"]["standard"]["stems"]), max(5, args.runs))
-    (HERE / "results.md").write_text("\n".join(lines))
+    write_results("\n".join(lines))
     print("\n".join(lines))
+
+
+#: bench/results.md keeps its hand-written text; `run` rewrites what lies between these lines.
+BEGIN = "<!-- BEGIN GENERATED mixbench: python bench/mixbench.py run rewrites this section -->"
+END = "<!-- END GENERATED mixbench -->"
+
+
+def write_results(section: str) -> None:
+    """Puts `section` between the markers of bench/results.md (appended, with its markers,
+    when the page has none)."""
+    page = HERE / "results.md"
+    text = page.read_text() if page.exists() else "# Benchmarks and their results\n"
+    block = f"{BEGIN}\n\n{section.strip()}\n\n{END}"
+    start, end = text.find(BEGIN), text.find(END)
+    if start >= 0 and end > start:
+        text = text[:start] + block + text[end + len(END):]
+    else:
+        text = text.rstrip("\n") + "\n\n## mixbench-v1: mixrender beside its peers\n\n" + block + "\n"
+    page.write_text(text)
 
 
 def main() -> None:

@@ -119,3 +119,34 @@ def test_a_render_of_wav_files_imports_neither_numpy_nor_soundfile(
         assert run.returncode == 0, run.stderr
         imported = run.stdout.strip().splitlines()[-1]
         assert imported == ("[]" if source == "s.wav" else "['numpy', 'soundfile']"), source
+
+
+def test_messages_reach_the_terminal_with_their_brackets(write_mix: MixWriter) -> None:
+    """Brackets in a message are text, not rich markup: `[session]` and `[[track]]` (and
+    a track name like "[L] Vox") are printed as the message holds them."""
+    musical = MIX.replace('source = "s.wav"', 'source = "s.wav"\noffset_s = "2:1"')
+    result = runner.invoke(app, ["check", str(write_mix(musical))])
+    assert result.exit_code == 1
+    assert "needs tempo_bpm in [session]; set it or write seconds" in result.output
+    single = MIX.replace("[[track]]", "[track]")
+    result = runner.invoke(app, ["check", str(write_mix(single))])
+    assert result.exit_code == 1
+    assert "write each as [[track]] (double brackets)" in result.output
+    named = MIX.replace('name = "T"', 'name = "[L] Vox"')
+    result = runner.invoke(app, ["check", str(write_mix(named))])
+    assert result.exit_code == 1
+    assert 'track "[L] Vox" > source' in result.output
+
+
+def test_the_error_line_prints_a_message_exactly() -> None:
+    """What `_fail` prints is `error: ` and the message, byte for byte, on one line, whatever
+    rich markup or brackets the message holds and however narrow the terminal."""
+    import typer
+
+    from mixrender import cli
+    from mixrender.errors import MixError
+
+    message = "song.toml:3: [session] > [[track]] [bold]x[/] [/] \\[red] " + "y" * 200
+    with cli.err.capture() as captured:
+        assert isinstance(cli._fail(MixError(message)), typer.Exit)
+    assert captured.get() == f"error: {message}\n"

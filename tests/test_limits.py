@@ -459,7 +459,7 @@ def test_a_hand_edited_plan_reads_as_a_changed_plan(write_mix: MixWriter) -> Non
     result = mixrender.load(mix).verify()
     assert not result.identical
     assert len(result.differences) == 1
-    assert "not in the form a render writes" in result.differences[0]
+    assert "in a form a render does not write" in result.differences[0]
 
 
 def test_many_strips_are_called_in_smaller_blocks_with_the_same_bits(

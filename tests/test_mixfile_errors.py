@@ -1193,7 +1193,7 @@ def test_lane_band_q_at_slope_18(tmp_path: Path) -> None:
         text,
         line=17,
         path='track "Lead Vox" > automation > eq.bands.2.q',
-        contains=("18 dB/oct highpass, which has no q",),
+        contains=("band 2 is an 18 dB/oct highpass, which has no q",),
     )
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.text import Text
 
 if TYPE_CHECKING:
     # Imported where a bar is drawn: a render on no terminal never needs them.
@@ -67,9 +68,17 @@ _PROGRESS_AFTER_S = 0.5
 _ERRORS = (MixError, OSError, RecursionError)
 
 
-def _fail(e: BaseException) -> typer.Exit:
-    from rich.markup import escape
+def _say(console: Console, *parts: str | tuple[str, str]) -> None:
+    """Print one line of user-facing text, on one line however wide the terminal.
 
+    Every string is printed as it is, never read as rich markup: a message that names
+    `[session]` or `[[track]]` (or a path or track name with brackets) reaches the terminal
+    intact. A `(text, style)` pair is printed in that style ("bold red").
+    """
+    console.print(Text.assemble(*parts), highlight=False, soft_wrap=True, emoji=False)
+
+
+def _fail(e: BaseException) -> typer.Exit:
     if isinstance(e, OSError) and not isinstance(e, MixError):
         where = f"{e.filename}: " if e.filename else ""
         message = f"{where}{e.strerror or e}"
@@ -77,11 +86,13 @@ def _fail(e: BaseException) -> typer.Exit:
         message = "the input is nested too deeply to read"
     else:
         message = str(e)
-    # Escaped, and no emoji: a path or revision (`rev:x:`) is printed as it is.
-    err.print(
-        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False
-    )
+    _say(err, ("error:", "bold red"), f" {message}")
     return typer.Exit(1)
+
+
+def _count(n: int, one: str, many: str | None = None) -> str:
+    """`1 track`, `2 tracks`."""
+    return f"{n} {one if n == 1 else many or one + 's'}"
 
 
 #: The fewest frames per call into the engine the command line takes (smaller calls cost
@@ -95,10 +106,7 @@ def _threads(threads: int | None) -> int:
         return default_threads()
     cores = os.cpu_count() or 1
     if threads > cores:
-        err.print(
-            f"note: --threads {threads} is more than the {cores} cores; using {cores}",
-            highlight=False,
-        )
+        _say(err, f"note: --threads {threads} is more than the {cores} cores; using {cores}")
         return cores
     return threads
 
@@ -113,11 +121,13 @@ def _db(value: float | None, unit: str) -> str:
 
 
 def _summary(rep: RenderReport) -> None:
-    clip = (
-        f"[red]{rep.clipped_samples} samples clipped[/] (peak before the clip "
-        f"{_db(rep.peak_before_clip_dbfs, 'dBFS')})"
+    clip: tuple[str | tuple[str, str], ...] = (
+        (
+            (f"{rep.clipped_samples} samples clipped", "red"),
+            f" (peak before the clip {_db(rep.peak_before_clip_dbfs, 'dBFS')})",
+        )
         if rep.clipped_samples
-        else "none clipped"
+        else ("none clipped",)
     )
     lra = "n/a" if rep.loudness_range_lu is None else f"{rep.loudness_range_lu:.1f} LU"
     loudness = (
@@ -127,18 +137,19 @@ def _summary(rep: RenderReport) -> None:
     )
     if rep.loudness_gain_at is not None:
         loudness += f" (normalised by {rep.loudness_gain_db:+.2f} dB at the {rep.loudness_gain_at})"
-    out.print(f"rendered [bold]{rep.output}[/]", highlight=False)
-    out.print(f"  length    {_length(rep.frames, rep.sample_rate)}", highlight=False)
-    out.print(f"  format    {rep.bit_depth}-bit, stereo", highlight=False)
-    out.print(f"  loudness  {loudness}", highlight=False)
-    out.print(
+    _say(out, "rendered ", (str(rep.output), "bold"))
+    _say(out, f"  length    {_length(rep.frames, rep.sample_rate)}")
+    _say(out, f"  format    {rep.bit_depth}-bit, stereo")
+    _say(out, f"  loudness  {loudness}")
+    _say(
+        out,
         f"  peaks     {_db(rep.true_peak_dbtp, 'dBTP')} true, "
-        f"{_db(rep.sample_peak_dbfs, 'dBFS')} sample; {clip}",
-        highlight=False,
+        f"{_db(rep.sample_peak_dbfs, 'dBFS')} sample; ",
+        *clip,
     )
     if rep.stems:
-        out.print(f"  stems     {len(rep.stems)} files", highlight=False)
-    out.print(f"sha256: {rep.audio_sha256}", highlight=False, soft_wrap=True)
+        _say(out, f"  stems     {len(rep.stems)} files")
+    _say(out, f"sha256: {rep.audio_sha256}")
 
 
 class _LazyProgress:
@@ -252,7 +263,7 @@ def _warn_overrides(mix: MixFile) -> None:
     from .overrides import override_warnings
 
     for w in override_warnings(mix):
-        out.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        _say(out, ("warning:", "yellow"), f" {w}")
 
 
 @app.command()
@@ -265,10 +276,10 @@ def check(mix: MixArg) -> None:
         raise _fail(e) from None
     _warn_overrides(m.file)
     f = m.file
-    out.print(
-        f"ok: {mix} ({len(f.tracks)} tracks, {len(f.buses)} buses, {len(f.vcas)} VCAs, "
-        f"{f.session.sample_rate} Hz)",
-        highlight=False,
+    _say(
+        out,
+        f"ok: {mix} ({_count(len(f.tracks), 'track')}, {_count(len(f.buses), 'bus', 'buses')}, "
+        f"{_count(len(f.vcas), 'VCA')}, {f.session.sample_rate} Hz)",
     )
 
 
@@ -280,10 +291,10 @@ def verify(mix: MixArg) -> None:
     except _ERRORS as e:
         raise _fail(e) from None
     if result.identical:
-        out.print(f"identical: {mix} renders exactly as its lock file records", highlight=False)
+        _say(out, f"identical: {mix} renders exactly as its lock file records")
         return
     for line in result.differences:
-        out.print(f"[red]differs:[/] {line}", highlight=False, soft_wrap=True)
+        _say(out, ("differs:", "red"), f" {line}")
     raise typer.Exit(1)
 
 
@@ -320,9 +331,9 @@ def diff(
         va, vb = load_version(a), load_version(b)
         changes = describe(va, vb)
         for line in changes:
-            out.print(line, highlight=False, soft_wrap=True)
+            _say(out, line)
         if not changes:
-            out.print("no parameter changes", highlight=False)
+            _say(out, "no parameter changes")
         if not audio:
             raise typer.Exit(1 if changes else 0)
         null = null_test(va, vb, section_s=section_s, stems=stems)
@@ -336,26 +347,21 @@ def diff(
 def _print_null(null: NullTest) -> None:
     gains = null.loudness_gain_db
     if gains != (0.0, 0.0):
-        out.print(
+        _say(
+            out,
             f"audio: as delivered, loudness normalisation {gains[0]:+.2f} dB (A), "
             f"{gains[1]:+.2f} dB (B)",
-            highlight=False,
         )
     if null.identical:
-        out.print("audio: identical (every bit is equal)", highlight=False)
+        _say(out, "audio: identical (every bit is equal)")
     else:
 
         def db(x: float | None) -> str:
             return "silent" if x is None else f"{x:.2f} dBFS"
 
-        out.print(
-            f"audio: A minus B peaks at {db(null.peak_dbfs)}, RMS {db(null.rms_dbfs)}",
-            highlight=False,
-        )
+        _say(out, f"audio: A minus B peaks at {db(null.peak_dbfs)}, RMS {db(null.rms_dbfs)}")
         if null.frames[0] != null.frames[1]:
-            out.print(
-                f"  lengths differ: {null.frames[0]} and {null.frames[1]} frames", highlight=False
-            )
+            _say(out, f"  lengths differ: {null.frames[0]} and {null.frames[1]} frames")
         for start, end, la, lb in null.sections:
             if la is None or lb is None:
                 change = "not measurable (silent, or under 0.4 s)"
@@ -366,7 +372,7 @@ def _print_null(null: NullTest) -> None:
                     )
             else:
                 change = f"{lb - la:+.2f} LU ({la:.1f} -> {lb:.1f} LUFS)"
-            out.print(f"  {start:7.1f} - {end:7.1f} s  {change}", highlight=False)
+            _say(out, f"  {start:7.1f} - {end:7.1f} s  {change}")
     for stem in null.stems or ():
         if stem.status == "changed":
             peak = "n/a" if stem.peak_dbfs is None else f"{stem.peak_dbfs:.2f} dBFS"
@@ -375,7 +381,7 @@ def _print_null(null: NullTest) -> None:
             what = "identical (every bit is equal)"
         else:
             what = f"{stem.status} (only {'B' if stem.status == 'new' else 'A'} has it)"
-        out.print(f"stem {stem.name}: {what}", highlight=False, soft_wrap=True)
+        _say(out, f"stem {stem.name}: {what}")
 
 
 @app.command()
@@ -439,7 +445,7 @@ def _print_meters(m: dict[str, Any]) -> None:
         v = m.get(key)
         return "n/a" if v is None else f"{v:.{digits}f} {unit}".strip()
 
-    out.print(f"[bold]{m['file']}[/]", highlight=False)
+    _say(out, (str(m["file"]), "bold"))
     rows = [
         ("length", _length(m["frames"], m["sample_rate"])),
         ("integrated", f("integrated_lufs", "LUFS")),
@@ -454,10 +460,10 @@ def _print_meters(m: dict[str, Any]) -> None:
         ("DC offset", f("dc_offset", "", 5)),
     ]
     for name, value in rows:
-        out.print(f"  {name:<15} {value}", highlight=False)
+        _say(out, f"  {name:<15} {value}")
     bands = m.get("octave_bands_db") or {}
     line = "  ".join(f"{k}: {'-' if v is None else f'{v:.0f}'}" for k, v in bands.items())
-    out.print(f"  {'octave bands':<15} {line} (dB)", highlight=False)
+    _say(out, f"  {'octave bands':<15} {line} (dB)")
 
 
 def _print_staging(staging: Any) -> None:
@@ -469,22 +475,27 @@ def _print_staging(staging: Any) -> None:
     table = Table("strip", "point", "peak dBFS", "RMS dBFS", title="gain staging")
     for strip in staging.strips:
         for i, p in enumerate(strip.points):
-            table.add_row(strip.name if i == 0 else "", p.label, db(p.peak_dbfs), db(p.rms_dbfs))
+            table.add_row(
+                Text(strip.name if i == 0 else ""),
+                Text(p.label),
+                db(p.peak_dbfs),
+                db(p.rms_dbfs),
+            )
         table.add_section()
     out.print(table)
     m = staging.master
     loud = m.get("integrated_lufs")
     tp = m.get("true_peak_dbtp")
-    out.print(
+    _say(
+        out,
         f"master: {'n/a' if loud is None else f'{loud:.1f} LUFS'}, true peak "
         f"{'silent' if tp is None else f'{tp:.2f} dBTP'}",
-        highlight=False,
     )
     warnings = [f"{s.name}: {w}" for s in staging.strips for w in s.warnings] + staging.warnings
     for w in warnings:
-        out.print(f"[yellow]warning:[/] {w}", highlight=False, soft_wrap=True)
+        _say(out, ("warning:", "yellow"), f" {w}")
     if not warnings:
-        out.print("no warnings", highlight=False)
+        _say(out, "no warnings")
 
 
 @app.command()
@@ -534,17 +545,19 @@ def init(
         raise _fail(MixError(f"{mix_path}: cannot write the mix ({e.strerror})")) from None
     except RecursionError as e:
         raise _fail(e) from None
-    out.print(
-        f"wrote [bold]{mix_path}[/]: {len(rough.stems)} tracks at {rough.sample_rate} Hz",
-        highlight=False,
+    _say(
+        out,
+        "wrote ",
+        (str(mix_path), "bold"),
+        f": {_count(len(rough.stems), 'track')} at {rough.sample_rate} Hz",
     )
     for note in rough.notes:
-        out.print(f"  note: {note}", highlight=False, soft_wrap=True)
+        _say(out, f"  note: {note}")
 
 
 def _version(value: bool) -> None:
     if value:
-        out.print(f"mixrender {__version__}")
+        _say(out, f"mixrender {__version__}")
         raise typer.Exit()
 
 
@@ -682,20 +695,24 @@ def _batch_summary(results: list[JobResult], totals: dict[str, float]) -> None:
     table.add_column("sha256", no_wrap=True)
     colour = {"rendered": "green", "cached": "cyan", "failed": "red"}
     for r in shown:
-        status = f"[{colour[r.status]}]{r.status}[/]"
-        table.add_row(_shown_path(r.mix), status, f"{r.seconds:.2f}", (r.audio_sha256 or "")[:16])
+        table.add_row(
+            Text(_shown_path(r.mix)),
+            Text(r.status, style=colour[r.status]),
+            f"{r.seconds:.2f}",
+            (r.audio_sha256 or "")[:16],
+        )
     if shown:
         out.print(table, highlight=False)
     if len(shown) < len(results):
-        out.print(f"({len(results) - len(shown)} succeeded jobs not listed)", highlight=False)
+        _say(out, f"({len(results) - len(shown)} succeeded jobs not listed)")
     for r in results:
         if not r.ok:
-            out.print(f"[bold red]failed:[/] {r.error}", highlight=False, soft_wrap=True)
-    out.print(
+            _say(out, ("failed:", "bold red"), f" {r.error}")
+    _say(
+        out,
         f"{totals['jobs']:.0f} jobs: {totals['rendered']:.0f} rendered, "
         f"{totals['cached']:.0f} cached, {totals['failed']:.0f} failed "
         f"in {totals['seconds']:.1f} s ({totals['jobs_per_minute']:.1f} jobs/min)",
-        highlight=False,
     )
 
 

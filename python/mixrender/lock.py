@@ -313,7 +313,7 @@ def plan_differences(old: Any, new: Any, path: str = "") -> Iterator[str]:
             else:
                 yield from plan_differences(old[key], new[key], where)
     elif old != new:
-        yield path or "(the plan)"
+        yield path or "(every setting)"
 
 
 def _is_lane(value: Any) -> bool:
@@ -457,16 +457,19 @@ def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
             locked_plan = json.loads(lock.get("plan", "{}"))
         except (TypeError, ValueError):
             raise MixError(
-                f"{lock_path(mix.path)}: the lock's plan cannot be read (a lock of another "
-                f"layout?); re-lock with `mixrender render {mix.path}`"
+                f"{lock_path(mix.path)}: the settings it recorded cannot be read (a lock of "
+                f"another layout?); re-lock with `mixrender render {mix.path}`"
             ) from None
         try:
             changes = plan_changes(locked_plan, json.loads(job.plan))
         except (KeyError, TypeError, IndexError, AttributeError, ValueError):  # hand-edited
-            changes = ["(the locked plan is not in the form a render writes)"]
+            changes = [
+                "the mix's settings changed (the lock records them in a form a render does "
+                "not write)"
+            ]
         found += changes[:20] + ([f"... and {len(changes) - 20} more"] if len(changes) > 20 else [])
         if not changes:
-            found.append("the plan changed")
+            found.append("the mix's settings changed")
     if found:
         return Verification(False, found)
     # The audio hash is that of the samples, whatever the container: a WAV serves any lock.
@@ -478,8 +481,9 @@ def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
     why = (
         f"the engine changed (the lock was made by mixrender {version}, this is {__version__})"
         if version != __version__
-        else "the same mixrender gave other bits from the same plan and sources: something is wrong"
+        else "the same mixrender gave other bits from the same settings and sources: "
+        "something is wrong"
     )
     return Verification(
-        False, [f"the audio differs while the plan and sources are the same: {why}"]
+        False, [f"the audio differs while the settings and sources are the same: {why}"]
     )

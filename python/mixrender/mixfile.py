@@ -1268,7 +1268,8 @@ class _Reader:
         if name == "q" and band.get("q") is None:
             self.fail(
                 at,
-                f"{unknown}: band {number} is a {band['slope_db_oct']} dB/oct {band['type']}, "
+                f"{unknown}: band {number} is {'an' if band['slope_db_oct'] == 18 else 'a'} "
+                f"{band['slope_db_oct']} dB/oct {band['type']}, "
                 f"which has no q (only {schema.Q_SLOPE} dB/oct takes one)",
             )
         return f"{head}.bands.{number}.{name}", keys[name]

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import schema
-from .errors import MixFileError, UnsupportedError
+from .errors import MixFileError, RenderError, UnsupportedError
 from .mixfile import Insert, Lane, MixFile, Strip, note_seconds
 from .sources import SourceInfo
 
@@ -296,5 +296,8 @@ def plan_bytes(plan: Json) -> bytes:
     try:
         text = json.dumps(plan, sort_keys=True, separators=(",", ":"), allow_nan=False)
     except ValueError as e:  # a NaN slipped through validation: a bug, said plainly
-        raise MixFileError("<plan>", None, "", f"plan holds a non-finite number ({e})") from None
+        raise RenderError(
+            f"a setting of the mix resolved to a number that is not finite ({e}); this is a "
+            "bug in mixrender: please report it, with the mix file"
+        ) from None
     return text.encode()
