@@ -27,8 +27,8 @@ Every figure comes from a fixed estimator (`docs/compare.md` is the normative de
 - Width: per IEC octave band (31.5 Hz .. 16 kHz), side energy over mid energy in dB, with
   mid = (L + R) / 2 and side = (L - R) / 2.
 
-Nothing is random and no figure depends on the block size the files are read with beyond
-the last bits of float64 sums, which are made in one fixed order.
+Nothing is random. The spectrum is computed in float32 and summed in float64; no figure
+depends on the block size the files are read with beyond the last bits of those sums.
 """
 
 from __future__ import annotations
@@ -377,18 +377,16 @@ class _Welch:
         self.hop = self.n // 2
         k = np.arange(self.n)
         self.window = 0.5 - 0.5 * np.cos(2.0 * np.pi * k / self.n)  # periodic Hann
+        self.window32 = self.window.astype(np.float32)
         bins = self.n // 2 + 1
         self.sum_ll = np.zeros(bins)
         self.sum_rr = np.zeros(bins)
         self.sum_lr = np.zeros(bins)
-        self.window_power = float(np.sum(self.window**2))
+        self.window_power = float(np.sum(self.window32.astype(np.float64) ** 2))
         self.windows = 0
-        # Every window, gated or not: the spectrum of a file that is all below the gate.
-        self.all_ll = np.zeros(bins)
-        self.all_rr = np.zeros(bins)
-        self.windows_all = 0
+        self.windows_seen = 0
         self.frames = 0
-        self.pending = np.zeros((0, channels))
+        self.pending = np.zeros((0, channels), dtype=np.float32)
         self.meter = _engine.Meter(sample_rate, channels)
 
     def feed(self, block: npt.NDArray[np.floating[Any]]) -> None:
@@ -396,55 +394,61 @@ class _Welch:
 
         self.meter.process(block)
         self.frames += len(block)
+        # The spectrum is computed in float32 whatever the input (it holds 16- and 24-bit
+        # samples exactly; its rounding lies some 140 dB below the signal), summed in float64.
+        block = block.astype(np.float32, copy=False)
         data = np.concatenate([self.pending, block]) if len(self.pending) else block
         count = 0 if len(data) < self.n else (len(data) - self.n) // self.hop + 1
         if count:
             self._windows(data, count)
-        self.pending = np.array(data[count * self.hop :], dtype=np.float64)
+        self.pending = np.array(data[count * self.hop :])
 
     def _windows(self, data: npt.NDArray[np.floating[Any]], count: int) -> None:
         import numpy as np
 
         for start in range(0, count, _FFT_BATCH):
             m = min(_FFT_BATCH, count - start)
+            self.windows_seen += m
             first = start * self.hop
             span = data[first : first + (m - 1) * self.hop + self.n]
             spectra = []
-            power = np.zeros(m)
+            powers = []
+            energy = np.zeros(m)
             for c in range(self.channels):
                 frames = np.lib.stride_tricks.sliding_window_view(span[:, c], self.n)[:: self.hop]
-                weighted = frames * self.window
-                power += np.einsum("ij,ij->i", weighted, weighted)
-                spectra.append(np.fft.rfft(weighted, axis=1))
+                x = np.fft.rfft(frames * self.window32, axis=1)
+                p = x.real**2 + x.imag**2
+                # Parseval: the window's sum of squares, from its one-sided spectrum.
+                energy += (2.0 * np.sum(p, axis=1, dtype=np.float64) - p[:, 0] - p[:, -1]) / self.n
+                spectra.append(x)
+                powers.append(p)
             # The absolute gate: windows below -70 dB (channel-average, Hann-weighted mean
             # square) are left out, as BS.1770 leaves them out of the integrated loudness.
-            keep = power / (self.channels * self.window_power) >= GATE_POWER
-            self.all_ll += np.sum(spectra[0].real ** 2 + spectra[0].imag ** 2, axis=0)
-            if self.channels == 2:
-                self.all_rr += np.sum(spectra[1].real ** 2 + spectra[1].imag ** 2, axis=0)
-            self.windows_all += m
-            if not np.any(keep):
+            keep = energy / (self.channels * self.window_power) >= GATE_POWER
+            kept = int(np.count_nonzero(keep))
+            if kept == 0:
                 continue
-            left = spectra[0][keep]
-            self.sum_ll += np.sum(left.real**2 + left.imag**2, axis=0)
+            if kept < m:
+                spectra = [x[keep] for x in spectra]
+                powers = [p[keep] for p in powers]
+            self.sum_ll += np.sum(powers[0], axis=0, dtype=np.float64)
             if self.channels == 2:
-                right = spectra[1][keep]
-                self.sum_rr += np.sum(right.real**2 + right.imag**2, axis=0)
-                self.sum_lr += np.sum(left.real * right.real + left.imag * right.imag, axis=0)
-            self.windows += int(np.count_nonzero(keep))
+                left, right = spectra
+                self.sum_rr += np.sum(powers[1], axis=0, dtype=np.float64)
+                cross = left.real * right.real + left.imag * right.imag
+                self.sum_lr += np.sum(cross, axis=0, dtype=np.float64)
+            self.windows += kept
 
     def finish(self, path: str) -> Spectrum:
         import numpy as np
 
-        if self.windows_all == 0:
+        if self.windows_seen == 0:
             # Shorter than one window: that much, zero-padded, is the one window.
-            padded = np.zeros((self.n, self.channels))
+            padded = np.zeros((self.n, self.channels), dtype=np.float32)
             padded[: len(self.pending)] = self.pending
             self._windows(padded, 1)
-        if self.windows == 0:
-            # Nothing above the gate: every window, their cross term unknown (mid = side).
-            self.sum_ll, self.sum_rr, self.windows = self.all_ll, self.all_rr, self.windows_all
-        scale = 2.0 / (self.rate * self.window_power * self.windows)
+        # Nothing above the gate: a density of zero, every band at the floor.
+        scale = 2.0 / (self.rate * self.window_power * max(self.windows, 1))
         ll, rr, lr = self.sum_ll * scale, self.sum_rr * scale, self.sum_lr * scale
         if self.channels == 1:
             power, mid, side = ll, ll, np.zeros_like(ll)
