@@ -513,10 +513,11 @@ def _print_comparison(c: Any) -> None:
         f"{band['center_hz']:g}: {band['relative_db']:+.1f}" for band in c.to_dict()["bands"]
     )
     out.print(f"third-octave bands, relative dB: {bands}", highlight=False, soft_wrap=True)
-    out.print(
-        f"tilt: {c.tilt_delta_db_per_octave:+.2f} dB/octave against the references",
-        highlight=False,
+    tilts = ", ".join(
+        f"{float(t):+.2f} against {Path(s.path).name}"
+        for s, t in zip(c.references, c.tilt_delta_by_reference_db_per_octave, strict=True)
     )
+    out.print(f"tilt (dB/octave, fitted 50 Hz-16 kHz): {tilts}", highlight=False, soft_wrap=True)
     width = "  ".join(
         f"{hz:g}: {db(v)}"
         for hz, v in zip(OCTAVE_NOMINAL, c.width_delta_by_reference_db[0], strict=True)

@@ -141,7 +141,7 @@ def window_frames(sample_rate: int) -> int:
     return 1 << round(math.log2(0.085 * sample_rate))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Spectrum:
     """One file's figures: meters, long-term spectrum, width. Levels in dB re full scale
     (a full-scale sine's power reads -3.01 dB, as `analyze`'s RMS)."""
@@ -214,7 +214,7 @@ class Spectrum:
         }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class RegionResult:
     """A region's loudness-matched difference, per reference and against their range."""
 
@@ -228,7 +228,7 @@ class RegionResult:
     relative_db: float
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Comparison:
     """`compare(...)`'s result. Band arrays have one entry per third-octave band of
     `THIRD_OCTAVE_NOMINAL` (NaN where absent); `..._by_reference` arrays one row per
