@@ -99,10 +99,14 @@ def test_a_manifest_names_each_output_and_its_mistakes_by_line(album: Path, tmp_
         f'[[job]]\nmix = "rev2/song.toml"\nout = "{tmp_path / "abs.wav"}"\n'
     )
     out = tmp_path / "out"
-    assert expand_jobs(manifest, out) == [
+    # An absolute `out` outside -o only inside an allowed root (tests/test_safety.py).
+    assert expand_jobs(manifest, out, allow_roots=[tmp_path]) == [
         Job(album / "rev1" / "song.toml", out / "masters" / "one.flac"),
         Job(album / "rev2" / "song.toml", tmp_path / "abs.wav"),
     ]
+    with pytest.raises(MixFileError) as e:
+        expand_jobs(manifest, out)
+    assert e.value.line == 7 and e.value.path == "job[2] > out"
     manifest.write_text(
         '[[job]]\nmix = "a.toml"\nout = "a"\n\n[[job]]\nmix = "b.toml"\nuot = "b"\n'
     )
@@ -204,9 +208,9 @@ def kill_when_rendering(
             return
         assert event.worker_pid is not None
         out = Path(event.output)
-        tmp = out.with_name(f".{out.name}.{event.worker_pid}.tmp")
+        pattern = f".{out.name}.{event.worker_pid}.*.tmp"
         deadline = time.monotonic() + 60
-        while not tmp.exists():
+        while not list(out.parent.glob(pattern)):
             assert time.monotonic() < deadline, "the render never started"
             time.sleep(0.001)
         os.kill(event.worker_pid, signal.SIGKILL)

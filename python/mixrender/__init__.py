@@ -9,7 +9,7 @@ audio = mix.render()                   # or: the master as a (frames, 2) float32
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, overload
@@ -26,10 +26,11 @@ from .errors import (
     SourceError,
     UnsupportedError,
 )
-from .lock import Verification, verify, write_lock
+from .lock import Verification, lock_path, lock_text, verify
 from .mixfile import MixFile, load_mixfile
 from .plan import build_plan, plan_bytes
 from .render import Progress, RenderReport
+from .safepath import Confinement
 from .sources import InMemorySource, probe_irs, probe_sources
 
 if TYPE_CHECKING:
@@ -43,6 +44,8 @@ class Mix:
 
     file: MixFile
     sources: Mapping[str, InMemorySource] = field(default_factory=dict)
+    #: With roots, every source, impulse response and output must resolve inside one of them.
+    allow_roots: tuple[str, ...] = ()
 
     @property
     def path(self) -> Path:
@@ -111,9 +114,36 @@ class Mix:
         `lock=False`), and returns the RenderReport. Without, returns the clipped, undithered
         master as a new `(frames, 2)` array of `dtype` ("float32" or "float64"). With `stems`,
         every direct input of the master is also written to that folder, in the same pass.
+
+        No output may be an input (the mix, a source, an impulse response) or another output;
+        with `allow_roots` (given to `load`), every one must be inside those roots. All are
+        written to temporary files and renamed into place once all are complete.
         """
         target = Path(out) if out is not None else None
-        rep, audio, job = _render.render(
+        report_path = Path(report) if report is not None else None
+        write_lock_file = lock and not rough and target is not None
+        outputs: list[tuple[str, Path]] = []
+        if report_path is not None:
+            outputs.append(("report", report_path))
+        if write_lock_file:
+            outputs.append(("lock file", lock_path(self.file.path)))
+
+        def extras(rep: RenderReport, job: _render.BlockRender) -> list[_render.TextOutput]:
+            texts: list[_render.TextOutput] = []
+            if report_path is not None:
+                texts.append(("report", report_path, rep.json_text()))
+            if write_lock_file:
+                digests = job.source_digests()
+                texts.append(
+                    (
+                        "lock file",
+                        lock_path(self.file.path),
+                        lock_text(self.file, job, rep, digests),
+                    )
+                )
+            return texts
+
+        rep, audio, _ = _render.render(
             self.file,
             target,
             sources=dict(self.sources),
@@ -123,13 +153,12 @@ class Mix:
             dtype=dtype,
             stems=Path(stems) if stems is not None else None,
             progress=progress,
+            outputs=outputs,
+            extras=extras,
+            confinement=Confinement(self.allow_roots),
         )
-        if report is not None:
-            rep.write_json(Path(report))
         if audio is not None:
             return audio
-        if lock and not rough:
-            write_lock(self.file, job, rep, job.source_digests())
         return rep
 
     def verify(self, *, threads: int | None = None) -> Verification:
@@ -138,7 +167,10 @@ class Mix:
 
 
 def load(
-    path: str | os.PathLike[str], *, sources: Mapping[str, InMemorySource] | None = None
+    path: str | os.PathLike[str],
+    *,
+    sources: Mapping[str, InMemorySource] | None = None,
+    allow_roots: Iterable[str | os.PathLike[str]] | None = None,
 ) -> Mix:
     """Loads and validates a mix file. `sources` maps a track's `source` string to
     `(array, sample_rate)`, replacing that file: a `(frames,)` or `(frames, channels)` array
@@ -149,8 +181,14 @@ def load(
     float type that holds every value exactly: int8 by 2^-7, uint8 as (x - 128) * 2^-7,
     int16 by 2^-15, int32 by 2^-31. Other dtypes (bool, complex, object, int64, uint16,
     uint32, uint64: no audio file holds them) raise SourceError when the mix is checked or
-    rendered."""
-    mix = Mix(load_mixfile(path), dict(sources or {}))
+    rendered.
+
+    With `allow_roots` (folders), every source and impulse response must resolve inside one
+    of them (symlinks included), else SourceError, which does not tell whether the outside
+    file exists; the mix's renders then write only inside them too."""
+    roots = tuple(os.fspath(r) for r in allow_roots or ())
+    mix = Mix(load_mixfile(path), dict(sources or {}), roots)
+    _render.check_confined(mix.file, Confinement(roots), mix.sources)
     if sources:
         known = {t.source for t in mix.file.tracks}
         unknown = sorted(set(sources) - known)

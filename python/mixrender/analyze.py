@@ -21,6 +21,7 @@ import soundfile as sf
 
 from . import _engine
 from .errors import MixError
+from .files import c_stderr_silenced, not_regular
 
 #: Frames read per block by default.
 DEFAULT_BLOCK = 65536
@@ -67,8 +68,12 @@ def analyze_file(
     """
     if block_size < 1:
         raise ValueError(f"block_size must be at least 1, not {block_size}")
+    reason = not_regular(path)
+    if reason is not None:
+        raise MixError(f"{path}: {reason}")
     try:
-        f = sf.SoundFile(os.fspath(path))
+        with c_stderr_silenced():
+            f = sf.SoundFile(os.fspath(path))
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise MixError(f"{path}: cannot be read as audio ({e})") from None
     with f:
@@ -79,7 +84,14 @@ def analyze_file(
         dtype = np.float64 if f.subtype == "DOUBLE" else np.float32
         buf = np.empty((min(block_size, max(f.frames, 1)), f.channels), dtype=dtype)
         while True:
-            block = f.read(out=buf)
+            at = f.tell()
+            try:
+                block = f.read(out=buf)
+            except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
+                raise MixError(
+                    f"{path}: reading failed near frame {at} ({e}): the file is truncated or "
+                    "corrupt"
+                ) from None
             if len(block) == 0:
                 break
             meter.process(block)

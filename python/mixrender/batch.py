@@ -47,11 +47,19 @@ from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ._version import __version__
 from .errors import MixError, MixFileError, RenderError
+from .files import read_regular
 from .locate import Locator
 from .lock import lock_path, read_lock, sha256_file, write_lock
 from .mixfile import MixFile, load_mixfile
 from .plan import build_plan, impulse_responses, plan_bytes
-from .render import RenderReport, default_threads
+from .render import (
+    RenderReport,
+    check_confined,
+    check_output_paths,
+    default_threads,
+    render_inputs,
+)
+from .safepath import Confinement, check_outputs, remove_temporaries, temp_path, unlink_quietly
 from .sources import IrInfo, SourceInfo, probe_irs, probe_sources
 
 if TYPE_CHECKING:
@@ -151,6 +159,8 @@ class _Spec:
     inputs: tuple[tuple[str, int, int], ...] = ()
     #: Whether the job writes the lock file beside its mix (`--no-lock` turns it off).
     lock: bool = True
+    #: The folders every source, impulse response and output must be inside (none: anywhere).
+    allow_roots: tuple[str, ...] = ()
 
 
 # --- jobs -----------------------------------------------------------------------------------------
@@ -159,13 +169,16 @@ class _Spec:
 def expand_jobs(
     mixes: str | os.PathLike[str] | Iterable[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
+    *,
+    allow_roots: Iterable[str | os.PathLike[str]] | None = None,
 ) -> list[Job]:
     """The jobs for `mixes`: paths, globs (``**`` recurses) or manifest files, in the order given.
 
     Plain mixes keep their paths relative to their common folder, as ``.wav``, under `out_dir`,
     so that ``album/rev1/song.toml`` and ``album/rev2/song.toml`` cannot overwrite each other.
     A manifest (TOML with ``[[job]]`` tables of ``mix`` and ``out``) names each output itself:
-    ``mix`` is relative to the manifest's folder and ``out`` to `out_dir`, unless absolute.
+    ``mix`` is relative to the manifest's folder and ``out`` to `out_dir`; an ``out`` must stay
+    inside `out_dir` (symlinks resolved), unless it is absolute and inside one of `allow_roots`.
     A glob that matches nothing or a folder is a usage error (ValueError); a path that does not
     exist is kept, so that its job fails with the loader's message like any broken mix.
     """
@@ -183,7 +196,7 @@ def expand_jobs(
             entries += [Path(p).absolute() for p in found]
         elif path.is_dir():
             raise ValueError(f"{text} is a folder; give its mixes, e.g. '{text}/**/*.toml'")
-        elif (manifest := _read_manifest(path, out)) is not None:
+        elif (manifest := _read_manifest(path, out, Confinement(allow_roots))) is not None:
             entries += manifest
         else:
             entries.append(path.absolute())
@@ -199,12 +212,12 @@ def expand_jobs(
     return jobs
 
 
-def _read_manifest(path: Path, out: Path) -> list[Job] | None:
+def _read_manifest(path: Path, out: Path, roots: Confinement) -> list[Job] | None:
     """The manifest's jobs, or None when `path` is not a manifest (a mix, or unreadable)."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_regular(path).decode("utf-8")  # never blocks on a FIFO
         doc = tomllib.loads(text)
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
         return None  # not a manifest: as a mix, it fails with the loader's precise message
     if "job" not in doc or "format" in doc:
         return None
@@ -232,7 +245,19 @@ def _read_manifest(path: Path, out: Path) -> list[Job] | None:
             value = entry.get(key)
             if not isinstance(value, str) or not value.strip():
                 raise fail(("job", i, key), f"{label} > {key}", f"`{key}` must be a path")
-        jobs.append(Job((path.parent / entry["mix"]).absolute(), out / entry["out"]))
+        target = Path(os.path.normpath(out / entry["out"]))
+        inside = Confinement([out])
+        if not (
+            inside.allows(target)
+            or (Path(entry["out"]).is_absolute() and roots.active and roots.allows(target))
+        ):
+            raise fail(
+                ("job", i, "out"),
+                f"{label} > out",
+                f"{entry['out']!r} is outside the output folder {out}; an output stays inside "
+                "-o (an absolute path only inside an --allow-root)",
+            )
+        jobs.append(Job((path.parent / entry["mix"]).absolute(), target))
     return jobs
 
 
@@ -304,46 +329,31 @@ def _cache_store(cache: Path, key: str, output: Path, report: RenderReport) -> N
     _write_atomic(meta, json.dumps(entry, indent=1, sort_keys=True))
 
 
-def _tmp(path: Path) -> Path:
-    """The temporary name writer.py and lock.py use too: beside the file, so that the final
-    rename stays on one file system, and named by process, so that a lost one can be found."""
-    return path.with_name(f".{path.name}.{os.getpid()}.tmp")
-
-
 def _copy_atomic(src: Path, dst: Path) -> None:
-    tmp = _tmp(dst)
+    tmp = temp_path(dst)
     try:
         dst.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(src, tmp)  # a copy, not a link: editing an output must not edit the cache
         os.replace(tmp, dst)
     finally:
-        tmp.unlink(missing_ok=True)
+        unlink_quietly(tmp)
 
 
 def _write_atomic(path: Path, text: str) -> None:
-    tmp = _tmp(path)
+    tmp = temp_path(path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp.write_text(text)
         os.replace(tmp, path)
     finally:
-        tmp.unlink(missing_ok=True)
+        unlink_quietly(tmp)
 
 
 def _remove_temporaries(path: Path, pid: int | None = None) -> None:
-    """Removes the temporary files of `path` left by dead processes: those of `pid`, or with
-    `pid=None` all of them (safe for a job's output, which no other job of the batch writes)."""
-    prefix = f".{path.name}."
-    with contextlib.suppress(OSError), os.scandir(path.parent) as entries:
-        for entry in entries:
-            middle = entry.name[len(prefix) : -len(".tmp")]
-            if (
-                entry.name.startswith(prefix)
-                and entry.name.endswith(".tmp")
-                and middle.isdigit()
-                and (pid is None or middle == str(pid))
-            ):
-                Path(entry.path).unlink(missing_ok=True)
+    """Removes the temporary files of `path`: those of the lost process `pid`, or with
+    `pid=None` those of every process that is gone (another batch writing into the same
+    folder keeps its own)."""
+    remove_temporaries(path.parent, of=path.name, pid=pid, dead_only=pid is None)
 
 
 def _remove_job_temporaries(spec: _Spec, pid: int | None) -> None:
@@ -417,7 +427,15 @@ def render_job(spec: _Spec) -> JobResult:
     _remove_temporaries(out)  # a previous attempt's, if its worker was lost
     start = time.perf_counter()
     try:
-        mix = load(spec.mix)
+        mix = load(spec.mix, allow_roots=spec.allow_roots)
+        if spec.cache is not None and spec.key is not None:
+            entries = _cache_paths(Path(spec.cache), spec.key, out.suffix)
+            _check_job_paths(
+                mix.file,
+                [("output", out), ("lock file", lock_path(mix.path))]
+                + [("cache entry", p) for p in entries],
+                Confinement(spec.allow_roots),
+            )
         report = mix.render(out, threads=1, lock=spec.lock)
     except MixError as e:
         return _failed(spec, str(e), time.perf_counter() - start, spec.attempt)
@@ -428,6 +446,15 @@ def render_job(spec: _Spec) -> JobResult:
     return JobResult(
         spec.mix, spec.output, "rendered", seconds, report.audio_sha256, None, spec.attempt
     )
+
+
+def _check_job_paths(
+    mix: MixFile, outputs: list[tuple[str, Path]], confinement: Confinement
+) -> None:
+    """Raises a MixError when an output is outside the allowed roots, is an input of the
+    render, or is another output."""
+    check_output_paths(outputs, confinement)
+    check_outputs(render_inputs(mix), outputs)
 
 
 def _unchanged(spec: _Spec, text: str) -> bool:
@@ -460,7 +487,10 @@ class _Batch:
         cache: Path | None,
         progress: BatchProgress | None,
         lock: bool = True,
+        allow_roots: tuple[str, ...] = (),
     ) -> None:
+        self.allow_roots = allow_roots
+        self.confinement = Confinement(allow_roots)
         self.jobs = jobs
         self.cache = cache
         self.lock = lock
@@ -500,14 +530,29 @@ class _Batch:
         """The jobs that need a render, each with its key; finishes the others on the way
         (cached, broken, or writing an output another job of the batch writes)."""
         owners: dict[Path, Path] = {}
+        mixes = {os.path.realpath(job.mix): job.mix for job in self.jobs}
         for index, job in enumerate(self.jobs):
             owner = owners.setdefault(job.output, job.mix)
             if owner != job.mix:
                 error = f"{job.output}: also the output of {owner}; give each job its own output"
                 self.finish(index, _failed(job, error, 0.0, 0))
                 continue
+            other = mixes.get(os.path.realpath(job.output))
+            if other is not None:
+                error = f"{job.output}: the output would overwrite the mix file {other}"
+                self.finish(index, _failed(job, error, 0.0, 0))
+                continue
             if self.cache is None:
-                yield index, _Spec(str(job.mix), str(job.output), 1, lock=self.lock)
+                yield (
+                    index,
+                    _Spec(
+                        str(job.mix),
+                        str(job.output),
+                        1,
+                        lock=self.lock,
+                        allow_roots=self.allow_roots,
+                    ),
+                )
                 continue
             start = time.perf_counter()
             try:
@@ -516,7 +561,9 @@ class _Batch:
                 self.finish(index, _failed(job, str(e), time.perf_counter() - start, 1))
                 continue
             except Exception:  # the cache is an optimisation: render, and let the job tell
-                keyed = _Spec(str(job.mix), str(job.output), 1, lock=self.lock)
+                keyed = _Spec(
+                    str(job.mix), str(job.output), 1, lock=self.lock, allow_roots=self.allow_roots
+                )
             if isinstance(keyed, _Spec):
                 yield index, keyed
             else:
@@ -526,6 +573,7 @@ class _Batch:
         """The job's spec with its cache key; or, when the key is cached, the job done."""
         assert self.cache is not None
         mix = load_mixfile(job.mix)
+        check_confined(mix, self.confinement)  # before any look at a source
         infos = probe_sources(mix)
         irs = probe_irs(mix)  # a missing one fails the job here, with its insert and line
         planned = _Planned(plan_bytes(build_plan(mix, infos)), infos)
@@ -551,8 +599,12 @@ class _Batch:
                 text_sha,
                 tuple(stamps),
                 lock=self.lock,
+                allow_roots=self.allow_roots,
             )
         audio, _ = _cache_paths(self.cache, key, job.output.suffix)
+        _check_job_paths(
+            mix, [("output", job.output), ("lock file", lock_path(mix.path))], self.confinement
+        )
         try:
             _copy_atomic(audio, job.output)
         except OSError as e:
@@ -778,6 +830,7 @@ def batch(
     report: str | os.PathLike[str] | None = None,
     progress: BatchProgress | None = None,
     lock: bool = True,
+    allow_roots: Iterable[str | os.PathLike[str]] | None = None,
 ) -> list[JobResult]:
     """Renders every mix in `mixes` into `out_dir` and returns one JobResult per job, in order.
 
@@ -786,7 +839,9 @@ def batch(
     A job failing in a way that may pass is tried up to `retries` more times; a broken mix
     fails at once with its message. `cache` is the cache folder (default ``out_dir/.cache``;
     False turns it off). `report` writes every result as JSON. `progress` is called with a
-    BatchEvent as jobs start, are retried and finish. `lock=False` writes no lock file.
+    BatchEvent as jobs start, are retried and finish. `lock=False` writes no lock file. With
+    `allow_roots`, every source, impulse response and output of a job must resolve inside one
+    of those folders, else the job fails (without telling whether an outside file exists).
     Raises ValueError for a usage error (nothing matches, a bad count) and BatchError when
     the batch as a whole cannot run; a job's failure is never raised, it is in its result.
     """
@@ -794,16 +849,22 @@ def batch(
         raise ValueError(f"workers must be at least 1, not {workers}")
     if retries < 0:
         raise ValueError(f"retries must be 0 or more, not {retries}")
-    jobs = expand_jobs(mixes, out_dir)
+    roots = tuple(os.fspath(r) for r in allow_roots or ())
+    jobs = expand_jobs(mixes, out_dir, allow_roots=roots)
     if not jobs:
         raise ValueError("no mix files given")
+    if report is not None:  # before any job runs: the report is written over nothing of theirs
+        others = [("mix file", j.mix) for j in jobs] + [
+            (f"output of {j.mix}", j.output) for j in jobs
+        ]
+        check_outputs(others, [("batch report", Path(report))])
     if cache is False:
         folder = None
     elif cache is None or cache is True:
         folder = Path(out_dir).absolute() / ".cache"
     else:
         folder = Path(cache).absolute()
-    run = _Batch(jobs, folder, progress, lock)
+    run = _Batch(jobs, folder, progress, lock, roots)
     if scheduler is not None:
         _run_dask(run, scheduler, retries)
     else:

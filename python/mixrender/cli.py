@@ -6,6 +6,7 @@ typer's usage errors exit 2.
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -46,13 +47,60 @@ MixArg = Annotated[
     Path, typer.Argument(help="The mix file (.toml).", exists=True, dir_okay=False, readable=True)
 ]
 
+AllowRootOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--allow-root",
+        file_okay=False,
+        help="Read and write only inside this folder (repeatable): every source, impulse "
+        "response and output must resolve inside one, else the job fails.",
+    ),
+]
+
 #: Renders shorter than this show no progress bar.
 _PROGRESS_AFTER_S = 0.5
 
 
-def _fail(e: MixError) -> typer.Exit:
-    err.print(f"[bold red]error:[/] {e}", highlight=False, soft_wrap=True)
+#: What a command turns into one line and exit 1: the mix's own errors, and the two that
+#: hostile input can still cause below them (a file the OS refuses; nesting that Python's
+#: recursion limit stops). Anything else is a bug, and keeps its traceback.
+_ERRORS = (MixError, OSError, RecursionError)
+
+
+def _fail(e: BaseException) -> typer.Exit:
+    from rich.markup import escape
+
+    if isinstance(e, OSError) and not isinstance(e, MixError):
+        where = f"{e.filename}: " if e.filename else ""
+        message = f"{where}{e.strerror or e}"
+    elif isinstance(e, RecursionError):
+        message = "the input is nested too deeply to read"
+    else:
+        message = str(e)
+    # Escaped, and no emoji: a path or revision (`rev:x:`) is printed as it is.
+    err.print(
+        f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True, emoji=False
+    )
     return typer.Exit(1)
+
+
+#: The fewest frames per call into the engine the command line takes (smaller calls cost
+#: more in per-call overhead than they can save; the API takes any size).
+MIN_BLOCK = 64
+
+
+def _threads(threads: int | None) -> int:
+    """`--threads`, clamped to the machine's cores (more only add switching) with a note."""
+    if threads is None:
+        return default_threads()
+    cores = os.cpu_count() or 1
+    if threads > cores:
+        err.print(
+            f"note: --threads {threads} is more than the {cores} cores; using {cores}",
+            highlight=False,
+        )
+        return cores
+    return threads
 
 
 def _length(frames: int, rate: int) -> str:
@@ -77,8 +125,8 @@ def _summary(rep: RenderReport) -> None:
         if rep.integrated_lufs is None
         else (f"{rep.integrated_lufs:.1f} LUFS integrated, range {lra}")
     )
-    if rep.loudness_gain_db:
-        loudness += f" (normalised by {rep.loudness_gain_db:+.2f} dB)"
+    if rep.loudness_gain_at is not None:
+        loudness += f" (normalised by {rep.loudness_gain_db:+.2f} dB at the {rep.loudness_gain_at})"
     out.print(f"rendered [bold]{rep.output}[/]", highlight=False)
     out.print(f"  length    {_length(rep.frames, rep.sample_rate)}", highlight=False)
     out.print(f"  format    {rep.bit_depth}-bit, stereo", highlight=False)
@@ -146,14 +194,21 @@ def render(
         int | None,
         typer.Option(
             "--block-size",
-            min=1,
+            min=MIN_BLOCK,
             max=MAX_BLOCK,
-            help=f"Frames per call into the engine (default {DEFAULT_BLOCK}; {DECODED_BLOCK} "
-            f"when a source is not WAV, {STEMS_BLOCK} with --stems).",
+            help=f"Frames per call into the engine, {MIN_BLOCK} .. {MAX_BLOCK} (default "
+            f"{DEFAULT_BLOCK}; {DECODED_BLOCK} when a source is not WAV, {STEMS_BLOCK} with "
+            "--stems); outside that range: exit 2.",
         ),
     ] = None,
     threads: Annotated[
-        int | None, typer.Option("--threads", min=1, help="Engine threads (default: the cores).")
+        int | None,
+        typer.Option(
+            "--threads",
+            min=1,
+            help="Engine threads (default: the cores); more than the machine's cores "
+            "(os.cpu_count) are clamped to them, with a note.",
+        ),
     ] = None,
     stems: Annotated[
         Path | None,
@@ -166,24 +221,25 @@ def render(
     no_lock: Annotated[
         bool, typer.Option("--no-lock", help="Do not write the lock file beside the mix.")
     ] = False,
+    allow_root: AllowRootOpt = None,
 ) -> None:
     """Render MIX to a stereo file, block by block, and print a summary."""
     target = output if output is not None else mix.with_suffix(".wav")
     bar = _LazyProgress()
     try:
-        loaded = load(mix)
+        loaded = load(mix, allow_roots=allow_root)
         _warn_overrides(loaded.file)
         rep = loaded.render(
             target,
             rough=rough,
             block_size=block_size,
-            threads=threads or default_threads(),
+            threads=_threads(threads),
             stems=stems,
             report=report,
             progress=bar,
             lock=not no_lock,
         )
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     finally:
         bar.close()
@@ -205,7 +261,7 @@ def check(mix: MixArg) -> None:
     try:
         m = load(mix)
         m.check()
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     _warn_overrides(m.file)
     f = m.file
@@ -221,7 +277,7 @@ def verify(mix: MixArg) -> None:
     """Re-render MIX and compare with its lock file; exit 0 when identical, 1 if not."""
     try:
         result = load(mix).verify()
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     if result.identical:
         out.print(f"identical: {mix} renders exactly as its lock file records", highlight=False)
@@ -270,7 +326,7 @@ def diff(
         if not audio:
             raise typer.Exit(1 if changes else 0)
         null = null_test(va, vb, section_s=section_s, stems=stems)
-    except MixError as e:
+    except _ERRORS as e:
         _fail(e)
         raise typer.Exit(2) from None
     _print_null(null)
@@ -361,7 +417,7 @@ def analyze(
                 _print_staging(staging)
             return
         figures = analyze_file(target)
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     # The render report's keys, so scripts read both alike; what a file cannot tell is None.
     figures = {
@@ -576,6 +632,8 @@ def init(
         raise _fail(e) from None
     except OSError as e:
         raise _fail(MixError(f"{mix_path}: cannot write the mix ({e.strerror})")) from None
+    except RecursionError as e:
+        raise _fail(e) from None
     out.print(
         f"wrote [bold]{mix_path}[/]: {len(rough.stems)} tracks at {rough.sample_rate} Hz",
         highlight=False,
@@ -641,6 +699,7 @@ def batch_command(
     no_lock: Annotated[
         bool, typer.Option("--no-lock", help="Do not write the lock files beside the mixes.")
     ] = False,
+    allow_root: AllowRootOpt = None,
 ) -> None:
     """Render many mixes into OUTPUT (their paths kept relative to their common folder)."""
     from .batch import batch as run_batch
@@ -661,10 +720,11 @@ def batch_command(
             report=report,
             progress=bar,
             lock=not no_lock,
+            allow_roots=allow_root,
         )
     except ValueError as e:  # nothing matches, and the like: a usage error
         raise typer.BadParameter(str(e)) from None
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     finally:
         bar.close()

@@ -27,6 +27,9 @@ def load_version(spec: str) -> MixFile:
     """A mix file from a path, or from `REV:path` in the git repository around it."""
     if ":" in spec and not Path(spec).exists():
         rev, _, rel = spec.partition(":")
+        if rev.startswith("-") or rel.startswith("-"):
+            # git would read it as an option (`--output=FILE` writes a file of its naming).
+            raise MixError(f"{spec}: a revision or path starting with '-' is refused")
         try:
             top = subprocess.run(
                 ["git", "rev-parse", "--show-toplevel"], capture_output=True, text=True, check=True
@@ -35,7 +38,7 @@ def load_version(spec: str) -> MixFile:
                 ["git", "rev-parse", "--show-prefix"], capture_output=True, text=True, check=True
             ).stdout.strip()
             text = subprocess.run(
-                ["git", "show", f"{rev}:{rel}"],
+                ["git", "show", "--end-of-options", f"{rev}:{rel}", "--"],
                 capture_output=True,
                 text=True,
                 check=True,
@@ -69,6 +72,7 @@ STRIP_KEYS = (
     "offset_s",
     "clip_gain_db",
     "gain_db",
+    "trim_db",
     "pan",
     "width",
     "polarity",

@@ -44,6 +44,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from .errors import MixError
+from .files import c_stderr_silenced, not_regular
 
 AUDIO = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".caf", ".rf64"})
 CLIP_GAIN_RANGE = (-96.0, 48.0)
@@ -99,20 +100,27 @@ def _name(text: str) -> str:
 def measure(path: Path, *, read_frames: int = READ_FRAMES) -> Level:
     """The active level, sample peak and active share of the audio file at `path`, read
     `read_frames` at a time (the figures do not depend on it)."""
-    with sf.SoundFile(str(path)) as f:
-        hop = max(1, round(GATE_HOP_S * f.samplerate))
-        width = f.channels
-        hops: list[npt.NDArray[np.float64]] = []  # sum of squares of each complete hop
-        carry = np.zeros(0)  # squares of the frames after the last complete hop
-        peak = 0.0
-        for block in f.blocks(read_frames, dtype="float64", always_2d=True):
-            if len(block) == 0:
-                continue
-            peak = max(peak, float(np.max(np.abs(block))))
-            squares = np.concatenate([carry, np.sum(block * block, axis=1)])
-            whole = len(squares) // hop * hop
-            hops.append(np.sum(squares[:whole].reshape(-1, hop), axis=1))
-            carry = squares[whole:]
+    hops: list[npt.NDArray[np.float64]] = []  # sum of squares of each complete hop
+    carry = np.zeros(0)  # squares of the frames after the last complete hop
+    peak, frames_read = 0.0, 0
+    try:
+        with sf.SoundFile(str(path)) as f:
+            hop = max(1, round(GATE_HOP_S * f.samplerate))
+            width = f.channels
+            for block in f.blocks(read_frames, dtype="float64", always_2d=True):
+                if len(block) == 0:
+                    continue
+                frames_read += len(block)
+                peak = max(peak, float(np.max(np.abs(block))))
+                squares = np.concatenate([carry, np.sum(block * block, axis=1)])
+                whole = len(squares) // hop * hop
+                hops.append(np.sum(squares[:whole].reshape(-1, hop), axis=1))
+                carry = squares[whole:]
+    except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
+        raise MixError(
+            f"{path}: reading failed after {frames_read} frames ({e}): the file is truncated "
+            "or corrupt"
+        ) from None
     sums = np.concatenate(hops) if hops else np.zeros(0)
     peak_db = 20 * math.log10(peak) if peak > 0 else None
     if len(sums) >= GATE_BLOCK_HOPS:
@@ -165,9 +173,13 @@ def scan(folder: Path) -> tuple[list[Stem], dict[str, str]]:
             path = here / file
             if path.suffix.lower() not in AUDIO:
                 continue
+            reason = not_regular(path)
+            if reason is not None:
+                raise MixError(f"{path}: {reason}")
             try:
-                info = sf.info(str(path))
-            except (sf.LibsndfileError, RuntimeError) as e:
+                with c_stderr_silenced():
+                    info = sf.info(str(path))
+            except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
                 raise MixError(f"{path}: cannot be read as audio ({e})") from None
             if info.channels > 2:
                 raise MixError(

@@ -19,7 +19,6 @@ dotted TOML keys is three.
 
 from __future__ import annotations
 
-import bisect
 import re
 import sys
 from collections.abc import Sequence
@@ -33,25 +32,55 @@ KeyPath = tuple[str | int, ...]
 """Table keys and 0-based list indices, outermost first."""
 
 _BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
-_SCALAR_END = frozenset(",]}#\n\r")
+_SCALAR = re.compile(r"[^,\]}#\n\r]+")
+_BLANK = re.compile(r"(?:[ \t\r\n]+|#[^\n]*)+")
+#: An array of plain scalars on one line: no strings, tables, arrays or comments inside.
+_FLAT_ARRAY = re.compile(r"\[[^\[\]{}\"'#\n]*\]")
 
 
 class Locator:
-    """Lines of the key paths of one TOML text; build once, query many times."""
+    """Lines of the key paths of one TOML text; build once, query many times.
+
+    Memory and time are linear in the text and small per array element: keys are kept in a
+    dict by path, but the elements of an array only as a list of their lines (and not at
+    all when every element sits on the array's own line), so that a lane of 10^6 points
+    costs a list of 10^6 line numbers rather than 10^6 entries of 6-tuples.
+    """
 
     def __init__(self, text: str) -> None:
         self._lines: dict[KeyPath, int] = {}
-        _Scanner(text, self._lines).run()
+        #: Array path -> the line of each element, for arrays written over several lines.
+        self._elements: dict[KeyPath, list[int]] = {}
+        _Scanner(text, self._lines, self._elements).run()
+
+    def _get(self, path: KeyPath) -> int | None:
+        found = self._lines.get(path)
+        if found is None and path and isinstance(path[-1], int):
+            lines = self._elements.get(path[:-1])
+            if lines is not None and 0 <= path[-1] < len(lines):
+                return lines[path[-1]]
+        return found
 
     def exact(self, keypath: Sequence[str | int]) -> int | None:
-        """The line where exactly this path is written, or None."""
-        return self._lines.get(tuple(keypath))
+        """The line where exactly this path is written, or None. An element of an array
+        that is written on its array's line is at that line (its index is not checked
+        against the array's length: the document has that)."""
+        path = tuple(keypath)
+        found = self._get(path)
+        if found is None and path and isinstance(path[-1], int):
+            return self.exact(path[:-1]) if path[:-1] else None
+        return found
+
+    def element_lines(self, keypath: Sequence[str | int]) -> list[int] | None:
+        """The lines of the elements of the array at `keypath`, when it is written over
+        several lines; None when every element is on the array's own line (or no array)."""
+        return self._elements.get(tuple(keypath))
 
     def nearest(self, keypath: Sequence[str | int]) -> int | None:
         """The line of the path, else of its nearest written ancestor; None if none is."""
         path = tuple(keypath)
         for end in range(len(path), 0, -1):
-            found = self._lines.get(path[:end])
+            found = self._get(path[:end])
             if found is not None:
                 return found
         return None
@@ -70,19 +99,28 @@ def locate(text: str, keypath: Sequence[str | int]) -> int:
 class _Scanner:
     """One pass over the text; records the first line of every key path into `out`."""
 
-    def __init__(self, text: str, out: dict[KeyPath, int]) -> None:
+    def __init__(
+        self, text: str, out: dict[KeyPath, int], elements: dict[KeyPath, list[int]]
+    ) -> None:
         self.s = text
         self.n = len(text)
         self.i = 0
         self.out = out
-        self.newlines = [m.start() for m in re.finditer("\n", text)]
+        self.elements = elements
         self.table: KeyPath = ()
         self.arrays: dict[KeyPath, int] = {}  # array-of-tables path -> elements so far
+        self._at = (0, 1)  # a position and its line, to count newlines from
 
     # --- positions -----------------------------------------------------------------------
 
     def line(self) -> int:
-        return bisect.bisect_left(self.newlines, self.i) + 1
+        at, line = self._at
+        if self.i >= at:
+            line += self.s.count("\n", at, self.i)
+        else:
+            line = self.s.count("\n", 0, self.i) + 1
+        self._at = (self.i, line)
+        return line
 
     def peek(self) -> str:
         return self.s[self.i] if self.i < self.n else ""
@@ -99,15 +137,9 @@ class _Scanner:
 
     def skip_blank(self) -> None:
         """Whitespace, newlines and comments."""
-        while self.i < self.n:
-            c = self.s[self.i]
-            if c in " \t\r\n":
-                self.i += 1
-            elif c == "#":
-                end = self.s.find("\n", self.i)
-                self.i = self.n if end < 0 else end
-            else:
-                return
+        match = _BLANK.match(self.s, self.i)
+        if match is not None:
+            self.i = match.end()
 
     def skip_string(self) -> None:
         s = self.s
@@ -175,20 +207,27 @@ class _Scanner:
     def value(self, path: KeyPath) -> None:
         c = self.peek()
         if c == "[":
+            first = self.line()
             self.i += 1
-            index = 0
+            lines: list[int] = []
+            s = self.s
             while True:
                 self.skip_blank()
-                if self.peek() in ("]", ""):
+                c = self.peek()
+                if c in ("]", ""):
                     self.i += 1
-                    return
-                element = (*path, index)
-                self.record(element, self.line())
-                self.value(element)
+                    break
+                lines.append(self.line())
+                flat = _FLAT_ARRAY.match(s, self.i) if c == "[" else None
+                if flat is not None:  # [0.5, -3]: its elements are on its line
+                    self.i = flat.end()
+                else:
+                    self.value((*path, len(lines) - 1))
                 self.skip_blank()
                 if self.peek() == ",":
                     self.i += 1
-                index += 1
+            if lines and (lines[0] != first or lines[-1] != first):
+                self.elements[path] = lines
         elif c == "{":
             self.i += 1
             while True:
@@ -203,11 +242,10 @@ class _Scanner:
         elif c in ('"', "'"):
             self.skip_string()
         else:
-            start = self.i
-            while self.i < self.n and self.s[self.i] not in _SCALAR_END:
-                self.i += 1
-            if self.i == start:
+            match = _SCALAR.match(self.s, self.i)
+            if match is None:
                 raise _Stop
+            self.i = match.end()
 
     # --- tables ------------------------------------------------------------------------------
 

@@ -16,10 +16,9 @@ layout (an `output` key, the plan on one line) still reads and verifies.
 
 from __future__ import annotations
 
-import contextlib
+import errno
 import hashlib
 import json
-import os
 import tempfile
 import tomllib
 from collections.abc import Iterator
@@ -29,8 +28,17 @@ from typing import Any
 
 from ._version import __version__
 from .errors import MixError
+from .files import not_regular, read_regular
 from .mixfile import MixFile
-from .render import BlockRender, RenderReport, loudness_gain, render
+from .render import (
+    BlockRender,
+    RenderReport,
+    loudness_gain,
+    publish_texts,
+    render,
+    same_text,
+    write_text_temp,
+)
 from .sources import IrInfo, SourceInfo, probe_irs
 
 
@@ -40,6 +48,9 @@ def lock_path(mix: Path) -> Path:
 
 def sha256_file(path: Path) -> str:
     h = hashlib.sha256()
+    reason = not_regular(path)
+    if reason is not None:  # checked at probe time too; a FIFO must never block here
+        raise OSError(errno.EINVAL, reason, str(path))
     with open(path, "rb") as f:
         while chunk := f.read(1 << 20):
             h.update(chunk)
@@ -107,6 +118,20 @@ def write_lock(
     """Writes the lock beside the mix, atomically, and only when its bytes change (an
     unchanged lock keeps its mtime). `digests` are source hashes already known (the
     engine's, from the bytes it rendered), per track; the others are read here."""
+    path = lock_path(mix.path)
+    text = lock_text(mix, job, report, digests)
+    if not same_text(path, text):
+        publish_texts([write_text_temp("lock file", path, text)])
+    return path
+
+
+def lock_text(
+    mix: MixFile,
+    job: BlockRender,
+    report: RenderReport,
+    digests: list[str | None] | None = None,
+) -> str:
+    """The lock's text (see `write_lock`)."""
     known = digests or [None] * len(job.infos)
     lines = [
         f"# mixrender lock: what {mix.path.name} was rendered from.",
@@ -144,15 +169,7 @@ def write_lock(
             f"sample_rate = {ir.sample_rate}",
             f"channels = {ir.channels}",
         ]
-    path = lock_path(mix.path)
-    data = ("\n".join(lines) + "\n").encode()
-    with contextlib.suppress(OSError):
-        if path.read_bytes() == data:
-            return path
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+    return "\n".join(lines) + "\n"
 
 
 def read_lock(mix: Path) -> dict[str, Any]:
@@ -160,10 +177,102 @@ def read_lock(mix: Path) -> dict[str, Any]:
     if not path.exists():
         raise MixError(f"{path}: no lock file; render the mix first (`mixrender render {mix}`)")
     try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except (tomllib.TOMLDecodeError, OSError) as e:
-        raise MixError(f"{path}: cannot read the lock file ({e})") from None
+        text = read_regular(path).decode("utf-8")
+        lock = tomllib.loads(text)
+    except OSError as e:
+        raise MixError(f"{path}: cannot read the lock file: {e.strerror or e}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError, RecursionError) as e:
+        raise MixError(f"{path}: cannot read the lock file ({e or 'nested too deep'})") from None
+    check_lock_shape(path, lock)
+    return lock
+
+
+#: The keys of a lock that `verify` reads, and their TOML types (str, int, bool, list).
+_LOCK_KEYS: dict[str, tuple[type, bool]] = {
+    "mixrender_version": (str, False),
+    "format": (str, False),
+    "output": (str, False),
+    "frames": (int, False),
+    "sample_rate": (int, False),
+    "bit_depth": (int, False),
+    "plan_sha256": (str, True),
+    "audio_sha256": (str, True),
+    "plan": (str, True),
+    "source": (list, False),
+}
+_SOURCE_KEYS: dict[str, tuple[type, bool]] = {
+    "track": (str, False),
+    "path": (str, False),
+    "ir": (bool, False),
+    "sha256": (str, True),
+    "frames": (int, False),
+    "sample_rate": (int, False),
+    "channels": (int, False),
+}
+_TOML_TYPES = {str: "a string", int: "an integer", bool: "true/false", list: "a list"}
+
+
+def _toml_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date/time"
+
+
+def _check_keys(
+    path: Path, where: str, table: dict[str, Any], keys: dict[str, tuple[type, bool]]
+) -> None:
+    for key, (kind, required) in keys.items():
+        if key not in table:
+            if required:
+                raise MixError(
+                    f"{path}: {where}{key} is missing; the lock is damaged: render the mix "
+                    "again to write a new one"
+                )
+            continue
+        value = table[key]
+        ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
+        if not ok:
+            raise MixError(
+                f"{path}: {where}{key} is {_toml_type(value)}, not {_TOML_TYPES[kind]}; the "
+                "lock is damaged: render the mix again to write a new one"
+            )
+
+
+def check_lock_shape(path: Path, lock: dict[str, Any]) -> None:
+    """Raise MixError naming the first key of the lock that `verify` cannot use: missing,
+    of another type, a table where a list of tables belongs, a plan that is not a JSON
+    object, a `[[source]]` without its `track` (or, for an impulse response, `path`)."""
+    _check_keys(path, "", lock, _LOCK_KEYS)
+    try:
+        plan = json.loads(lock["plan"])
+    except (ValueError, RecursionError):
+        plan = None
+    if not isinstance(plan, dict):
+        raise MixError(
+            f"{path}: plan is not the JSON object a render writes (a lock of another layout, "
+            "or damaged); re-lock with `mixrender render` on its mix"
+        )
+    for number, entry in enumerate(lock.get("source", []), start=1):
+        where = f"source[{number}] > "
+        if not isinstance(entry, dict):
+            raise MixError(
+                f"{path}: source[{number}] is {_toml_type(entry)}, not a table; write each "
+                "as [[source]] (or render the mix again to write a new lock)"
+            )
+        _check_keys(path, where, entry, _SOURCE_KEYS)
+        name = "path" if entry.get("ir") else "track"
+        if name not in entry:
+            _check_keys(path, where, entry, {name: (str, True)})
 
 
 def _names(plan: Any) -> Any:
@@ -351,7 +460,10 @@ def verify(mix: MixFile, *, threads: int | None = None) -> Verification:
                 f"{lock_path(mix.path)}: the lock's plan cannot be read (a lock of another "
                 f"layout?); re-lock with `mixrender render {mix.path}`"
             ) from None
-        changes = plan_changes(locked_plan, json.loads(job.plan))
+        try:
+            changes = plan_changes(locked_plan, json.loads(job.plan))
+        except (KeyError, TypeError, IndexError, AttributeError, ValueError):  # hand-edited
+            changes = ["(the locked plan is not in the form a render writes)"]
         found += changes[:20] + ([f"... and {len(changes) - 20} more"] if len(changes) > 20 else [])
         if not changes:
             found.append("the plan changed")

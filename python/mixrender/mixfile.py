@@ -42,6 +42,7 @@ from typing import Any, NoReturn
 
 from mixrender import schema
 from mixrender.errors import MixFileError, RoutingError
+from mixrender.files import read_regular
 from mixrender.locate import KeyPath, Locator
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli for older Pythons, as fastapi-cli)
@@ -74,7 +75,7 @@ Time = float
 # --- the data model -------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Point:
     """One breakpoint of a lane."""
 
@@ -147,6 +148,9 @@ class Strip:
     offset_s: float
     clip_gain_db: float
     gain_db: float
+    trim_db: float
+    """Added in dB to the fader (and its lane), after it: the revision knob of an automated
+    fader."""
     pan: float
     width: float
     polarity: bool
@@ -268,7 +272,16 @@ def load_mixfile(path: str | os.PathLike[str]) -> MixFile:
     """Read and validate a mix file; MixFileError (or RoutingError) says what is wrong."""
     file = Path(path).absolute()
     try:
-        data = file.read_bytes()
+        size = os.stat(file).st_size
+        if size > schema.MAX_MIX_BYTES:
+            raise MixFileError(
+                file,
+                None,
+                "",
+                f"the mix file has {size} bytes; a mix file may have at most "
+                f"{schema.MAX_MIX_BYTES} ({schema.MAX_MIX_BYTES >> 20} MiB)",
+            )
+        data = read_regular(file)
     except OSError as exc:
         raise MixFileError(
             file, None, "", f"cannot read the mix file: {exc.strerror or exc}"
@@ -285,10 +298,14 @@ def parse_mixfile(text: str, path: Path) -> MixFile:
     """Validate mix file text; `path` names it in messages and anchors relative paths."""
     file = Path(path).absolute()
     text = text.removeprefix("\ufeff")
+    _check_nesting(file, text)
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise _syntax_error(file, text, exc) from None
+    except RecursionError:  # the scan above bounds nesting; this is a last resort
+        raise _too_deep(file, None) from None
+    _check_table_depth(file, text, doc)
     return _Reader(text, file).read(doc)
 
 
@@ -298,6 +315,71 @@ def parse_mixfile(text: str, path: Path) -> MixFile:
 @lru_cache(maxsize=16)
 def _locator(text: str) -> Locator:
     return Locator(text)
+
+
+# Strings and comments (whose brackets are text), and the brackets of arrays and tables.
+_NESTING_TOKENS = re.compile(
+    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
+    r"|'''.*?'''"
+    r'|"(?:[^"\\\n]|\\.)*"'
+    r"|'[^'\n]*'"
+    r"|#[^\n]*"
+    r"|[\[\]{}]",
+    re.DOTALL,
+)
+
+
+def _too_deep(file: Path, line: int | None) -> MixFileError:
+    return MixFileError(
+        file,
+        line,
+        "",
+        f"tables and arrays are nested more than {schema.MAX_NESTING} deep; "
+        f"a mix file nests at most {schema.MAX_NESTING} levels",
+    )
+
+
+def _check_nesting(file: Path, text: str) -> None:
+    """Refuse arrays and inline tables nested deeper than MAX_NESTING before tomllib, whose
+    recursive parser would otherwise end in a RecursionError; the error names the line."""
+    depth = 0
+    limit = schema.MAX_NESTING
+    for token in _NESTING_TOKENS.findall(text):
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > limit:
+                break
+        elif token == "]" or token == "}":
+            depth -= 1
+    else:
+        return
+    depth = 0  # the rare error path: find where, with positions
+    for match in _NESTING_TOKENS.finditer(text):
+        token = match.group()
+        if token == "[" or token == "{":
+            depth += 1
+            if depth > limit:
+                raise _too_deep(file, text.count("\n", 0, match.start()) + 1)
+        elif token == "]" or token == "}":
+            depth -= 1
+    raise _too_deep(file, None)  # pragma: no cover (both loops count alike)
+
+
+def _check_table_depth(file: Path, text: str, doc: dict[str, Any]) -> None:
+    """Tables nested by headers and dotted keys (`[a.b.c]`, `a.b.c = 1`) are not brackets:
+    walk the document's tables (and arrays of tables) without recursion."""
+    stack: list[tuple[dict[str, Any], tuple[str | int, ...]]] = [(doc, ())]
+    while stack:
+        table, path = stack.pop()
+        if len(path) > schema.MAX_NESTING:
+            raise _too_deep(file, _locator(text).nearest(path))
+        for key, value in table.items():
+            if isinstance(value, dict):
+                stack.append((value, (*path, key)))
+            elif isinstance(value, list) and value and isinstance(value[0], dict):
+                for index, element in enumerate(value):
+                    if isinstance(element, dict):
+                        stack.append((element, (*path, key, index)))
 
 
 def _syntax_error(file: Path, text: str, exc: tomllib.TOMLDecodeError) -> MixFileError:
@@ -312,6 +394,20 @@ def _syntax_error(file: Path, text: str, exc: tomllib.TOMLDecodeError) -> MixFil
         message = re.sub(r"\s*\(at end of document\)", " at the end of the file", message)
     message = message[:1].lower() + message[1:]
     return MixFileError(file, line, "", f"TOML syntax error: {message}")
+
+
+def frame_count(seconds: float, sample_rate: int | None) -> int:
+    """Frames of `seconds` at `sample_rate`, rounded half up as the plan rounds times."""
+    x = seconds * (sample_rate or 0)
+    whole = math.floor(x)
+    return int(whole) + (1 if x - whole >= 0.5 else 0)
+
+
+def _duration(seconds: float) -> str:
+    """4:00:00, 24:00:00.500: hours, minutes, seconds."""
+    whole = int(seconds)
+    text = f"{whole // 3600}:{whole // 60 % 60:02d}:{whole % 60:02d}"
+    return text + (f"{seconds - whole:.3f}"[1:] if seconds != whole else "")
 
 
 def _note_beats(match: re.Match[str], meter: tuple[int, int]) -> float:
@@ -334,10 +430,19 @@ def _show(value: object, limit: int = 60) -> str:
         text = json.dumps(value, ensure_ascii=False)
     elif isinstance(value, float):
         text = "nan" if math.isnan(value) else repr(value)
-    elif isinstance(value, list):
-        text = "[" + ", ".join(_show(item, limit) for item in value) + "]"
-    elif isinstance(value, dict):
-        text = "{ " + ", ".join(f"{k} = {_show(v, limit)}" for k, v in value.items()) + " }"
+    elif isinstance(value, list | dict):
+        # Built only as far as shown: a lane of 10^6 points is not spelled out to be cut.
+        items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+        parts: list[str] = []
+        size = 0
+        for k, v in items:
+            part = _show(v, limit) if k is None else f"{k} = {_show(v, limit)}"
+            parts.append(part)
+            size += len(part) + 2
+            if size > limit:
+                break
+        open_, close = ("{ ", " }") if isinstance(value, dict) else ("[", "]")
+        text = open_ + ", ".join(parts) + close
     else:
         text = str(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
@@ -741,8 +846,13 @@ class _Reader:
         top = {key.name: key for key in schema.TOP.keys}
 
         strips: list[tuple[Strip, _At]] = []
+        raw_lists = {
+            kind: self.value(root.key(kind), doc.get(kind, []), top[kind])
+            for kind in ("track", "bus")
+        }
+        self.strip_count(root, raw_lists["track"], raw_lists["bus"])
         for kind, table in (("track", schema.TRACK), ("bus", schema.BUS)):
-            raw_list = self.value(root.key(kind), doc.get(kind, []), top[kind])
+            raw_list = raw_lists[kind]
             strips += [self.strip(kind, index, raw, table) for index, raw in enumerate(raw_list)]
         by_name: dict[str, Strip] = {}
         for strip, at in strips:
@@ -771,6 +881,18 @@ class _Reader:
             buses=tuple(strip for strip, _ in strips if strip.kind == "bus"),
             master=master,
             vcas=vcas,
+        )
+
+    def strip_count(self, root: _At, tracks: Sequence[object], buses: Sequence[object]) -> None:
+        limit = schema.MAX_STRIPS
+        if len(tracks) + len(buses) <= limit:
+            return
+        kind, index = ("track", limit) if len(tracks) > limit else ("bus", limit - len(tracks))
+        self.fail(
+            root.key(kind).index(index),
+            f"the mix has {len(tracks)} track{'s' * (len(tracks) != 1)} and {len(buses)} "
+            f"bus{'es' * (len(buses) != 1)}; a mix may have at most "
+            f"{limit} tracks and buses together",
         )
 
     def format(self, doc: Mapping[str, Any]) -> str:
@@ -810,6 +932,15 @@ class _Reader:
         end: float | str = (
             self.value(at.key("end"), raw["end"], end_key) if "end" in raw else "auto"
         )
+        if isinstance(end, float) and frame_count(end, self.sample_rate) > (
+            schema.MAX_OUTPUT_S * (self.sample_rate or 0)
+        ):
+            self.fail(
+                at.key("end"),
+                f"end = {_show(raw['end'])} makes the output {_duration(end)} long; "
+                f"the output may last at most {_duration(schema.MAX_OUTPUT_S)} "
+                f"({schema.MAX_OUTPUT_S} s) at the session rate",
+            )
         if end != "auto" and "tail_s" in raw:
             self.fail(
                 at.key("tail_s"),
@@ -876,6 +1007,7 @@ class _Reader:
             offset_s=values.get("offset_s", 0.0),
             clip_gain_db=values.get("clip_gain_db", 0.0),
             gain_db=values["gain_db"],
+            trim_db=values["trim_db"],
             pan=values["pan"],
             width=values["width"],
             polarity=values["polarity"],
@@ -1169,8 +1301,40 @@ class _Reader:
             self.fail(at, f"points must be a list of [time, value], not {_type_of(raw_points)}")
         if not raw_points:
             self.fail(at, "a lane needs at least one point [time, value]")
+        if len(raw_points) > schema.MAX_LANE_POINTS:
+            self.fail(
+                at,
+                f"the lane has {len(raw_points)} points; a lane may have at most "
+                f"{schema.MAX_LANE_POINTS}",
+            )
         points: list[Point] = []
+        # The common point, [seconds, value] with both plain numbers in range, is taken
+        # here without building its messages; any other goes through `point`, which says
+        # what is wrong with it. Lines come from the locator's list for the whole lane.
+        lines = self.locator.element_lines(points_at.keys)
+        lane_line = self.line(points_at)
+        lo, hi = key.min, self.max_of(key)
+        fast = not is_mute and not key.choices
+        lo_value = -math.inf if lo is None else lo
+        hi_value = math.inf if hi is None else hi
+        hi_time = _TIME_KEY.max if _TIME_KEY.max is not None else math.inf
+        isfinite = math.isfinite
+        previous = 0.0
         for index, raw in enumerate(raw_points):
+            if fast and type(raw) is list and len(raw) == 2:
+                t, v = raw
+                if (
+                    (type(t) is float or type(t) is int)
+                    and (type(v) is float or type(v) is int)
+                    and isfinite(t)
+                    and isfinite(v)
+                    and previous <= t <= hi_time
+                    and lo_value <= v <= hi_value
+                ):
+                    line = lane_line if lines is None else lines[index]
+                    points.append(Point(float(t), float(v), None, None, line))
+                    previous = t
+                    continue
             point_at = _At((*points_at.keys, index), (*at.shown, f"point {index + 1}"))
             point = self.point(point_at, raw, key, target, is_mute)
             if points and point.seconds < points[-1].seconds:
@@ -1181,6 +1345,7 @@ class _Reader:
                     "(two points at one time make a jump)",
                 )
             points.append(point)
+            previous = point.seconds
         return Lane(
             target=target,
             points=tuple(points),

@@ -177,7 +177,7 @@ class _Planner:
                 for d in s.sends
             ]
         )
-        return {
+        out: Json = {
             "name": s.name,
             "source": source,
             "clip_gain_db": s.clip_gain_db,
@@ -193,16 +193,35 @@ class _Planner:
             "sends": sends,
             "inserts": self.inserts(s.label, a, s.inserts),
         }
+        # Only where it does something, so that the plan (and the lock) of a mix without a trim
+        # stays as it was.
+        trim = self.lane(a, "trim_db", s.trim_db)
+        if trim["points"] != [[0, 0.0, "linear", 0.0]]:
+            out["trim_db"] = trim
+        return out
 
     def frames(self) -> int:
         session = self.mix.session
         if session.end is not None:
             return frame_of(session.end, self.sr)
-        last = 0
+        last, longest = 0, None
         for s, info in zip(self.mix.tracks, self.infos, strict=True):
             length = resampled_frames(info.frames, info.sample_rate, self.sr)
-            last = max(last, frame_of(s.offset_s, self.sr) + length)
-        return last + frame_of(session.tail_s, self.sr)
+            if frame_of(s.offset_s, self.sr) + length > last:
+                last, longest = frame_of(s.offset_s, self.sr) + length, s
+        frames = last + frame_of(session.tail_s, self.sr)
+        limit = schema.MAX_OUTPUT_S * self.sr
+        if frames > limit:
+            what = f"{longest.label} ends at {last / self.sr:.3f} s" if longest else "the tail"
+            raise MixFileError(
+                self.mix.path,
+                self.mix.line_of("session", "end") or self.mix.line_of("session"),
+                "session > end",
+                f'end = "auto" makes the output {frames / self.sr:.3f} s long ({what}); the '
+                f"output may last at most {schema.MAX_OUTPUT_S} s (4 hours) at the session "
+                "rate: set an end, or shorten the sources",
+            )
+        return frames
 
     def plan(self) -> Json:
         silenced = self.soloed_silenced()
@@ -241,6 +260,15 @@ def impulse_responses(mix: MixFile) -> list[Path]:
     return found
 
 
+def loudness_at_input(mix: MixFile) -> bool:
+    """Whether the loudness normalisation's gain goes to the master's input, before its
+    inserts: when the mix asks for a loudness and the master's inserts hold a limiter, whose
+    ceiling then holds the peaks the gain raises. Otherwise it goes after the master's gain."""
+    return mix.render.loudness_lufs is not None and any(
+        i.type == "limiter" for i in mix.master.inserts
+    )
+
+
 def build_plan(
     mix: MixFile,
     infos: Sequence[SourceInfo],
@@ -249,13 +277,17 @@ def build_plan(
     loudness_gain_db: float = 0.0,
 ) -> Json:
     """The engine plan for `mix` with its sources' `infos` (in track order), with the
-    loudness normalisation's gain (measured by a first pass) on the master.
+    loudness normalisation's gain (found by metering passes) on the master: at its input
+    when `loudness_at_input`, else after its gain.
 
     Raises UnsupportedError for parts of the format whose processing has not landed
     (a rough render bypasses inserts, so it does not need them).
     """
     plan = _Planner(mix, infos, rough).plan()
     plan["master"]["loudness_gain_db"] = float(loudness_gain_db)
+    if not rough and loudness_at_input(mix):
+        # Only then, so that the plan (and the lock) of every other mix stays as it was.
+        plan["master"]["loudness_gain_at"] = "input"
     return plan
 
 

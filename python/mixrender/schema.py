@@ -102,6 +102,19 @@ NAME_FORBIDDEN: Final = "./"
 RESERVED_INSERT_NAMES: Final = ("sends",)
 OFF_DB: Final = -144.0
 MAX_POSITION_S: Final = 86400.0
+
+# Limits (docs/limits.md): a mix is untrusted input, and these bound the time and memory of
+# loading, checking and rendering one. Each is an error at load time naming the limit.
+MAX_STRIPS: Final = 2048
+"""Tracks + buses of one mix."""
+MAX_LANE_POINTS: Final = 1_000_000
+"""Points of one automation lane."""
+MAX_OUTPUT_S: Final = 4 * 3600
+"""The longest output, in seconds at the session rate (an explicit `end` or "auto")."""
+MAX_NESTING: Final = 64
+"""The deepest nesting of tables and arrays in the TOML text."""
+MAX_MIX_BYTES: Final = 64 << 20
+"""The largest mix file read (bounds the total of lane points; a real mix has kilobytes)."""
 BAR_BEAT_PATTERN: Final = r"^\s*(\d+)\s*:\s*(\d+(?:\.\d*)?)\s*$"
 """Musical time: bar and beat, counting from 1; the beat may have a fraction ("33:2.5")."""
 NOTE_PATTERN: Final = r"^\s*1\s*/\s*(\d+)\s*([dt]?)\s*$"
@@ -192,7 +205,7 @@ _AUTOMATION = Key(
     "automation",
     "lanes",
     'lanes: target = [[time, value], ...] or {points, curve, tension}; targets are "gain_db", '
-    '"pan", "width", "mute", "sends.<bus>.level_db", "sends.<bus>.pan", '
+    '"trim_db", "pan", "width", "mute", "sends.<bus>.level_db", "sends.<bus>.pan", '
     '"<insert>.<key>" and "<eq insert>.bands.<N>.<gain_db|freq_hz|q>"',
     default=MappingProxyType({}),
 )
@@ -418,6 +431,14 @@ SEND: Final = Table(
 
 _STRIP_COMMON = (
     _gain("gain_db", "the fader, after the inserts", 0.0, 24.0),
+    _f(
+        "trim_db",
+        "post-fader trim, added in dB to the fader and its lane: the revision knob for an "
+        "automated fader",
+        0.0,
+        -48.0,
+        24.0,
+    ),
     _f("pan", "mono: pan law; stereo: balance", 0.0, -1.0, 1.0),
     _f("width", "stereo width: 0 = mono fold, 1 = as is, up to 2", 1.0, 0.0, 2.0),
     _bool("polarity", "true inverts", False),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from . import _engine, integrity
 from .errors import SourceError
+from .files import not_regular
 from .mixfile import Insert, MixFile, Strip
 
 if TYPE_CHECKING:
@@ -78,8 +79,9 @@ def _probe_header(path: Path) -> tuple[int, int, int, str, bool]:
         raise _Unusable(
             f"file not found (looked for {path}); paths are relative to the mix file's folder"
         )
-    if path.is_dir():
-        raise _Unusable("is a folder, not an audio file")
+    refused = not_regular(path)
+    if refused is not None:
+        raise _Unusable(refused)
     try:
         wav = _engine.probe_wav(path)
     except ValueError as e:  # a WAV file the engine reads, cut short or impossible

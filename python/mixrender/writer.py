@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ._engine import Renderer
 from .errors import RenderError
+from .safepath import make_parent, temp_path, unlink_quietly
 
 if TYPE_CHECKING:
     # Imported where used: a WAV output written by the engine needs neither.
@@ -73,6 +74,13 @@ def _open_soundfile(tmp: Path, sample_rate: int, subtype: str, fmt: str) -> sf.S
     return file
 
 
+def _reason(e: BaseException) -> str:
+    """An OSError's reason without Python's `[Errno 28]`; other errors as they read."""
+    if isinstance(e, OSError) and e.strerror:
+        return e.strerror
+    return str(e)
+
+
 class AtomicWriter:
     """A writer whose file appears at `path` only when `commit` is called.
 
@@ -92,21 +100,23 @@ class AtomicWriter:
     ) -> None:
         self.path = path
         fmt, subtype = output_format(path, bit_depth)
-        self.tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        self.tmp = temp_path(path)
         self.sha256 = hashlib.sha256()
         self._digest: str | None = None
         self._engine: Renderer | None = None
         self._file: sf.SoundFile | None = None
+        if path.is_dir():
+            raise RenderError(f"{path}: is a folder; name the output file")
+        make_parent(path, "output")
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
             if engine is not None and fmt == "WAV" and frames * 2 * bit_depth // 8 < _WAV_MAX_BYTES:
                 engine.open_output(self.tmp, sample_rate, bit_depth)
                 self._engine = engine
             else:
                 self._file = _open_soundfile(self.tmp, sample_rate, subtype, fmt)
         except (OSError, RuntimeError, RenderError) as e:  # soundfile's errors: RuntimeError
-            self.tmp.unlink(missing_ok=True)
-            raise RenderError(f"{path}: cannot write the output ({e})") from None
+            unlink_quietly(self.tmp)
+            raise RenderError(f"{path}: cannot write the output ({_reason(e)})") from None
         self._io = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-writer")
         self._pending: deque[Future[None]] = deque()
 
@@ -126,40 +136,60 @@ class AtomicWriter:
 
     def write(self, block: npt.NDArray[Any]) -> None:
         """Queues a copy of `block` for the writer thread (at most two blocks in flight)."""
-        while len(self._pending) >= 2:
-            self._pending.popleft().result()
+        try:
+            while len(self._pending) >= 2:
+                self._pending.popleft().result()
+        except (OSError, RuntimeError, RenderError) as e:
+            self.abort()
+            raise RenderError(f"{self.path}: writing the output failed ({_reason(e)})") from None
         self._pending.append(self._io.submit(self._write, block.copy()))
 
     def _drain(self) -> None:
         while self._pending:
             self._pending.popleft().result()
 
-    def commit(self) -> None:
+    def finish(self) -> None:
+        """Completes the temporary file (every block written, the file closed); the output
+        appears only with `publish`. Raises RenderError (and removes the temporary file)."""
         try:
             self._drain()
             if self._engine is not None:
                 self._digest = self._engine.close_output()
                 self._engine = None
+            self._io.shutdown()
+            if self._file is not None:
+                self._file.close()
         except (OSError, RuntimeError, RenderError) as e:
             self.abort()
-            raise RenderError(f"{self.path}: writing the output failed ({e})") from None
-        self._io.shutdown()
-        if self._file is not None:
-            self._file.close()
-        os.replace(self.tmp, self.path)
+            raise RenderError(f"{self.path}: writing the output failed ({_reason(e)})") from None
+
+    def publish(self) -> None:
+        """Renames the finished temporary file into place."""
+        try:
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.abort()
+            raise RenderError(f"{self.path}: cannot write the output ({_reason(e)})") from None
+
+    def commit(self) -> None:
+        self.finish()
+        self.publish()
 
     def abort(self) -> None:
+        """Stops writing and removes the temporary file; never raises over the error that
+        caused it."""
         for f in self._pending:
             f.cancel()
         self._io.shutdown(wait=True)
         self._pending.clear()
         if self._engine is not None:
-            with contextlib.suppress(RenderError):
+            with contextlib.suppress(RenderError, OSError, RuntimeError):
                 self._engine.close_output()
             self._engine = None
         if self._file is not None and not self._file.closed:
-            self._file.close()
-        self.tmp.unlink(missing_ok=True)
+            with contextlib.suppress(OSError, RuntimeError):
+                self._file.close()
+        unlink_quietly(self.tmp)
 
     def __enter__(self) -> AtomicWriter:
         return self

@@ -38,6 +38,9 @@ pub struct Strip {
     pub polarity: bool,
     pub pan_law: PanLaw,
     pub gain_db: Lane,
+    /// Post-fader trim in dB, added to `gain_db` and the VCAs' (absent: 0 dB).
+    #[serde(default = "zero_lane")]
+    pub trim_db: Lane,
     pub pan: Lane,
     pub width: Lane,
     /// 0 = sounding, 1 = muted; stepped.
@@ -107,13 +110,31 @@ pub struct Vca {
     pub gain_db: Lane,
 }
 
+fn zero_lane() -> Lane {
+    Lane::constant(0.0)
+}
+
+/// Where the master applies the loudness normalisation's gain.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LoudnessAt {
+    /// At the master's input, before its inserts (when a limiter there holds the peaks).
+    Input,
+    /// After the master's inserts and `gain_db`.
+    #[default]
+    Output,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Master {
     pub gain_db: Lane,
-    /// The loudness normalisation's gain, applied after `gain_db` (0 when not normalising).
+    /// The loudness normalisation's gain (0 when not normalising), applied where
+    /// `loudness_gain_at` says.
     #[serde(default)]
     pub loudness_gain_db: f64,
+    #[serde(default)]
+    pub loudness_gain_at: LoudnessAt,
     pub inserts: Vec<Insert>,
 }
 
@@ -583,7 +604,7 @@ impl Plan {
                 lanes.push((&s.name, &send.level_db));
                 lanes.push((&s.name, &send.pan));
             }
-            for l in [&s.gain_db, &s.pan, &s.width, &s.mute] {
+            for l in [&s.gain_db, &s.trim_db, &s.pan, &s.width, &s.mute] {
                 lanes.push((&s.name, l));
             }
         }

@@ -29,7 +29,7 @@ use crate::graph::{Feed, InsertChain, Routing, Timing};
 
 use crate::math;
 use crate::meter::{Meter, MeterReport};
-use crate::plan::{Insert, Lane, Output, Plan};
+use crate::plan::{Insert, Lane, LoudnessAt, Output, Plan};
 use crate::resample::Kernel;
 use crate::staging::Level;
 use crate::strip::{KeyInput, SourceStage, StripSetup, StripState, frames, scale};
@@ -1225,8 +1225,10 @@ impl OutputMeter {
 
 struct MasterState {
     gain_db: Lane,
-    /// The loudness normalisation's one gain, after `gain_db`.
+    /// The loudness normalisation's one gain, after `gain_db` or (with a limiter among the
+    /// inserts) before the inserts.
     loudness_gain: f64,
+    loudness_at: LoudnessAt,
     inserts: Vec<Slot>,
     keys: Vec<KeyInput>,
     timing: Timing,
@@ -1240,6 +1242,7 @@ impl MasterState {
         Self {
             gain_db: plan.master.gain_db.clone(),
             loudness_gain: math::db_to_gain(plan.master.loudness_gain_db),
+            loudness_at: plan.master.loudness_gain_at,
             inserts,
             keys,
             timing,
@@ -1261,10 +1264,16 @@ impl MasterState {
         }
     }
 
-    /// `inserts -> gain_db` over frames `off .. off + n` of the summed signal.
+    /// `inserts -> gain_db` over frames `off .. off + n` of the summed signal, with the
+    /// loudness gain before the inserts or after the gain.
     fn process(&mut self, now: i64, off: usize, n: usize) {
         let [l, r] = &mut self.sig;
         let (l, r) = (&mut l[off..off + n], &mut r[off..off + n]);
+        let loudness = self.loudness_gain;
+        if self.loudness_at == LoudnessAt::Input {
+            scale(l, loudness);
+            scale(r, loudness);
+        }
         let mut block = AudioBlock {
             start: now,
             channels: 2,
@@ -1279,7 +1288,6 @@ impl MasterState {
             slot.process(&mut block);
         }
         let at = now - frames(self.timing.fader_delay);
-        let loudness = self.loudness_gain;
         match self.gain_db.fill(at, &mut self.gain[..n]) {
             Some(db) => {
                 let g = math::db_to_gain(db);
@@ -1295,8 +1303,10 @@ impl MasterState {
             }
         }
         // A separate multiply, so that a mix without normalisation keeps its bits.
-        scale(&mut l[..n], loudness);
-        scale(&mut r[..n], loudness);
+        if self.loudness_at == LoudnessAt::Output {
+            scale(&mut l[..n], loudness);
+            scale(&mut r[..n], loudness);
+        }
     }
 
     fn measure(&self, off: usize, n: usize, stats: &mut Stats) {

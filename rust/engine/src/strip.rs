@@ -209,6 +209,7 @@ pub(crate) struct StripState {
     input_gain: f64,
     law: PanLaw,
     gain_db: Lane,
+    trim_db: Lane,
     pan: Lane,
     width: Lane,
     mute: Lane,
@@ -228,6 +229,7 @@ pub(crate) struct StripState {
     pub(crate) key_tap: Option<([Vec<f64>; 2], usize)>,
     pub(crate) out: [Vec<f64>; 2],
     gain: Vec<f64>,
+    trims: Vec<f64>,
     scratch: Vec<f64>,
     /// Gain staging (when enabled): tracks `[source, clip gain, after each insert, fader]`,
     /// buses `[input, after each insert, fader]`.
@@ -316,6 +318,7 @@ impl StripState {
             },
             law: strip.pan_law,
             gain_db: strip.gain_db.clone(),
+            trim_db: strip.trim_db.clone(),
             pan: strip.pan.clone(),
             width: strip.width.clone(),
             mute: strip.mute.clone(),
@@ -352,6 +355,7 @@ impl StripState {
             key_tap: setup.is_key.then(|| (stereo(max_block), channels)),
             out: stereo(max_block),
             gain: vec![0.0; max_block],
+            trims: vec![0.0; max_block],
             scratch: vec![0.0; max_block],
             levels: None,
             clock: 0,
@@ -481,18 +485,23 @@ impl StripState {
         }
     }
 
-    /// The fader: own `gain_db` plus every VCA's, added in dB; off at or below -144 dB.
+    /// The fader: own `gain_db` plus `trim_db` plus every VCA's, added in dB; off at or below
+    /// -144 dB in `gain_db` or a VCA (the trim, -48 .. 24 dB, never turns it off).
     fn fader(&mut self, at: i64, n: usize) {
         let own = self.gain_db.constant_over(at, n);
-        let mut all_constant = own.is_some();
+        let trim = self.trim_db.fill(at, &mut self.trims[..n]);
+        let mut all_constant = own.is_some() && trim.is_some();
         for vca in &mut self.vcas {
             vca.constant = vca.lane.fill(at, &mut vca.values[..n]);
             all_constant &= vca.constant.is_some();
         }
         let vcas = &self.vcas;
+        let trims = &self.trims;
+        // `own + trim` first, then the VCAs: with a trim of 0 dB the sum is the fader's own, so
+        // a mix without a trim keeps its bits.
         let total = |own_db: f64, i: usize| {
             let mut off = own_db <= OFF_DB;
-            let mut db = own_db;
+            let mut db = own_db + trim.unwrap_or(trims[i]);
             for vca in vcas {
                 let vdb = vca.at(i);
                 off |= vdb <= OFF_DB;
@@ -510,27 +519,35 @@ impl StripState {
             }
             return;
         }
-        let vcas_constant = vcas.iter().all(|v| v.constant.is_some());
+        let vcas_constant = vcas
+            .iter()
+            .all(|v| v.constant.is_some_and(|db| db > OFF_DB));
         let vca_db: f64 = vcas.iter().map(|v| v.constant.unwrap_or(0.0)).sum();
         let mut i = 0;
         while i < n {
             // One cell of the control grid at a time, so that the result is the same for any
-            // block: inside a linear ramp, the gain is exact at the cell's first frame and
-            // steps by the ramp's constant ratio from there (one exp per 32 frames, not per
-            // frame; within a few ulps of the exact gain).
+            // block: inside a linear ramp (of the fader, the trim, or both), the gain is exact
+            // at the cell's first frame and steps by the ramp's constant ratio from there (one
+            // exp per 32 frames, not per frame; within a few ulps of the exact gain).
             let frame = at + frames(i);
             let cell = grid_frame(frame);
             let len = (n - i).min(usize::try_from(cell + CELL - frame).expect("inside the cell"));
+            let trim_ramp = self
+                .trim_db
+                .constant_over(cell, CELL as usize)
+                .map(|t| (t, 0.0))
+                .or_else(|| self.trim_db.linear_over(cell, CELL as usize));
             let ramp = self
                 .gain_db
                 .linear_over(cell, CELL as usize)
                 .filter(|&(db0, slope)| {
                     let (first, last) = (db0 + vca_db, db0 + slope * (CELL - 1) as f64 + vca_db);
                     vcas_constant && db0 > OFF_DB && first > OFF_DB && last > OFF_DB
-                });
-            if let Some((db0, slope)) = ramp {
-                let ratio = math::db_ratio(slope);
-                let mut g = math::db_to_gain(db0 + vca_db);
+                })
+                .zip(trim_ramp);
+            if let Some(((db0, slope), (t0, t_slope))) = ramp {
+                let ratio = math::db_ratio(slope + t_slope);
+                let mut g = math::db_to_gain(db0 + t0 + vca_db);
                 for _ in cell..frame {
                     g *= ratio;
                 }
