@@ -266,10 +266,14 @@ def test_bad_references_are_one_line_errors(tmp_path: Path) -> None:
     mix = write(tmp_path / "mix.wav", white())
     six = write(tmp_path / "six.wav", np.zeros((RATE, 6)) + 0.01)
     silent = write(tmp_path / "silent.wav", np.zeros((RATE * 2, 2)))
-    for ref, words in ((six, "6 channels"), (silent, "no integrated loudness")):
+    text = tmp_path / "notes.wav"
+    text.write_text("not audio\n")
+    cases = ((six, "6 channels"), (silent, "no integrated loudness"), (text, "cannot be read"))
+    for ref, words in cases:
         result = runner.invoke(app, ["compare", str(mix), "--reference", str(ref)])
         assert result.exit_code == 1, result.output
         assert "Traceback" not in result.output and words in result.output
+        assert len(result.output.strip().splitlines()) == 1, result.output
     missing = runner.invoke(app, ["compare", str(mix)])
     assert missing.exit_code == 2
 

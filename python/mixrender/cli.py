@@ -518,7 +518,7 @@ def compare(
 
     try:
         result = compare_files(target, references)
-    except MixError as e:
+    except _ERRORS as e:
         raise _fail(e) from None
     if as_json:
         print(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))

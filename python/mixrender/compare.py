@@ -500,9 +500,15 @@ def measure_file(path: str | os.PathLike[str], *, block_size: int = BLOCK_FRAMES
     import numpy as np
     import soundfile as sf
 
+    from .files import c_stderr_silenced, not_regular
+
     name = os.fspath(path)
+    reason = not_regular(path)
+    if reason is not None:
+        raise MixError(f"{name}: {reason}")
     try:
-        f = sf.SoundFile(name)
+        with c_stderr_silenced():
+            f = sf.SoundFile(name)
     except (sf.LibsndfileError, RuntimeError, OSError) as e:
         raise MixError(f"{name}: cannot be read as audio ({e})") from None
     with f:
@@ -513,7 +519,14 @@ def measure_file(path: str | os.PathLike[str], *, block_size: int = BLOCK_FRAMES
         dtype = np.float64 if f.subtype == "DOUBLE" else np.float32
         buf = np.empty((min(block_size, max(f.frames, 1)), f.channels), dtype=dtype)
         while True:
-            block = f.read(out=buf)
+            at = f.tell()
+            try:
+                block = f.read(out=buf)
+            except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
+                raise MixError(
+                    f"{name}: reading failed near frame {at} ({e}): the file is truncated or "
+                    "corrupt"
+                ) from None
             if len(block) == 0:
                 break
             welch.feed(block)
