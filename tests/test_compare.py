@@ -135,6 +135,10 @@ def test_the_mix_against_itself_and_a_copy_6_db_quieter_reports_no_flag(
     assert np.max(np.abs(c.delta_by_reference_db)) < 0.01
     assert abs(c.tilt_delta_db_per_octave) < 0.01
     assert all(abs(r.relative_db) < 0.01 for r in c.regions)
+    # A loaded mix (in-memory sources) renders the same.
+    loaded = mixrender.load(mix, sources={"s.wav": (white(), RATE)})
+    same = mixrender.compare(loaded, [rendered])
+    assert same.flags == () and np.max(np.abs(same.delta_db)) < 0.01
     # The same rule, by itself, against the quieter copy.
     alone = mixrender.compare(mix, [quieter])
     assert alone.flags == () and alone.loudness_difference_db == pytest.approx(6.0, abs=0.01)

@@ -49,6 +49,8 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
+    from . import Mix
+
     F64 = npt.NDArray[np.float64]
 
 #: Frames read (or taken from a rendered array) per block.
@@ -551,16 +553,19 @@ def measure_array(
     return welch.finish(name)
 
 
-def measure(path: str | os.PathLike[str], *, threads: int | None = None) -> Spectrum:
-    """A mix file (.toml: rendered once, in memory, as float64) or an audio file's figures."""
-    p = Path(path)
-    if p.suffix.lower() == ".toml":
-        from . import load
+def measure(path: str | os.PathLike[str] | Mix, *, threads: int | None = None) -> Spectrum:
+    """The figures of a loaded `Mix` or a mix file (.toml), rendered once, in memory, as
+    float64 (the clipped, undithered master), or of an audio file."""
+    from . import Mix, load
 
-        mix = load(p)
-        audio = mix.render(dtype="float64", threads=threads)
-        return measure_array(audio, mix.file.session.sample_rate, str(p))
-    return measure_file(p)
+    if isinstance(path, Mix):
+        mix = path
+    elif Path(path).suffix.lower() == ".toml":
+        mix = load(path)
+    else:
+        return measure_file(path)
+    audio = mix.render(dtype="float64", threads=threads)
+    return measure_array(audio, mix.file.session.sample_rate, str(mix.path))
 
 
 def _against_range(rows: F64) -> F64:
@@ -696,22 +701,31 @@ def _band_name(hz: float) -> str:
 
 
 def compare(
-    mix: str | os.PathLike[str],
-    references: Sequence[str | os.PathLike[str]],
+    mix: str | os.PathLike[str] | Mix,
+    references: Sequence[str | os.PathLike[str] | Mix],
     *,
     threads: int | None = None,
 ) -> Comparison:
-    """Compares a mix (a .toml mix file, rendered once in memory, or an audio file) with one
-    or more reference tracks (audio files at any rate and bit depth, or mix files), matched
-    by integrated loudness. Raises `MixError` for a file that cannot be read, has more than
-    two channels, or has no integrated loudness."""
+    """Compares a mix (a loaded `Mix` or a .toml mix file, rendered once in memory, or an
+    audio file) with one or more reference tracks (audio files at any rate and bit depth, or
+    mixes), matched by integrated loudness (see the module's documentation and
+    docs/compare.md). Raises `MixError` for a file that cannot be read, has more than two
+    channels, or has no integrated loudness."""
     if isinstance(references, (str, os.PathLike)):
         references = [references]
     if not references:
         raise MixError("compare needs at least one reference")
-    return compare_spectra(
-        measure(mix, threads=threads), [measure(r, threads=threads) for r in references]
-    )
+    from concurrent.futures import ThreadPoolExecutor
+
+    from .render import default_threads
+
+    # The files are measured side by side (the meter and the transforms release the GIL);
+    # each file's figures are its own, so they do not depend on the order or the workers.
+    items = [mix, *references]
+    workers = max(1, min(len(items), threads if threads is not None else default_threads()))
+    with ThreadPoolExecutor(workers) as pool:
+        spectra = list(pool.map(lambda item: measure(item, threads=threads), items))
+    return compare_spectra(spectra[0], spectra[1:])
 
 
 __all__ = [
