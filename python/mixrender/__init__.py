@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any, overload
 from . import render as _render
 from ._version import __version__
 from .batch import JobResult, batch
+from .compare import Comparison, compare
 from .errors import (
     MixError,
     MixFileError,
@@ -203,6 +204,7 @@ def load(
 
 
 __all__ = [
+    "Comparison",
     "JobResult",
     "Mix",
     "MixError",
@@ -214,5 +216,6 @@ __all__ = [
     "UnsupportedError",
     "__version__",
     "batch",
+    "compare",
     "load",
 ]

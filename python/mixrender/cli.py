@@ -499,6 +499,106 @@ def _print_staging(staging: Any) -> None:
 
 
 @app.command()
+def compare(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="The mix file (.toml: rendered once, in memory) or an audio file.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    references: Annotated[
+        list[Path],
+        typer.Option(
+            "--reference",
+            help="A reference track (any rate and bit depth); repeat for several.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ],
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print JSON instead, for scripts.")
+    ] = False,
+) -> None:
+    """Compare with reference tracks, loudness-matched: spectrum, regions, tilt, dynamics."""
+    import json
+
+    from .compare import compare as compare_files
+
+    try:
+        result = compare_files(target, references)
+    except _ERRORS as e:
+        raise _fail(e) from None
+    if as_json:
+        print(json.dumps(result.to_dict(), indent=2, sort_keys=True, allow_nan=False))
+        return
+    _print_comparison(result)
+
+
+def _print_comparison(c: Any) -> None:
+    from rich.table import Table
+
+    from .compare import OCTAVE_NOMINAL
+
+    def db(v: float | None, digits: int = 1) -> str:
+        return "n/a" if v is None or v != v else f"{v:+.{digits}f}"
+
+    def num(v: float | None, digits: int = 1) -> str:
+        return "n/a" if v is None or v != v else f"{v:.{digits}f}"
+
+    files = Table(
+        "file", "LUFS", "LRA LU", "true peak", "PLR dB", "PSR dB", "crest dB", "tilt dB/oct"
+    )
+    for s in (c.mix, *c.references):
+        m = s.meters
+        files.add_row(
+            Path(s.path).name,
+            num(m["integrated_lufs"]),
+            num(m["loudness_range_lu"]),
+            num(m["true_peak_dbtp"], 2),
+            num(s.plr_db),
+            num(s.psr_db),
+            num(m["crest_db"]),
+            num(s.tilt_db_per_octave, 2),
+        )
+    out.print(files)
+    for s, d in zip(c.references, c.loudness_difference_by_reference_db, strict=True):
+        out.print(
+            f"{Path(s.path).name}: matched to the mix's loudness by {float(d):+.1f} dB",
+            highlight=False,
+            soft_wrap=True,
+        )
+    regions = Table(
+        "region", "delta dB", "relative dB", title="regions, mix against the references"
+    )
+    for r in c.regions:
+        regions.add_row(r.label, db(r.delta_db), db(r.relative_db))
+    out.print(regions)
+    bands = "  ".join(
+        f"{band['center_hz']:g}: {band['relative_db']:+.1f}" for band in c.to_dict()["bands"]
+    )
+    out.print(f"third-octave bands, relative dB: {bands}", highlight=False, soft_wrap=True)
+    tilts = ", ".join(
+        f"{float(t):+.2f} against {Path(s.path).name}"
+        for s, t in zip(c.references, c.tilt_delta_by_reference_db_per_octave, strict=True)
+    )
+    out.print(f"tilt (dB/octave, fitted 50 Hz-16 kHz): {tilts}", highlight=False, soft_wrap=True)
+    width = "  ".join(
+        f"{hz:g}: {db(v)}"
+        for hz, v in zip(OCTAVE_NOMINAL, c.width_delta_by_reference_db[0], strict=True)
+    )
+    out.print(f"width (side/mid) against the first reference, dB: {width}", highlight=False)
+    for note in c.notes:
+        out.print(f"note: {note}", highlight=False, soft_wrap=True)
+    for flag in c.flags:
+        out.print(f"[yellow]flag:[/] {flag}", highlight=False, soft_wrap=True)
+    if not c.flags:
+        out.print("no flags", highlight=False)
+
+
+@app.command()
 def init(
     stems: Annotated[
         Path, typer.Argument(help="A folder of stems (subfolders become buses).", file_okay=False)
