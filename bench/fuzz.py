@@ -22,8 +22,10 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import re
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -46,6 +48,24 @@ class Case:
         self.detail = detail
         self.data = data
 
+    def to_json(self) -> dict[str, Any]:
+        data = {k: ({"hex": v.hex()} if isinstance(v, bytes) else v) for k, v in self.data.items()}
+        return {
+            "kind": self.kind,
+            "seed": self.seed,
+            "outcome": self.outcome,
+            "detail": self.detail,
+            "data": data,
+        }
+
+    @staticmethod
+    def from_json(j: dict[str, Any]) -> Case:
+        data = {
+            k: (bytes.fromhex(v["hex"]) if isinstance(v, dict) and set(v) == {"hex"} else v)
+            for k, v in j["data"].items()
+        }
+        return Case(j["kind"], j["seed"], j["outcome"], j["detail"], **data)
+
     @property
     def signature(self) -> tuple[str, str, str]:
         return (self.kind, self.outcome, shape(self.detail))
@@ -57,13 +77,13 @@ def shape(detail: str) -> str:
 
 
 def audio_phase(
-    n: int, base: int, folder: Path, special_share: float, timeout: float
+    cases: range, base: int, folder: Path, special_share: float, timeout: float
 ) -> tuple[Counter[str], dict[Any, Case], float]:
     counts: Counter[str] = Counter()
     first: dict[Any, Case] = {}
     start = time.perf_counter()
     slow: list[tuple[float, int, str, str]] = []
-    for i in range(n):
+    for done, i in enumerate(cases, start=1):
         seed = base + i
         d = g.RandomDraw(seed)
         special = d.choice(g.SPECIAL_SOURCES) if d.chance(special_share) else None
@@ -84,14 +104,17 @@ def audio_phase(
         )
         if outcome in g.BAD:
             first.setdefault(case.signature, case)
-        progress("audio", i + 1, n, start, counts)
+        progress("audio", done, len(cases), start, counts)
     for took, seed, outcome, detail in slow:
-        print(f"  slowest audio case: {took:.2f} s, seed {seed}: {outcome} {detail}")
+        print(
+            f"  slowest audio case: {took:.2f} s, seed {seed}: {outcome} {detail}",
+            file=sys.stderr,
+        )
     return counts, first, time.perf_counter() - start
 
 
 def mix_phase(
-    n: int,
+    cases: range,
     base: int,
     folder: Path,
     valid_share: float,
@@ -104,7 +127,7 @@ def mix_phase(
     kinds: Counter[str] = Counter()
     times: Counter[str] = Counter()
     start = time.perf_counter()
-    for i in range(n):
+    for done, i in enumerate(cases, start=1):
         seed = base + i
         began = time.perf_counter()
         d = g.RandomDraw(seed)
@@ -128,9 +151,12 @@ def mix_phase(
         times[case.kind] += time.perf_counter() - began
         if outcome in g.BAD:
             first.setdefault(case.signature, case)
-        progress("mix", i + 1, n, start, counts)
+        progress("mix", done, len(cases), start, counts)
     for kind in sorted(kinds):
-        print(f"  {kind}: {kinds[kind]} cases, {kinds[kind] / times[kind]:.1f} cases/s")
+        print(
+            f"  {kind}: {kinds[kind]} cases, {kinds[kind] / times[kind]:.1f} cases/s",
+            file=sys.stderr,
+        )
     return counts, first, time.perf_counter() - start
 
 
@@ -161,9 +187,14 @@ def minimise(case: Case, folder: Path, timeout: float) -> Case:
         return outcome == case.outcome and shape(detail) == shape(case.detail)
 
     if case.kind == "valid mix":
+        # Only the two renders that differed, or the one that failed.
+        found = re.match(r"block (\d+), (\d+) threads vs (\d+), (\d+)", case.detail)
+        pair = (
+            ((int(found[3]), int(found[4])), (int(found[1]), int(found[2]))) if found else g.RENDERS
+        )
 
         def still(doc: Any) -> bool:
-            return same(*run_bounded(timeout, lambda: g.run_valid(folder, doc, render=True)))
+            return same(*run_bounded(timeout, lambda: g.run_valid(folder, doc, renders=pair)))
 
         doc = g.minimise_doc(case.data["doc"], still)
         outcome, detail = run_bounded(timeout, lambda: g.run_valid(folder, doc))
@@ -191,6 +222,8 @@ def minimise(case: Case, folder: Path, timeout: float) -> Case:
     outcome, detail = g.run_audio(
         folder, case.data["name"], data, case.data["special"], as_ir=case.data["as_ir"]
     )
+    if not same(outcome, detail):  # a timeout that came out otherwise on a busy machine
+        return case
     return Case(case.kind, case.seed, outcome, detail, **{**case.data, "data": data})
 
 
@@ -271,48 +304,109 @@ def main() -> int:
         action="store_true",
         help="valid mixes use the spec's additions this mixrender refuses today (trim_db...)",
     )
+    parser.add_argument(
+        "--jobs", type=int, default=1, help="processes sharing the cases (the machine's cores)"
+    )
+    parser.add_argument("--shard", help=argparse.SUPPRESS)  # "i/N": one of --jobs, as JSON
     args = parser.parse_args()
     g.SPEC_ADDITIONS = args.spec_additions
     with tempfile.TemporaryDirectory(prefix="mixfuzz-") as tmp:
         folder = g.make_sources(Path(tmp))
-        findings: dict[Any, Case] = {}
-        report = []
-        if args.audio_cases:
-            counts, first, took = audio_phase(
-                args.audio_cases, args.seed, folder, args.special, args.audio_timeout
-            )
-            findings.update(first)
-            report.append(("audio", args.audio_cases, took, counts))
-        if args.mix_cases:
-            counts, first, took = mix_phase(
-                args.mix_cases,
-                args.seed,
-                folder,
-                args.valid,
-                args.render,
-                args.broken_render,
-                args.timeout,
-            )
-            findings.update(first)
-            report.append(("mix", args.mix_cases, took, counts))
-        print()
-        for what, n, took, counts in report:
-            print(f"{what} cases: {n} in {took:.1f} s, {n / took:.1f} cases/s")
-            for outcome in (g.OK, g.ONE_LINE, *g.BAD):
-                print(f"  {outcome:28} {counts.get(outcome, 0)}")
-        if not findings:
-            print("\nno failures")
+        if args.shard:
+            index, jobs = map(int, args.shard.split("/"))
+            json.dump(run_shard(args, folder, index, jobs), sys.stdout)
             return 0
-        print(f"\n{len(findings)} distinct failures (kind, outcome, exception type):")
-        for number, (signature, case) in enumerate(sorted(findings.items()), start=1):
-            if not args.no_minimise:
-                case = minimise(case, folder, args.timeout)
-            print(f"\n[{number}] {' / '.join(signature)} (seed {case.seed})")
-            print(f"    {case.outcome}: {case.detail[:500]}")
-            print("    " + show(case).replace("\n", "\n    ").rstrip())
-            if args.save:
-                print(f"    saved in {save(case, number, folder, args.save)}")
-        return 1
+        start = time.perf_counter()
+        results = [run_shard(args, folder, 0, 1)] if args.jobs <= 1 else run_jobs(args.jobs)
+        wall = time.perf_counter() - start
+        return summarise(args, folder, results, wall)
+
+
+def shard_range(n: int, index: int, jobs: int) -> range:
+    return range(n * index // jobs, n * (index + 1) // jobs)
+
+
+def run_shard(args: argparse.Namespace, folder: Path, index: int, jobs: int) -> dict[str, Any]:
+    """This process's share of the cases: counts, seconds and first failures, as JSON data."""
+    out: dict[str, Any] = {"findings": []}
+    if args.audio_cases:
+        cases = shard_range(args.audio_cases, index, jobs)
+        counts, first, took = audio_phase(
+            cases, args.seed, folder, args.special, args.audio_timeout
+        )
+        out["audio"] = {"counts": dict(counts), "seconds": took}
+        out["findings"] += [case.to_json() for case in first.values()]
+    if args.mix_cases:
+        cases = shard_range(args.mix_cases, index, jobs)
+        counts, first, took = mix_phase(
+            cases,
+            args.seed,
+            folder,
+            args.valid,
+            args.render,
+            args.broken_render,
+            args.timeout,
+        )
+        out["mix"] = {"counts": dict(counts), "seconds": took}
+        out["findings"] += [case.to_json() for case in first.values()]
+    return out
+
+
+def run_jobs(jobs: int) -> list[dict[str, Any]]:
+    """Runs the shards as child processes of this script and collects their JSON."""
+    argv = sys.argv[1:]
+    children = [
+        subprocess.Popen(
+            [sys.executable, __file__, *argv, "--shard", f"{i}/{jobs}"],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(jobs)
+    ]
+    results = []
+    for child in children:
+        text, _ = child.communicate()
+        if child.returncode != 0:
+            raise SystemExit(f"a shard failed (exit {child.returncode})")
+        results.append(json.loads(text))
+    return results
+
+
+def summarise(
+    args: argparse.Namespace, folder: Path, results: list[dict[str, Any]], wall: float
+) -> int:
+    findings: dict[Any, Case] = {}
+    for result in results:
+        for data in result["findings"]:
+            case = Case.from_json(data)
+            if case.signature not in findings or case.seed < findings[case.signature].seed:
+                findings[case.signature] = case
+    print()
+    for what, n in (("audio", args.audio_cases), ("mix", args.mix_cases)):
+        if not n:
+            continue
+        counts: Counter[str] = Counter()
+        took = 0.0
+        for result in results:
+            counts.update(result[what]["counts"])
+            took = max(took, result[what]["seconds"])  # the shards run side by side
+        print(f"{what} cases: {n} in {took:.1f} s, {n / took:.1f} cases/s ({len(results)} jobs)")
+        for outcome in (g.OK, g.ONE_LINE, *g.BAD):
+            print(f"  {outcome:28} {counts.get(outcome, 0)}")
+    print(f"wall time {wall:.1f} s")
+    if not findings:
+        print("\nno failures")
+        return 0
+    print(f"\n{len(findings)} distinct failures (kind, outcome, exception type):")
+    for number, (signature, case) in enumerate(sorted(findings.items()), start=1):
+        if not args.no_minimise:
+            case = minimise(case, folder, args.timeout)
+        print(f"\n[{number}] {' / '.join(signature)} (seed {case.seed})")
+        print(f"    {case.outcome}: {case.detail[:500]}")
+        print("    " + show(case).replace("\n", "\n    ").rstrip())
+        if args.save:
+            print(f"    saved in {save(case, number, folder, args.save)}")
+    return 1
 
 
 if __name__ == "__main__":

@@ -1055,8 +1055,15 @@ RENDERS: tuple[tuple[int, int], ...] = ((4096, 1), (256, 1), (4096, 2), (256, 2)
 """(block size, threads) of the renders that must agree bit for bit."""
 
 
-def run_valid(folder: Path, doc: dict[str, Any], *, render: bool = True) -> tuple[str, str]:
-    """A valid mix: loads and checks; rendered on every `RENDERS`, the renders are identical."""
+def run_valid(
+    folder: Path,
+    doc: dict[str, Any],
+    *,
+    render: bool = True,
+    renders: Sequence[tuple[int, int]] = RENDERS,
+) -> tuple[str, str]:
+    """A valid mix: loads and checks; rendered on each of `renders` (block size, threads), the
+    renders are identical."""
     import mixrender
 
     path = folder / "valid.toml"
@@ -1067,7 +1074,7 @@ def run_valid(folder: Path, doc: dict[str, Any], *, render: bool = True) -> tupl
         if not render:
             return OK, ""
         first = None
-        for block, threads in RENDERS:
+        for block, threads in renders:
             audio = mix.render(block_size=block, threads=threads, dtype="float64")
             if first is None:
                 first = audio
@@ -1077,7 +1084,10 @@ def run_valid(folder: Path, doc: dict[str, Any], *, render: bool = True) -> tupl
                     if audio.shape != first.shape
                     else f"max |diff| {float(np.max(np.abs(audio - first))):.3g}"
                 )
-                return MISMATCH, f"block {block}, {threads} threads vs 4096, 1: {diff}"
+                first_block, first_threads = renders[0]
+                return MISMATCH, (
+                    f"block {block}, {threads} threads vs {first_block}, {first_threads}: {diff}"
+                )
     except BaseException as e:
         if isinstance(e, KeyboardInterrupt):
             raise
@@ -1208,7 +1218,7 @@ def _simpler(value: Any) -> list[Any]:
     return []
 
 
-def minimise_doc(doc: Any, same: Callable[[Any], bool], budget: int = 400) -> Any:
+def minimise_doc(doc: Any, same: Callable[[Any], bool], budget: int = 250) -> Any:
     """Greedy structural shrinking: drop table keys and list items, then simplify numbers,
     while `same(candidate)` holds (the failure keeps its outcome class)."""
     calls = 0
