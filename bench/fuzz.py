@@ -180,7 +180,7 @@ def progress(what: str, done: int, total: int, start: float, counts: Counter[str
         print(f"  {what} {done}/{total} ({rate:.1f}/s): {shown}", file=sys.stderr, flush=True)
 
 
-def minimise(case: Case, folder: Path, timeout: float) -> Case:
+def minimise(case: Case, folder: Path, timeout: float, audio_timeout: float) -> Case:
     """The smallest case found that keeps the outcome and the exception type."""
 
     def same(outcome: str, detail: str) -> bool:
@@ -213,14 +213,23 @@ def minimise(case: Case, folder: Path, timeout: float) -> Case:
         lo, hi = 0, len(data)
         while lo < hi:
             mid = (lo + hi) // 2
-            if same(*g.run_audio(folder, name, data[:mid], None, as_ir=as_ir)):
+            cut = data[:mid]
+            if same(*g.run_audio(folder, name, cut, None, as_ir=as_ir, timeout_s=audio_timeout)):
                 hi = mid
             else:
                 lo = mid + 1
-        if hi < len(data) and same(*g.run_audio(folder, name, data[:hi], None, as_ir=as_ir)):
-            data = data[:hi]
+        cut = data[:hi]
+        if hi < len(data) and same(
+            *g.run_audio(folder, name, cut, None, as_ir=as_ir, timeout_s=audio_timeout)
+        ):
+            data = cut
     outcome, detail = g.run_audio(
-        folder, case.data["name"], data, case.data["special"], as_ir=case.data["as_ir"]
+        folder,
+        case.data["name"],
+        data,
+        case.data["special"],
+        as_ir=case.data["as_ir"],
+        timeout_s=audio_timeout,
     )
     if not same(outcome, detail):  # a timeout that came out otherwise on a busy machine
         return case
@@ -400,7 +409,7 @@ def summarise(
     print(f"\n{len(findings)} distinct failures (kind, outcome, exception type):")
     for number, (signature, case) in enumerate(sorted(findings.items()), start=1):
         if not args.no_minimise:
-            case = minimise(case, folder, args.timeout)
+            case = minimise(case, folder, args.timeout, args.audio_timeout)
         print(f"\n[{number}] {' / '.join(signature)} (seed {case.seed})")
         print(f"    {case.outcome}: {case.detail[:500]}")
         print("    " + show(case).replace("\n", "\n    ").rstrip())

@@ -596,6 +596,12 @@ BAD_SOURCES: tuple[str, ...] = (
     "x" * 300 + ".wav",
     "mix.toml",
 )
+LONG_FILE_NAME = "x" * 300 + ".wav"
+
+OPEN_FINDINGS = True
+"""Whether broken mixes include the cases of failures this harness found that no issue covers
+yet: a source or impulse-response file name longer than the file system allows (an OSError,
+not a MixError). The short run leaves them out, so that it fails only on what it is for."""
 
 
 def _mutate_data(d: Draw, doc: dict[str, Any]) -> dict[str, Any]:
@@ -604,7 +610,11 @@ def _mutate_data(d: Draw, doc: dict[str, Any]) -> dict[str, Any]:
     leaves = _leaves(doc)
     if kind <= 2 and leaves:  # a wrong type or an out-of-range value anywhere
         at = d.choice(leaves)
-        _set(doc, at, _copy(d.choice(WRONG_VALUES)))
+        value = _copy(d.choice(WRONG_VALUES))
+        too_long = isinstance(value, str) and len(value.encode()) > 255
+        if too_long and at[-1] in ("source", "ir") and not OPEN_FINDINGS:
+            value = "missing.wav"
+        _set(doc, at, value)
     elif kind == 3:  # an unknown key in some table
         at = d.choice(_tables(doc))
         key = d.choice(("gian_db", "typo", "Name", "gain_DB", "ñ", "", " ", "a.b", "sends.x"))
@@ -644,7 +654,9 @@ def _mutate_data(d: Draw, doc: dict[str, Any]) -> dict[str, Any]:
             doc["bus"][-2]["insert"] = [{"type": "gate", "sidechain": "CycA"}]
             doc["track"][0]["insert"] = [{"type": "compressor", "sidechain": d.choice(names)}]
     elif kind == 7:  # a missing or odd source or impulse response
-        bad = d.choice(BAD_SOURCES)
+        bad = d.choice(
+            BAD_SOURCES if OPEN_FINDINGS else tuple(b for b in BAD_SOURCES if b != LONG_FILE_NAME)
+        )
         if d.chance(0.7):
             doc["track"][d.integer(0, len(doc["track"]) - 1)]["source"] = bad
         else:

