@@ -87,12 +87,14 @@ def audio_phase(
     first: dict[Any, Case] = {}
     start = time.perf_counter()
     slow: list[tuple[float, int, str, str]] = []
+    causes: Counter[str] = Counter()
     for done, i in enumerate(cases, start=1):
         seed = base + i
         d = g.RandomDraw(seed)
         special = d.choice(g.SPECIAL_SOURCES) if d.chance(special_share) else None
         ext, original = g.audio_bytes(d)
-        mangled = g.mangle(d, ext, original) if special is None else None
+        mangles: list[str] = []
+        mangled = g.mangle(d, ext, original, mangles) if special is None else None
         as_ir = d.chance(0.25)
         name = f"damaged.{ext}"
         began = time.perf_counter()
@@ -104,11 +106,23 @@ def audio_phase(
         del slow[5:]
         counts[outcome] += 1
         case = Case(
-            "audio", seed, outcome, detail, name=name, data=mangled, special=special, as_ir=as_ir
+            "audio",
+            seed,
+            outcome,
+            detail,
+            name=name,
+            data=mangled,
+            special=special,
+            as_ir=as_ir,
+            mangles=mangles,
         )
         if outcome in g.BAD:
             first.setdefault(case.signature, case)
+            damage = special or ", ".join(re.sub(r"rate \d+", "rate N", m) for m in mangles)
+            causes[f"{outcome}: {ext} {damage}"] += 1
         progress("audio", done, len(cases), start, counts)
+    for cause, count in causes.most_common():
+        print(f"  audio failure: {count} x {cause}", file=sys.stderr)
     for took, seed, outcome, detail in slow:
         print(
             f"  slowest audio case: {took:.2f} s, seed {seed}: {outcome} {detail}",
@@ -277,7 +291,9 @@ def show(case: Case) -> str:
         body = case.data["text"]
     else:
         data = case.data["data"]
-        what = case.data["special"] or f"{len(data)} bytes: {data[:64].hex()}"
+        what = case.data["special"] or (
+            f"{', '.join(case.data.get('mangles', []))}; {len(data)} bytes: {data[:64].hex()}"
+        )
         body = f"{case.data['name']} ({'impulse response' if case.data['as_ir'] else 'source'}): "
         body += what + "\n"
     if len(body) > 3000:

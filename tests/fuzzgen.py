@@ -819,17 +819,20 @@ def _chunks(b: bytes) -> list[tuple[bytes, int, int]]:
     return found
 
 
-def mangle(d: Draw, ext: str, data: bytes) -> bytes:
-    """One or two damages of a file's header or data."""
+def mangle(d: Draw, ext: str, data: bytes, log: list[str] | None = None) -> bytes:
+    """One or two damages of a file's header or data; `log` gets what each one was."""
     b = bytearray(data)
+    log = [] if log is None else log
     for _ in range(d.integer(1, 2)):
         kind = d.integer(0, 7)
         if kind == 0 and b:  # truncated
             b = b[: d.integer(0, len(b) - 1)]
+            log.append("cut")
         elif kind == 1 and b:  # bytes flipped in the header
             for _ in range(d.integer(1, 4)):
                 i = d.integer(0, min(len(b), 96) - 1)
                 b[i] ^= 1 << d.integer(0, 7)
+            log.append("bits flipped")
         elif kind == 2 and b:  # a chunk size changed
             chunks = _chunks(bytes(b))
             if chunks:
@@ -840,18 +843,27 @@ def mangle(d: Draw, ext: str, data: bytes) -> bytes:
                 if at + 4 <= len(b):
                     big = ext in ("aiff", "caf")
                     b[at : at + 4] = struct.pack(">I" if big else "<I", value)
+                    log.append("chunk size")
         elif kind == 3:  # the sample rate
-            b = bytearray(set_rate(bytes(b), ext, d.choice(_RATES_BAD)))
+            rate = d.choice(_RATES_BAD)
+            b = bytearray(set_rate(bytes(b), ext, rate))
+            log.append(f"rate {rate}")
         elif kind == 4:  # the channel count
-            b = bytearray(set_channels(bytes(b), ext, d.choice((0, 3, 8, 255, 65535))))
+            channels = d.choice((0, 3, 8, 255, 65535))
+            b = bytearray(set_channels(bytes(b), ext, channels))
+            log.append(f"channels {channels}")
         elif kind == 5:  # the bits per sample
-            b = bytearray(set_bits(bytes(b), ext, d.choice((0, 1, 7, 12, 33, 64, 65535))))
+            bits = d.choice((0, 1, 7, 12, 33, 64, 65535))
+            b = bytearray(set_bits(bytes(b), ext, bits))
+            log.append(f"bits {bits}")
         elif kind == 6:  # garbage appended, or the data doubled
             b += bytes(d.integer(0, 255) for _ in range(d.integer(1, 64)))
+            log.append("appended")
         elif b:  # a run of random bytes anywhere
             i = d.integer(0, len(b) - 1)
             for j in range(i, min(len(b), i + d.integer(1, 16))):
                 b[j] = d.integer(0, 255)
+            log.append("random bytes")
     return bytes(b)
 
 
