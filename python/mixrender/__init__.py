@@ -30,6 +30,7 @@ from .mixfile import MixFile, load_mixfile
 from .plan import build_plan, plan_bytes
 from .render import Progress, RenderReport
 from .sources import InMemorySource, probe_irs, probe_sources
+from .translate import Translation, translate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -173,8 +174,10 @@ __all__ = [
     "RenderReport",
     "RoutingError",
     "SourceError",
+    "Translation",
     "UnsupportedError",
     "__version__",
     "batch",
     "load",
+    "translate",
 ]

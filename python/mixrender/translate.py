@@ -1,0 +1,962 @@
+"""Translation checks: how a mix holds up on the systems people hear it on.
+
+Each playback system is a fixed, documented chain of mixrender's own inserts (a `width`
+fold and `eq` bands, `SYSTEMS`), so a preview is a render: a one-track mix of the master
+with the system's chain as its master inserts and the matching gain as its master
+`gain_db`, rendered by the engine at the mix's bit depth, with a hash like any render.
+
+The mix is rendered once, with its stems (every direct input of the master, 32-bit float,
+in a temporary folder). Then, per system:
+
+* the loudness change: the integrated loudness (BS.1770) of the master through the chain
+  minus the master's, both from the engine's meter;
+* the preview, loudness-matched: every system's preview is brought to one target, the
+  mix's integrated loudness, lowered for all of them alike when a preview's true peak
+  would pass the mix's `true_peak_ceiling_db`; the mix itself then needs
+  `reference_gain_db` to compare at the same loudness;
+* per stem, `relative_db = (L(stem on system) - L(mix on system)) - (L(stem) - L(mix))`,
+  with `L` the integrated loudness measured on spectra (`_Spectra`);
+* the mono loss `10 log10((1 + rho) / 2)`, `rho = 2 E[LR] / (E[L^2] + E[R^2])`, of the
+  master as the system passes it (its EQ weighting the energies), with flags in words.
+
+See docs/translate.md for the models, their basis, the figures and the formulas.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from . import render as _render
+from .errors import MixError
+from .mixfile import MixFile, parse_mixfile
+
+if TYPE_CHECKING:
+    # numpy is imported where used: `import mixrender` does not import it.
+    import numpy as np
+    import numpy.typing as npt
+
+    from . import Mix
+    from .sources import InMemorySource
+
+    FloatArray = npt.NDArray[np.float64]
+
+
+# --- the systems ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Band:
+    """One `eq` band of a system's chain, as the mix format writes it."""
+
+    type: str
+    freq_hz: float
+    gain_db: float = 0.0
+    q: float | None = None
+    slope_db_oct: int | None = None
+
+    def toml(self) -> str:
+        parts = [f'type = "{self.type}"', f"freq_hz = {self.freq_hz!r}"]
+        if self.type in ("bell", "lowshelf", "highshelf"):
+            parts.append(f"gain_db = {self.gain_db!r}")
+        if self.q is not None:
+            parts.append(f"q = {self.q!r}")
+        if self.slope_db_oct is not None:
+            parts.append(f"slope_db_oct = {self.slope_db_oct}")
+        return "{ " + ", ".join(parts) + " }"
+
+    def words(self) -> str:
+        if self.type in ("highpass", "lowpass"):
+            slope = self.slope_db_oct or 12
+            q = "" if self.q is None else f" q {self.q:g}"
+            return (
+                f"{'HP' if self.type == 'highpass' else 'LP'} {slope} dB/oct {self.freq_hz:g} Hz{q}"
+            )
+        q = "" if self.q is None else f" q {self.q:g}"
+        return f"{self.type} {self.gain_db:+g} dB {self.freq_hz:g} Hz{q}"
+
+
+@dataclass(frozen=True)
+class System:
+    """A playback system: a `width` fold (None: none) and EQ bands, in that order."""
+
+    name: str
+    description: str
+    width: float | None
+    bands: tuple[Band, ...]
+    basis: str
+
+    def chain_words(self) -> str:
+        parts = [] if self.width is None else [f"width {self.width:g}"]
+        return "; ".join(parts + [b.words() for b in self.bands]) or "none"
+
+
+def _hp(f: float, slope: int = 12, q: float | None = None) -> Band:
+    return Band("highpass", f, q=q, slope_db_oct=slope)
+
+
+def _lp(f: float, slope: int = 12) -> Band:
+    return Band("lowpass", f, slope_db_oct=slope)
+
+
+#: The systems, in the order they are reported. Figures from
+#: ../shared/references/playback-systems.md; "generic model" marks estimates, not measurements.
+SYSTEMS: dict[str, System] = {
+    s.name: s
+    for s in (
+        System("mono", "the mono fold-down (L + R) / 2", 0.0, (), "definition"),
+        System(
+            "earbuds",
+            "open-fit earbuds",
+            None,
+            (_hp(66.0, 12, 0.5), Band("bell", 700.0, -3.2, 0.42), Band("bell", 2400.0, 4.7, 0.65)),
+            "published measurements (AutoEq results on oratory1990's open-fit earbud data)",
+        ),
+        System(
+            "earbuds_sealed",
+            "sealed (noise-cancelling) earbuds",
+            None,
+            (
+                Band("lowshelf", 105.0, -2.6),
+                Band("bell", 514.0, 4.4, 0.68),
+                Band("bell", 4600.0, -3.4, 2.46),
+                Band("bell", 8900.0, -6.0, 1.66),
+            ),
+            "published measurements (AutoEq results on crinacle's sealed earbud data)",
+        ),
+        System(
+            "phone",
+            "a small phone speaker (generic model)",
+            0.0,
+            (_hp(500.0, 12, 1.0), _hp(300.0), Band("bell", 3000.0, 3.0, 1.0), _lp(12000.0)),
+            "generic model (a micro-speaker in a small sealed volume: a steep high-pass "
+            "at a few hundred Hz)",
+        ),
+        System(
+            "laptop",
+            "laptop speakers (generic model)",
+            0.6,
+            (_hp(250.0, 24), Band("bell", 1500.0, 2.0, 1.0), _lp(10000.0)),
+            "laptop measurements (fall-off below about 250-400 Hz and above about 7 kHz); "
+            "width a generic model",
+        ),
+        System(
+            "car",
+            "a car cabin (generic model)",
+            0.5,
+            (_hp(35.0), Band("lowshelf", 90.0, 6.0, 0.7), _lp(14000.0)),
+            "generic model (cabin gain below 50-80 Hz, car target curves)",
+        ),
+        System(
+            "bt_speaker",
+            "a mono Bluetooth speaker with passive radiators (generic model)",
+            0.0,
+            (_hp(70.0, 24), Band("bell", 100.0, 4.0, 1.0), _lp(15000.0)),
+            "generic model (a 4th-order high-pass with a bump above its cut-off)",
+        ),
+    )
+}
+
+#: A stem falling this far against the mix on a system is a warning, and this far a
+#: strong one (dB).
+WARN_DB = -6.0
+STRONG_DB = -12.0
+#: BS.1770's absolute gate: a stem with no 400 ms block above it on a system is gone.
+GATE_LUFS = -70.0
+#: Correlation under this is anti-phase content (flagged). Uncorrelated signals measure
+#: within a few hundredths of 0 either way; a mono loss past -3.2 dB is clearly out of phase.
+ANTI_PHASE_RHO = -0.05
+#: Floor of a mono loss (anti-phase content cancels to nothing) and of an energy, dB.
+FLOOR_DB = -120.0
+#: Octave bands (IEC nominal centres) for the mono check of the master.
+OCTAVES_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
+#: Below this, a master band with rho under 0.5 is noted: the low end is not mono.
+LOW_END_HZ = 150.0
+
+
+def system_chain(system: System, sample_rate: int) -> tuple[float | None, tuple[Band, ...]]:
+    """The chain as rendered at `sample_rate`: bands at or above 0.49 x the rate (which the
+    format refuses, and which act above what the rate carries) are left out."""
+    return system.width, tuple(b for b in system.bands if b.freq_hz < 0.49 * sample_rate)
+
+
+# --- analytic responses (RBJ cookbook) -------------------------------------------------------
+
+
+def _biquads(
+    band: Band, fs: float
+) -> list[tuple[tuple[float, float, float], tuple[float, float, float]]]:
+    """The band's biquads `(b, a)` as the engine designs them (RBJ cookbook; Butterworth
+    cascades above 12 dB/oct; first order at 6 dB/oct)."""
+    w0 = 2 * math.pi * band.freq_hz / fs
+    cw, sw = math.cos(w0), math.sin(w0)
+    t = band.type
+    if t in ("highpass", "lowpass"):
+        slope = band.slope_db_oct or 12
+        if slope == 6:
+            k = math.tan(w0 / 2)
+            if t == "lowpass":
+                return [((k, k, 0.0), (1 + k, k - 1, 0.0))]
+            return [((1.0, -1.0, 0.0), (1 + k, k - 1, 0.0))]
+        order = slope // 6
+        if slope == 12:
+            qs = [band.q if band.q is not None else 1 / math.sqrt(2)]
+        else:
+            qs = [
+                1 / (2 * math.cos(math.pi * (2 * k + 1) / (2 * order))) for k in range(order // 2)
+            ]
+        out = []
+        for q in qs:
+            alpha = sw / (2 * q)
+            if t == "lowpass":
+                b = ((1 - cw) / 2, 1 - cw, (1 - cw) / 2)
+            else:
+                b = ((1 + cw) / 2, -(1 + cw), (1 + cw) / 2)
+            out.append((b, (1 + alpha, -2 * cw, 1 - alpha)))
+        if order % 2:
+            k = math.tan(w0 / 2)
+            if t == "lowpass":
+                out.append(((k, k, 0.0), (1 + k, k - 1, 0.0)))
+            else:
+                out.append(((1.0, -1.0, 0.0), (1 + k, k - 1, 0.0)))
+        return out
+    a_lin = 10 ** (band.gain_db / 40)
+    if t == "bell":
+        q = band.q if band.q is not None else 1.0
+        alpha = sw / (2 * q)
+        return [
+            (
+                (1 + alpha * a_lin, -2 * cw, 1 - alpha * a_lin),
+                (1 + alpha / a_lin, -2 * cw, 1 - alpha / a_lin),
+            )
+        ]
+    q = band.q if band.q is not None else 1 / math.sqrt(2)
+    alpha = sw / (2 * q)
+    sa = 2 * math.sqrt(a_lin) * alpha
+    if t == "lowshelf":
+        return [
+            (
+                (
+                    a_lin * ((a_lin + 1) - (a_lin - 1) * cw + sa),
+                    2 * a_lin * ((a_lin - 1) - (a_lin + 1) * cw),
+                    a_lin * ((a_lin + 1) - (a_lin - 1) * cw - sa),
+                ),
+                (
+                    (a_lin + 1) + (a_lin - 1) * cw + sa,
+                    -2 * ((a_lin - 1) + (a_lin + 1) * cw),
+                    (a_lin + 1) + (a_lin - 1) * cw - sa,
+                ),
+            )
+        ]
+    if t == "highshelf":
+        return [
+            (
+                (
+                    a_lin * ((a_lin + 1) + (a_lin - 1) * cw + sa),
+                    -2 * a_lin * ((a_lin - 1) + (a_lin + 1) * cw),
+                    a_lin * ((a_lin + 1) + (a_lin - 1) * cw - sa),
+                ),
+                (
+                    (a_lin + 1) - (a_lin - 1) * cw + sa,
+                    2 * ((a_lin - 1) - (a_lin + 1) * cw),
+                    (a_lin + 1) - (a_lin - 1) * cw - sa,
+                ),
+            )
+        ]
+    raise ValueError(f"band type {t!r} is not used by the systems")
+
+
+def _power_response(bands: Iterable[Band], freqs_hz: FloatArray, fs: float) -> FloatArray:
+    """`|H(f)|^2` of the bands in cascade at `freqs_hz`."""
+    import numpy as np
+
+    z1 = np.exp(-1j * 2 * np.pi * np.asarray(freqs_hz, dtype=np.float64) / fs)
+    z2 = z1 * z1
+    power = np.ones(len(z1))
+    for band in bands:
+        for b, a in _biquads(band, fs):
+            h = (b[0] + b[1] * z1 + b[2] * z2) / (a[0] + a[1] * z1 + a[2] * z2)
+            power *= np.abs(h) ** 2
+    return power
+
+
+def response_db(
+    system: System, freqs_hz: Sequence[float] | FloatArray, sample_rate: int = 48000
+) -> FloatArray:
+    """The system's EQ magnitude response in dB at `freqs_hz` (the width fold aside)."""
+    import numpy as np
+
+    _, bands = system_chain(system, sample_rate)
+    power = _power_response(bands, np.asarray(freqs_hz, dtype=np.float64), float(sample_rate))
+    return np.asarray(10 * np.log10(np.maximum(power, 1e-30)), dtype=np.float64)
+
+
+#: BS.1770-4's K-weighting as RBJ designs (the parameters that give its 48 kHz coefficients).
+_K_WEIGHTING = (
+    Band("highshelf", 1681.974450955533, 3.999843853973347, 0.7071752369554196),
+    Band("highpass", 38.13547087602444, q=0.5003270373238773, slope_db_oct=12),
+)
+
+
+# --- loudness on spectra ---------------------------------------------------------------------
+
+
+@dataclass
+class _Spectra:
+    """Loudness and stereo figures of one stereo signal as each system passes it, from one
+    pass of short spectra.
+
+    The signal is cut into windows of 2 hops (a hop is 100 ms) at a hop's spacing, each
+    under a sine window (whose squares overlap to exactly 1, so the windows' energies sum
+    to the signal's); each window's mid `M = (L + R) / 2` and side `S = (L - R) / 2` power
+    spectra, weighted by `|K(f) H(f)|^2` (K-weighting and the system's EQ), give the
+    window's energy through the system: `2 (E_M + w^2 E_S)` for a width `w` (the cross
+    terms of `L' = M + w S`, `R' = M - w S` cancel). Four windows make a 400 ms block;
+    the blocks are gated as BS.1770 gates them. The long-term M and S spectra give rho.
+    """
+
+    #: Per window, per column (0: full range, then the systems): energy through it.
+    energies: FloatArray
+    #: Long-term M and S power per FFT bin (summed over windows).
+    power_m: FloatArray
+    power_s: FloatArray
+    freqs_hz: FloatArray
+    hop: int
+
+
+def _weights(
+    systems: Sequence[System], freqs: FloatArray, fs: int
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Columns: full range, then each system. `(weight of M, weight of S, |H|^2)` per bin."""
+    import numpy as np
+
+    k = _power_response(_K_WEIGHTING, freqs, float(fs))
+    cols_h = [np.ones(len(freqs))]
+    widths = [1.0]
+    for s in systems:
+        width, bands = system_chain(s, fs)
+        cols_h.append(_power_response(bands, freqs, float(fs)))
+        widths.append(1.0 if width is None else width)
+    h = np.stack(cols_h, axis=1)
+    wm = 2.0 * k[:, None] * h
+    ws = wm * np.asarray(widths)[None, :] ** 2
+    return wm, ws, h
+
+
+def _analyse(
+    read: Callable[[int, int], FloatArray],
+    frames: int,
+    fs: int,
+    systems: Sequence[System],
+) -> _Spectra:
+    """`read(start, n)` returns frames `start .. start + n` as `(n, 2)` float64, zeros
+    outside the signal."""
+    import numpy as np
+
+    hop = max(1, round(fs / 10))
+    n = 2 * hop
+    window = np.sin(np.pi * (np.arange(n) + 0.5) / n)
+    freqs: FloatArray = np.fft.rfftfreq(n, 1.0 / fs).astype(np.float64)
+    scale = np.full(len(freqs), 2.0 / n)
+    scale[0] = 1.0 / n
+    if n % 2 == 0:
+        scale[-1] = 1.0 / n
+    wm, ws, _ = _weights(systems, freqs, fs)
+    windows = frames // hop + 1  # window k covers [(k - 1) hop, (k + 1) hop)
+    energies = np.zeros((windows, wm.shape[1]))
+    power_m = np.zeros(len(freqs))
+    power_s = np.zeros(len(freqs))
+    chunk = 64
+    for k0 in range(0, windows, chunk):
+        k1 = min(windows, k0 + chunk)
+        x = read((k0 - 1) * hop, (k1 - k0 + 1) * hop)
+        mid = (x[:, 0] + x[:, 1]) * 0.5
+        side = (x[:, 0] - x[:, 1]) * 0.5
+        for sig, w, acc in ((mid, wm, power_m), (side, ws, power_s)):
+            frames_view = np.lib.stride_tricks.sliding_window_view(sig, n)[::hop]
+            spec = np.fft.rfft(frames_view * window, axis=1)
+            p = (spec.real**2 + spec.imag**2) * scale
+            acc += p.sum(axis=0)
+            energies[k0:k1] += p @ w
+    return _Spectra(energies, power_m, power_s, freqs, hop)
+
+
+def _loudness(energies: FloatArray, hop: int) -> tuple[float | None, float]:
+    """`(gated integrated loudness or None, ungated energy loudness)` of a column of window
+    energies: blocks of 4 windows (400 ms, 75 % overlap), BS.1770's gates."""
+    import numpy as np
+
+    total = float(energies.sum())
+    ungated = -0.691 + 10 * math.log10(total / (len(energies) * hop)) if total > 0 else -200.0
+    if len(energies) < 4:
+        return None, ungated
+    z = (energies[:-3] + energies[1:-2] + energies[2:-1] + energies[3:]) / (4 * hop)
+    with np.errstate(divide="ignore"):
+        lev = -0.691 + 10 * np.log10(z)
+    above = z[lev > GATE_LUFS]
+    if len(above) == 0:
+        return None, ungated
+    relative = -0.691 + 10 * math.log10(float(above.mean())) - 10.0
+    gated = z[(lev > GATE_LUFS) & (lev > relative)]
+    return -0.691 + 10 * math.log10(float(gated.mean())), ungated
+
+
+def _rho(pm: float, ps: float) -> float | None:
+    """`2 E[LR] / (E[L^2] + E[R^2])` from mid and side energies: `(M - S) / (M + S)`."""
+    return None if pm + ps <= 0 else (pm - ps) / (pm + ps)
+
+
+def mono_loss_db(rho: float | None) -> float | None:
+    """`10 log10((1 + rho) / 2)`, floored at `FLOOR_DB` (anti-phase cancels to nothing)."""
+    if rho is None:
+        return None
+    v = (1.0 + rho) / 2.0
+    return FLOOR_DB if v <= 10 ** (FLOOR_DB / 10) else 10 * math.log10(v)
+
+
+# --- results ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StemOnSystem:
+    """A stem's change against the whole mix on one system."""
+
+    name: str
+    #: `(L(stem on system) - L(mix on system)) - (L(stem) - L(mix))`, dB; None for a stem
+    #: silent on full range. Finite for a gone stem (its energy through the system).
+    relative_db: float | None
+    #: No 400 ms block of the stem passes the -70 LUFS gate after the system.
+    gone: bool
+    #: None, "warning" (fell 6 dB or more) or "strong" (12 dB or more).
+    flag: str | None
+
+
+@dataclass(frozen=True)
+class SystemResult:
+    name: str
+    description: str
+    basis: str
+    chain: str
+    #: Integrated loudness of the master through the chain minus the master's, before
+    #: matching (LU); None when either is silent.
+    loudness_change_db: float | None
+    #: The master gain of the preview (dB): the target minus the loudness through the chain.
+    matching_gain_db: float
+    #: The master's mono loss as the system passes it (its EQ weighting the energies), dB.
+    mono_loss_db: float | None
+    stems: tuple[StemOnSystem, ...]
+    flags: tuple[str, ...]
+    preview: str
+    preview_sha256: str
+    preview_lufs: float | None
+    preview_true_peak_dbtp: float | None
+    #: The chain's magnitude response (dB) at `Translation.freqs_hz`.
+    response_db: FloatArray = field(repr=False)
+
+
+@dataclass(frozen=True)
+class StemFigures:
+    name: str
+    loudness_lufs: float | None
+    correlation: float | None
+    mono_loss_db: float | None
+
+
+@dataclass(frozen=True)
+class Translation:
+    """What `translate` found: whole-mix figures, per-stem figures, one entry per system."""
+
+    source: str
+    kind: str  # "mix" or "file"
+    sample_rate: int
+    loudness_lufs: float | None
+    true_peak_dbtp: float | None
+    #: The integrated loudness every preview was matched to.
+    target_lufs: float | None
+    #: The gain that brings the mix to the previews' loudness (0 unless lowered so that
+    #: no preview passes the true-peak ceiling): play the mix at this gain to compare.
+    reference_gain_db: float
+    correlation: float | None
+    mono_loss_db: float | None
+    pan_law: str | None
+    pan_law_effect: str
+    #: Per octave band of the master: rho and mono loss.
+    octaves_hz: FloatArray = field(repr=False)
+    octave_correlation: FloatArray = field(repr=False)
+    stems: tuple[StemFigures, ...]
+    systems: tuple[SystemResult, ...]
+    flags: tuple[str, ...]
+    output_dir: str
+    #: Frequencies of each system's `response_db` curve (Hz).
+    freqs_hz: FloatArray = field(repr=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: arrays as lists, every float finite or None."""
+        import numpy as np
+
+        def plain(v: Any) -> Any:
+            if isinstance(v, np.ndarray):
+                return [plain(x) for x in v.tolist()]
+            if isinstance(v, float):
+                return v if math.isfinite(v) else None
+            if isinstance(v, dict):
+                return {k: plain(x) for k, x in v.items()}
+            if isinstance(v, (list, tuple)):
+                return [plain(x) for x in v]
+            return v
+
+        d: dict[str, Any] = plain(asdict(self))
+        return d
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+
+# --- the work --------------------------------------------------------------------------------
+
+
+def _pan_law_effect(law: str | None) -> str:
+    if law is None:
+        return "a rendered file: its pan law is not known"
+    centre = {"-3dB": 1 / math.sqrt(2), "-6dB": 0.5, "0dB": 1.0}.get(law)
+    if centre is None:  # -4.5dB: the geometric mean of the -3 and -6 dB laws
+        centre = math.sqrt(0.5 / math.sqrt(2))
+    # A mono element hard to one side keeps gain 1 on that side under every law; in the
+    # fold-down it becomes x/2 on both (energy 1/2), a centred one g x on both (2 g^2).
+    against_faders = 10 * math.log10(0.5 / (2 * centre * centre))
+    names = {"-3dB": "constant power", "-6dB": "linear", "-4.5dB": "a compromise", "0dB": "no cut"}
+    return (
+        f"pan law {law} ({names.get(law, law)}): folded to mono, a hard-panned mono element "
+        f"loses 3.0 dB against centred ones relative to its stereo balance (its rho is 0), "
+        f"and sits {against_faders:+.1f} dB against a centred one at the same fader"
+        + (" (nothing shifts against the faders)" if abs(against_faders) < 0.05 else "")
+    )
+
+
+def _toml_str(s: str) -> str:
+    return json.dumps(s)
+
+
+def _derived_mix(
+    path: Path,
+    source: str,
+    frames: int,
+    fs: int,
+    system: System | None,
+    gain_db: float,
+    bit_depth: int,
+    dither: bool,
+    seed: int,
+) -> MixFile:
+    """A one-track mix of `source` with the system's chain as its master inserts."""
+    lines = [
+        'format = "mixrender/1"',
+        "[session]",
+        f"sample_rate = {fs}",
+        'pan_law = "0dB"',
+        f"end = {frames / fs!r}",
+        "[render]",
+        f"bit_depth = {bit_depth}",
+        f'dither = "{"tpdf" if dither else "none"}"',
+        f"seed = {seed}",
+        "[[track]]",
+        'name = "mix"',
+        f"source = {_toml_str(source)}",
+        "[master]",
+        f"gain_db = {gain_db!r}",
+    ]
+    if system is not None:
+        width, bands = system_chain(system, fs)
+        if width is not None:
+            lines += ["[[master.insert]]", 'type = "width"', f"width = {width!r}"]
+        if bands:
+            lines += [
+                "[[master.insert]]",
+                'type = "eq"',
+                "bands = [" + ", ".join(b.toml() for b in bands) + "]",
+            ]
+    return parse_mixfile("\n".join(lines) + "\n", path)
+
+
+def _array_reader(x: npt.NDArray[Any]) -> Callable[[int, int], FloatArray]:
+    import numpy as np
+
+    frames = len(x)
+
+    def read(start: int, n: int) -> FloatArray:
+        out = np.zeros((n, 2))
+        a, b = max(start, 0), min(start + n, frames)
+        if b > a:
+            out[a - start : b - start] = x[a:b]
+        return out
+
+    return read
+
+
+def _file_reader(path: Path) -> tuple[Callable[[int, int], FloatArray], int, Callable[[], None]]:
+    import numpy as np
+    import soundfile as sf
+
+    f = sf.SoundFile(os.fspath(path))
+    frames = f.frames
+
+    def read(start: int, n: int) -> FloatArray:
+        out = np.zeros((n, 2))
+        a, b = max(start, 0), min(start + n, frames)
+        if b > a:
+            f.seek(a)
+            block = f.read(b - a, dtype="float64", always_2d=True)
+            out[a - start : a - start + len(block)] = block if block.shape[1] == 2 else block[:, :1]
+        return out
+
+    return read, frames, f.close
+
+
+def _pick(systems: Iterable[str] | None) -> list[System]:
+    if systems is None:
+        return list(SYSTEMS.values())
+    names = [s.strip() for s in systems if s.strip()]
+    unknown = [s for s in names if s not in SYSTEMS]
+    if unknown:
+        raise ValueError(f"unknown system {unknown[0]!r}; the systems are {', '.join(SYSTEMS)}")
+    if not names:
+        raise ValueError(f"no systems named; the systems are {', '.join(SYSTEMS)}")
+    return [SYSTEMS[n] for n in SYSTEMS if n in names]
+
+
+def translate(
+    target: str | os.PathLike[str] | Mix,
+    *,
+    out: str | os.PathLike[str] | None = None,
+    systems: Iterable[str] | None = None,
+    threads: int | None = None,
+) -> Translation:
+    """Previews and figures of a mix (a `.toml` path or a loaded `Mix`) or a rendered file
+    on each playback system (default: every one in `SYSTEMS`, in that order).
+
+    Writes `OUT/<name>.<system>.wav` (default OUT: `<name>.translate/` beside the mix or
+    file) and returns the figures. A file gets the previews and the whole-mix figures; a
+    mix also the per-stem ones. Raises MixError for a mix, source or render problem and
+    ValueError for an unknown system name.
+    """
+    from . import Mix, load
+
+    chosen = _pick(systems)
+    threads = _render.default_threads() if threads is None else threads
+    if isinstance(target, Mix):
+        mix: Mix | None = target
+        src_path = target.path
+    else:
+        src_path = Path(target)
+        mix = load(src_path) if src_path.suffix.lower() == ".toml" else None
+    folder = Path(out) if out is not None else src_path.with_name(f"{src_path.stem}.translate")
+    name = src_path.stem
+    with tempfile.TemporaryDirectory(prefix="mixrender-translate-") as tmp:
+        if mix is not None:
+            return _translate_mix(mix, chosen, folder, name, Path(tmp), threads)
+        return _translate_file(src_path, chosen, folder, name, threads)
+
+
+def _check_outputs(previews: Iterable[Path], inputs: Iterable[Path]) -> None:
+    taken = {p.resolve() for p in inputs}
+    for p in previews:
+        if p.resolve() in taken:
+            raise MixError(f"{p}: a preview would overwrite an input of the translation")
+
+
+def _translate_mix(
+    mix: Mix, chosen: list[System], folder: Path, name: str, tmp: Path, threads: int
+) -> Translation:
+    import numpy as np
+
+    f = mix.file
+    fs = f.session.sample_rate
+    previews = {s.name: folder / f"{name}.{s.name}.wav" for s in chosen}
+    _check_outputs(previews.values(), [f.path, *(t.source_path for t in f.tracks if t.source_path)])
+    stems_dir = tmp / "stems"
+    rep, audio, job = _render.render(
+        f, None, sources=dict(mix.sources), stems=stems_dir, threads=threads
+    )
+    assert audio is not None
+    stem_files = {n: stems_dir / f"{_render._safe_name(n)}.wav" for n in job.engine.stem_names()}
+    master = np.ascontiguousarray(audio)
+    master_spectra = _analyse(_array_reader(master), len(master), fs, chosen)
+    stem_spectra: dict[str, _Spectra] = {}
+    for stem, path in stem_files.items():
+        read, frames, close = _file_reader(path)
+        try:
+            stem_spectra[stem] = _analyse(read, frames, fs, chosen)
+        finally:
+            close()
+    return _finish(
+        source=str(f.path),
+        kind="mix",
+        fs=fs,
+        master=master,
+        loudness=rep.integrated_lufs,
+        true_peak=rep.true_peak_dbtp,
+        chosen=chosen,
+        previews=previews,
+        master_spectra=master_spectra,
+        stem_spectra=stem_spectra,
+        render_settings=(f.render.bit_depth, f.render.dither, f.render.seed),
+        ceiling=f.render.true_peak_ceiling_db,
+        pan_law=f.session.pan_law,
+        folder=folder,
+        derive_path=f.path,
+        threads=threads,
+    )
+
+
+def _translate_file(
+    path: Path, chosen: list[System], folder: Path, name: str, threads: int
+) -> Translation:
+    import numpy as np
+    import soundfile as sf
+
+    from .analyze import analyze_file
+
+    try:
+        info = sf.info(os.fspath(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise MixError(f"{path}: cannot be read as audio ({e})") from None
+    if info.channels not in (1, 2):
+        raise MixError(f"{path}: {info.channels} channels; translate takes mono or stereo files")
+    previews = {s.name: folder / f"{name}.{s.name}.wav" for s in chosen}
+    _check_outputs(previews.values(), [path])
+    m = analyze_file(path)
+    x, fs = sf.read(os.fspath(path), dtype="float32", always_2d=True)
+    if x.shape[1] == 1:
+        x = np.repeat(x, 2, axis=1)
+    master = np.ascontiguousarray(x)
+    spectra = _analyse(_array_reader(master), len(master), int(fs), chosen)
+    return _finish(
+        source=str(path),
+        kind="file",
+        fs=int(fs),
+        master=master,
+        loudness=m["integrated_lufs"],
+        true_peak=m["true_peak_dbtp"],
+        chosen=chosen,
+        previews=previews,
+        master_spectra=spectra,
+        stem_spectra={},
+        # A float file gets float previews; an integer one 24-bit with TPDF dither.
+        render_settings=(32, False, 0) if info.subtype in ("FLOAT", "DOUBLE") else (24, True, 0),
+        ceiling=-1.0,
+        pan_law=None,
+        folder=folder,
+        derive_path=path,
+        threads=threads,
+    )
+
+
+def _finish(
+    *,
+    source: str,
+    kind: str,
+    fs: int,
+    master: npt.NDArray[Any],
+    loudness: float | None,
+    true_peak: float | None,
+    chosen: list[System],
+    previews: Mapping[str, Path],
+    master_spectra: _Spectra,
+    stem_spectra: Mapping[str, _Spectra],
+    render_settings: tuple[int, bool, int],
+    ceiling: float,
+    pan_law: str | None,
+    folder: Path,
+    derive_path: Path,
+    threads: int,
+) -> Translation:
+    import numpy as np
+
+    frames = len(master)
+    key = "translate:master"
+    sources: dict[str, InMemorySource] = {key: (master, fs)}
+    bit_depth, dither, seed = render_settings
+
+    def derived(system: System, gain: float) -> MixFile:
+        return _derived_mix(
+            folder / f"{derive_path.stem}.{system.name}.toml",
+            key,
+            frames,
+            fs,
+            system,
+            gain,
+            bit_depth,
+            dither,
+            seed,
+        )
+
+    # First pass: the master through each chain, metered (exact loudness and true peak).
+    def measure(system: System) -> tuple[float | None, float | None]:
+        job = _render.BlockRender(derived(system, 0.0), sources=sources, threads=1, clipped=False)
+        job.run()
+        m = job.meters()
+        return m["integrated_lufs"], m["true_peak_dbtp"]
+
+    workers = max(1, min(threads, len(chosen)))
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        measured = list(pool.map(measure, chosen))
+    # One target for every preview: the mix's loudness, lowered alike for all when a
+    # preview's true peak would pass the ceiling.
+    target = loudness
+    if target is not None:
+        for lv, tp in measured:
+            if lv is not None and tp is not None:
+                target = min(target, ceiling - (tp - lv))
+    gains = []
+    for lv, _ in measured:
+        g = 0.0 if target is None or lv is None else target - lv
+        gains.append(min(24.0, max(-144.0, g)))
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def write(i: int) -> _render.RenderReport:
+        system = chosen[i]
+        rep, _, _ = _render.render(
+            derived(system, gains[i]), previews[system.name], sources=sources, threads=1
+        )
+        return rep
+
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        reports = list(pool.map(write, range(len(chosen))))
+
+    # Whole-mix stereo figures and octave bands.
+    pm, ps, freqs = master_spectra.power_m, master_spectra.power_s, master_spectra.freqs_hz
+    rho = _rho(float(pm.sum()), float(ps.sum()))
+    octaves = np.asarray(OCTAVES_HZ)
+    oct_rho = np.full(len(octaves), np.nan)
+    for i, c in enumerate(octaves):
+        sel = (freqs >= c / math.sqrt(2)) & (freqs < c * math.sqrt(2))
+        r = _rho(float(pm[sel].sum()), float(ps[sel].sum()))
+        if r is not None and (pm[sel].sum() + ps[sel].sum()) > 1e-10 * (pm.sum() + ps.sum()):
+            oct_rho[i] = r
+    flags: list[str] = []
+    if rho is not None and rho < ANTI_PHASE_RHO:
+        flags.append(
+            f"anti-phase: the master's channels are out of phase (rho {rho:+.2f}): it loses "
+            f"{-(mono_loss_db(rho) or 0):.1f} dB in mono"
+        )
+    for c, r in zip(octaves, oct_rho, strict=True):
+        if math.isnan(r):
+            continue
+        if r < ANTI_PHASE_RHO:
+            flags.append(
+                f"anti-phase: the master's {c:g} Hz octave is out of phase (rho {r:+.2f}): "
+                f"it loses {-(mono_loss_db(float(r)) or 0):.1f} dB there in mono"
+            )
+        elif c < LOW_END_HZ and r < 0.5:
+            flags.append(
+                f"note: the low end is not mono: the {c:g} Hz octave has rho {r:+.2f} "
+                f"({mono_loss_db(float(r)):.1f} dB in mono)"
+            )
+    # Per stem, full range.
+    stems: list[StemFigures] = []
+    full: dict[str, tuple[float | None, float]] = {}
+    mix_full = _loudness(master_spectra.energies[:, 0], master_spectra.hop)
+    for stem, sp in stem_spectra.items():
+        full[stem] = _loudness(sp.energies[:, 0], sp.hop)
+        r = _rho(float(sp.power_m.sum()), float(sp.power_s.sum()))
+        stems.append(StemFigures(stem, full[stem][0], r, mono_loss_db(r)))
+        if r is not None and r < ANTI_PHASE_RHO:
+            flags.append(
+                f"anti-phase: stem {stem} is out of phase between its channels (rho "
+                f"{r:+.2f}): it loses {-(mono_loss_db(r) or 0):.1f} dB in mono"
+            )
+
+    curve_hz = np.geomspace(20.0, min(20000.0, 0.49 * fs), 200)
+    results = []
+    for i, system in enumerate(chosen):
+        col = i + 1
+        lv = measured[i][0]
+        change = None if lv is None or loudness is None else lv - loudness
+        h = _weights([system], freqs, fs)[2][:, 1]
+        sys_rho = _rho(float((pm * h).sum()), float((ps * h).sum()))
+        sys_flags: list[str] = []
+        width = system.width
+        if sys_rho is not None and sys_rho < ANTI_PHASE_RHO and width is not None and width < 1:
+            sys_flags.append(
+                f"{system.name}: anti-phase: the master loses "
+                f"{-(mono_loss_db(sys_rho) or 0):.1f} dB as this system folds it "
+                f"(rho {sys_rho:+.2f})"
+            )
+        mix_sys = _loudness(master_spectra.energies[:, col], master_spectra.hop)
+        stem_results = []
+        for stem, sp in stem_spectra.items():
+            base = full[stem]
+            if base[0] is None:
+                stem_results.append(StemOnSystem(stem, None, False, None))
+                continue
+            on = _loudness(sp.energies[:, col], sp.hop)
+            gone = on[0] is None
+            l_stem_sys = on[0] if on[0] is not None else on[1]
+            l_mix_sys = mix_sys[0] if mix_sys[0] is not None else mix_sys[1]
+            l_mix = mix_full[0] if mix_full[0] is not None else mix_full[1]
+            rel = (l_stem_sys - l_mix_sys) - (base[0] - l_mix)
+            flag = "strong" if rel <= STRONG_DB or gone else "warning" if rel <= WARN_DB else None
+            stem_results.append(StemOnSystem(stem, rel, gone, flag))
+            if gone:
+                sys_flags.append(f"{system.name}: {stem} {rel:+.1f} dB against the mix (gone)")
+            elif flag == "strong":
+                sys_flags.append(
+                    f"{system.name}: {stem} {rel:+.1f} dB against the mix (strong: it falls "
+                    f"{-STRONG_DB:g} dB or more)"
+                )
+            elif flag == "warning":
+                sys_flags.append(
+                    f"{system.name}: {stem} {rel:+.1f} dB against the mix (it falls "
+                    f"{-WARN_DB:g} dB or more)"
+                )
+        if system.name == "mono":
+            sys_flags += [f"mono: {x}" for x in flags if x.startswith("anti-phase")]
+        rep = reports[i]
+        results.append(
+            SystemResult(
+                name=system.name,
+                description=system.description,
+                basis=system.basis,
+                chain=system.chain_words(),
+                loudness_change_db=change,
+                matching_gain_db=gains[i],
+                mono_loss_db=mono_loss_db(sys_rho),
+                stems=tuple(stem_results),
+                flags=tuple(sys_flags),
+                preview=str(previews[system.name]),
+                preview_sha256=rep.audio_sha256,
+                preview_lufs=rep.integrated_lufs,
+                preview_true_peak_dbtp=rep.true_peak_dbtp,
+                response_db=response_db(system, curve_hz, fs),
+            )
+        )
+    return Translation(
+        source=source,
+        kind=kind,
+        sample_rate=fs,
+        loudness_lufs=loudness,
+        true_peak_dbtp=true_peak,
+        target_lufs=target,
+        reference_gain_db=0.0 if target is None or loudness is None else target - loudness,
+        correlation=rho,
+        mono_loss_db=mono_loss_db(rho),
+        pan_law=pan_law,
+        pan_law_effect=_pan_law_effect(pan_law),
+        octaves_hz=octaves,
+        octave_correlation=oct_rho,
+        stems=tuple(stems),
+        systems=tuple(results),
+        flags=tuple(flags),
+        output_dir=str(folder),
+        freqs_hz=curve_hz,
+    )
+
+
+__all__ = ["SYSTEMS", "System", "SystemResult", "Translation", "response_db", "translate"]
