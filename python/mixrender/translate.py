@@ -27,8 +27,7 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -298,10 +297,12 @@ def response_db(
     return np.asarray(10 * np.log10(np.maximum(power, 1e-30)), dtype=np.float64)
 
 
-#: BS.1770-4's K-weighting as RBJ designs (the parameters that give its 48 kHz coefficients).
+#: BS.1770-4's K-weighting as two cookbook bands (a high shelf and a 2nd-order high-pass),
+#: fitted to its 48 kHz filter: within 0.03 dB of it over 20 Hz - 20 kHz (the cookbook's
+#: shelf cannot be the standard's exactly). Used for the loudness through each chain.
 _K_WEIGHTING = (
-    Band("highshelf", 1681.974450955533, 3.999843853973347, 0.7071752369554196),
-    Band("highpass", 38.13547087602444, q=0.5003270373238773, slope_db_oct=12),
+    Band("highshelf", 1495.89, 4.0694, 0.68898),
+    Band("highpass", 38.2914, q=0.50633, slope_db_oct=12),
 )
 
 
@@ -311,30 +312,22 @@ _K_WEIGHTING = (
 @dataclass
 class _Spectra:
     """Loudness and stereo figures of one stereo signal as each system passes it, from one
-    pass of short spectra.
-
-    The signal is cut into windows of 2 hops (a hop is 100 ms) at a hop's spacing, each
-    under a sine window (whose squares overlap to exactly 1, so the windows' energies sum
-    to the signal's); each window's mid `M = (L + R) / 2` and side `S = (L - R) / 2` power
-    spectra, weighted by `|K(f) H(f)|^2` (K-weighting and the system's EQ), give the
-    window's energy through the system: `2 (E_M + w^2 E_S)` for a width `w` (the cross
-    terms of `L' = M + w S`, `R' = M - w S` cancel). Four windows make a 400 ms block;
-    the blocks are gated as BS.1770 gates them. The long-term M and S spectra give rho.
-    """
+    pass of short spectra (`_Analyzer`)."""
 
     #: Per window, per column (0: full range, then the systems): energy through it.
     energies: FloatArray
-    #: Long-term M and S power per FFT bin (summed over windows).
-    power_m: FloatArray
-    power_s: FloatArray
-    freqs_hz: FloatArray
+    #: Summed over the signal, per column: M and S energy through the system's EQ
+    #: (unweighted: column 0 full range), then per octave of `OCTAVES_HZ`.
+    sums_m: FloatArray
+    sums_s: FloatArray
     hop: int
 
 
 def _weights(
     systems: Sequence[System], freqs: FloatArray, fs: int
 ) -> tuple[FloatArray, FloatArray, FloatArray]:
-    """Columns: full range, then each system. `(weight of M, weight of S, |H|^2)` per bin."""
+    """Columns: full range, then each system. `(weight of M, weight of S, |H|^2)` per bin:
+    the M and S weights are `2 |K H|^2` and `2 w^2 |K H|^2`."""
     import numpy as np
 
     k = _power_response(_K_WEIGHTING, freqs, float(fs))
@@ -350,47 +343,94 @@ def _weights(
     return wm, ws, h
 
 
-def _analyse(
-    read: Callable[[int, int], FloatArray],
-    frames: int,
-    fs: int,
-    systems: Sequence[System],
-) -> _Spectra:
-    """`read(start, n)` returns frames `start .. start + n` as `(n, 2)` float64, zeros
-    outside the signal."""
-    import numpy as np
+class _Analyzer:
+    """Streaming spectra of a stereo signal: `feed` blocks of any size, then `finish`.
 
-    hop = max(1, round(fs / 10))
-    n = 2 * hop
-    window = np.sin(np.pi * (np.arange(n) + 0.5) / n)
-    freqs: FloatArray = np.fft.rfftfreq(n, 1.0 / fs).astype(np.float64)
-    scale = np.full(len(freqs), 2.0 / n)
-    scale[0] = 1.0 / n
-    if n % 2 == 0:
-        scale[-1] = 1.0 / n
-    wm, ws, _ = _weights(systems, freqs, fs)
-    windows = frames // hop + 1  # window k covers [(k - 1) hop, (k + 1) hop)
-    energies = np.zeros((windows, wm.shape[1]))
-    power_m = np.zeros(len(freqs))
-    power_s = np.zeros(len(freqs))
-    chunk = 64
-    for k0 in range(0, windows, chunk):
-        k1 = min(windows, k0 + chunk)
-        x = read((k0 - 1) * hop, (k1 - k0 + 1) * hop)
-        mid = (x[:, 0] + x[:, 1]) * 0.5
-        side = (x[:, 0] - x[:, 1]) * 0.5
-        for sig, w, acc in ((mid, wm, power_m), (side, ws, power_s)):
-            frames_view = np.lib.stride_tricks.sliding_window_view(sig, n)[::hop]
-            spec = np.fft.rfft(frames_view * window, axis=1)
-            p = (spec.real**2 + spec.imag**2) * scale
-            acc += p.sum(axis=0)
-            energies[k0:k1] += p @ w
-    return _Spectra(energies, power_m, power_s, freqs, hop)
+    The signal is cut into windows of 2 hops (a hop is 100 ms) at a hop's spacing, each
+    under a sine window (whose squares overlap to exactly 1, so that the windows' energies
+    sum to the signal's). Each window's mid `M = (L + R) / 2` and side `S = (L - R) / 2`
+    power spectra, weighted by `|K(f) H(f)|^2` (BS.1770's K-weighting and the system's
+    EQ), give the window's energy through the system: `2 (E_M + w^2 E_S)` for a width `w`
+    (the cross terms of `L' = M + w S`, `R' = M - w S` cancel). Four windows make a
+    400 ms block, gated as BS.1770 gates (`_loudness`). The same pass sums M and S through
+    each system's EQ and per octave, for rho.
+    """
+
+    CHUNK = 32  # hops per FFT batch
+
+    def __init__(self, fs: int, systems: Sequence[System]) -> None:
+        import numpy as np
+
+        self.hop = hop = max(1, round(fs / 10))
+        n = 2 * hop
+        self.window = np.sin(np.pi * (np.arange(n) + 0.5) / n)
+        freqs: FloatArray = np.fft.rfftfreq(n, 1.0 / fs).astype(np.float64)
+        scale = np.full(len(freqs), 2.0 / n)
+        scale[0] = 1.0 / n
+        if n % 2 == 0:
+            scale[-1] = 1.0 / n
+        wm, ws, h = _weights(systems, freqs, fs)
+        octaves = np.stack(
+            [(freqs >= c / math.sqrt(2)) & (freqs < c * math.sqrt(2)) for c in OCTAVES_HZ], axis=1
+        ).astype(np.float64)
+        self.columns = wm.shape[1]
+        # |X|^2 = re^2 + im^2: the squared float view of the spectrum times weights repeated
+        # for the real and imaginary parts is one product.
+        self.w_m = np.repeat(np.concatenate([wm, h, octaves], axis=1) * scale[:, None], 2, axis=0)
+        self.w_s = np.repeat(np.concatenate([ws, h, octaves], axis=1) * scale[:, None], 2, axis=0)
+        self.tail = np.zeros((hop, 2))
+        self.pending: list[FloatArray] = []
+        self.pending_frames = 0
+        self.out: list[FloatArray] = []
+        self.sums_m = np.zeros(self.w_m.shape[1] - self.columns)
+        self.sums_s = np.zeros(self.w_s.shape[1] - self.columns)
+
+    def feed(self, x: npt.NDArray[Any]) -> None:
+        import numpy as np
+
+        self.pending.append(np.array(x, dtype=np.float64))  # a copy: callers reuse blocks
+        self.pending_frames += len(x)
+        if self.pending_frames >= self.CHUNK * self.hop:
+            data = np.concatenate(self.pending)
+            m = len(data) // self.hop * self.hop
+            self._windows(data[:m])
+            self.pending = [data[m:]]
+            self.pending_frames = len(data) - m
+
+    def _windows(self, data: FloatArray) -> None:
+        import numpy as np
+
+        buf = np.concatenate([self.tail, data])
+        self.tail = buf[-self.hop :]
+        n = 2 * self.hop
+        energy = np.zeros((len(data) // self.hop, self.columns))
+        for sig, w, acc in (
+            (buf[:, 0] + buf[:, 1], self.w_m, self.sums_m),
+            (buf[:, 0] - buf[:, 1], self.w_s, self.sums_s),
+        ):
+            frames = np.lib.stride_tricks.sliding_window_view(sig, n)[:: self.hop]
+            spec = np.fft.rfft(frames * (0.5 * self.window), axis=1)
+            v = spec.view(np.float64)
+            e = (v * v) @ w
+            energy += e[:, : self.columns]
+            acc += e[:, self.columns :].sum(axis=0)
+        self.out.append(energy)
+
+    def finish(self) -> _Spectra:
+        import numpy as np
+
+        data = np.concatenate([*self.pending, np.zeros((0, 2))])
+        pad = (-len(data)) % self.hop
+        # The last partial hop, then one hop of zeros for the window over the last hop.
+        self._windows(np.concatenate([data, np.zeros((pad + self.hop, 2))]))
+        energies = np.concatenate(self.out) if self.out else np.zeros((0, self.columns))
+        return _Spectra(energies, self.sums_m, self.sums_s, self.hop)
 
 
 def _loudness(energies: FloatArray, hop: int) -> tuple[float | None, float]:
-    """`(gated integrated loudness or None, ungated energy loudness)` of a column of window
-    energies: blocks of 4 windows (400 ms, 75 % overlap), BS.1770's gates."""
+    """`(gated integrated loudness or None, ungated energy loudness)` of a column of hop
+    energies (the sum over channels of the squares in each hop): blocks of 4 hops (400 ms,
+    75 % overlap), BS.1770's gates."""
     import numpy as np
 
     total = float(energies.sum())
@@ -455,8 +495,10 @@ class SystemResult:
     flags: tuple[str, ...]
     preview: str
     preview_sha256: str
+    #: The preview's loudness and sample peak: the chain's output's plus the gain (the
+    #: chain and the gain are linear, and the peak stays under the ceiling).
     preview_lufs: float | None
-    preview_true_peak_dbtp: float | None
+    preview_peak_dbfs: float | None
     #: The chain's magnitude response (dB) at `Translation.freqs_hz`.
     response_db: FloatArray = field(repr=False)
 
@@ -585,40 +627,6 @@ def _derived_mix(
     return parse_mixfile("\n".join(lines) + "\n", path)
 
 
-def _array_reader(x: npt.NDArray[Any]) -> Callable[[int, int], FloatArray]:
-    import numpy as np
-
-    frames = len(x)
-
-    def read(start: int, n: int) -> FloatArray:
-        out = np.zeros((n, 2))
-        a, b = max(start, 0), min(start + n, frames)
-        if b > a:
-            out[a - start : b - start] = x[a:b]
-        return out
-
-    return read
-
-
-def _file_reader(path: Path) -> tuple[Callable[[int, int], FloatArray], int, Callable[[], None]]:
-    import numpy as np
-    import soundfile as sf
-
-    f = sf.SoundFile(os.fspath(path))
-    frames = f.frames
-
-    def read(start: int, n: int) -> FloatArray:
-        out = np.zeros((n, 2))
-        a, b = max(start, 0), min(start + n, frames)
-        if b > a:
-            f.seek(a)
-            block = f.read(b - a, dtype="float64", always_2d=True)
-            out[a - start : a - start + len(block)] = block if block.shape[1] == 2 else block[:, :1]
-        return out
-
-    return read, frames, f.close
-
-
 def _pick(systems: Iterable[str] | None) -> list[System]:
     if systems is None:
         return list(SYSTEMS.values())
@@ -658,10 +666,9 @@ def translate(
         mix = load(src_path) if src_path.suffix.lower() == ".toml" else None
     folder = Path(out) if out is not None else src_path.with_name(f"{src_path.stem}.translate")
     name = src_path.stem
-    with tempfile.TemporaryDirectory(prefix="mixrender-translate-") as tmp:
-        if mix is not None:
-            return _translate_mix(mix, chosen, folder, name, Path(tmp), threads)
-        return _translate_file(src_path, chosen, folder, name, threads)
+    if mix is not None:
+        return _translate_mix(mix, chosen, folder, name, threads)
+    return _translate_file(src_path, chosen, folder, name, threads)
 
 
 def _check_outputs(previews: Iterable[Path], inputs: Iterable[Path]) -> None:
@@ -672,7 +679,7 @@ def _check_outputs(previews: Iterable[Path], inputs: Iterable[Path]) -> None:
 
 
 def _translate_mix(
-    mix: Mix, chosen: list[System], folder: Path, name: str, tmp: Path, threads: int
+    mix: Mix, chosen: list[System], folder: Path, name: str, threads: int
 ) -> Translation:
     import numpy as np
 
@@ -680,32 +687,42 @@ def _translate_mix(
     fs = f.session.sample_rate
     previews = {s.name: folder / f"{name}.{s.name}.wav" for s in chosen}
     _check_outputs(previews.values(), [f.path, *(t.source_path for t in f.tracks if t.source_path)])
-    stems_dir = tmp / "stems"
-    rep, audio, job = _render.render(
-        f, None, sources=dict(mix.sources), stems=stems_dir, threads=threads
+    # The mix rendered once, as `render` delivers it (the clipped, undithered master), with
+    # its stems; each block of each goes through its analyzer as it is made.
+    sources = dict(mix.sources)
+    gain = _render.loudness_gain(f, sources=sources, threads=threads)
+    job = _render.BlockRender(
+        f,
+        sources=sources,
+        threads=threads,
+        loudness_gain_db=gain,
+        stems=True,
+        block_size=_render.STEMS_BLOCK * 4,
     )
-    assert audio is not None
-    stem_files = {n: stems_dir / f"{_render._safe_name(n)}.wav" for n in job.engine.stem_names()}
-    master = np.ascontiguousarray(audio)
-    master_spectra = _analyse(_array_reader(master), len(master), fs, chosen)
-    stem_spectra: dict[str, _Spectra] = {}
-    for stem, path in stem_files.items():
-        read, frames, close = _file_reader(path)
-        try:
-            stem_spectra[stem] = _analyse(read, frames, fs, chosen)
-        finally:
-            close()
+    names = job.engine.stem_names()
+    master = np.zeros((job.frames, 2), dtype=np.float32)
+    buf = np.zeros((job.block, 2))
+    master_an = _Analyzer(fs, chosen)
+    stem_an = [_Analyzer(fs, chosen) for _ in names]
+    for pos, n in job.blocks():
+        block = master[pos : pos + n]
+        job.engine.write(block)
+        master_an.feed(block)
+        for k, an in enumerate(stem_an):
+            job.engine.write_stem(k, buf[:n])
+            an.feed(buf[:n])
+    m = job.meters()
     return _finish(
         source=str(f.path),
         kind="mix",
         fs=fs,
         master=master,
-        loudness=rep.integrated_lufs,
-        true_peak=rep.true_peak_dbtp,
+        loudness=m["integrated_lufs"],
+        true_peak=m["true_peak_dbtp"],
         chosen=chosen,
         previews=previews,
-        master_spectra=master_spectra,
-        stem_spectra=stem_spectra,
+        master_spectra=master_an.finish(),
+        stem_spectra={n: an.finish() for n, an in zip(names, stem_an, strict=True)},
         render_settings=(f.render.bit_depth, f.render.dither, f.render.seed),
         ceiling=f.render.true_peak_ceiling_db,
         pan_law=f.session.pan_law,
@@ -731,22 +748,23 @@ def _translate_file(
         raise MixError(f"{path}: {info.channels} channels; translate takes mono or stereo files")
     previews = {s.name: folder / f"{name}.{s.name}.wav" for s in chosen}
     _check_outputs(previews.values(), [path])
-    m = analyze_file(path)
+    meters = analyze_file(path)
     x, fs = sf.read(os.fspath(path), dtype="float32", always_2d=True)
     if x.shape[1] == 1:
         x = np.repeat(x, 2, axis=1)
     master = np.ascontiguousarray(x)
-    spectra = _analyse(_array_reader(master), len(master), int(fs), chosen)
+    analyzer = _Analyzer(int(fs), chosen)
+    analyzer.feed(master)
     return _finish(
         source=str(path),
         kind="file",
         fs=int(fs),
         master=master,
-        loudness=m["integrated_lufs"],
-        true_peak=m["true_peak_dbtp"],
+        loudness=meters["integrated_lufs"],
+        true_peak=meters["true_peak_dbtp"],
         chosen=chosen,
         previews=previews,
-        master_spectra=spectra,
+        master_spectra=analyzer.finish(),
         stem_spectra={},
         # A float file gets float previews; an integer one 24-bit with TPDF dither.
         render_settings=(32, False, 0) if info.subtype in ("FLOAT", "DOUBLE") else (24, True, 0),
@@ -756,6 +774,86 @@ def _translate_file(
         derive_path=path,
         threads=threads,
     )
+
+
+def _hop_energies(
+    job: _render.BlockRender, frames: int, fs: int
+) -> tuple[FloatArray, list[FloatArray]]:
+    """Runs `job` (a render with stems) and returns the hop lengths and, per stem, the sum of
+    its squares over L and R in each 100 ms hop (BS.1770's hops: frame `round(j fs / 10)`)."""
+    import numpy as np
+
+    edges = (2 * np.arange(frames // max(1, fs // 10) + 3, dtype=np.int64) * fs + 10) // 20
+    edges = edges[edges < frames]
+    hops = len(edges)
+    lengths = np.diff(np.append(edges, frames)).astype(np.float64)
+    count = len(job.engine.stem_names())
+    energies = [np.zeros(hops) for _ in range(count)]
+    buf = np.zeros((job.block, 2))
+    for pos, n in job.blocks():
+        idx = np.searchsorted(edges, np.arange(pos, pos + n), side="right") - 1
+        first, last = int(idx[0]), int(idx[-1])
+        for k in range(count):
+            job.engine.write_stem(k, buf[:n])
+            sq = buf[:n, 0] ** 2 + buf[:n, 1] ** 2
+            energies[k][first : last + 1] += np.bincount(idx - first, weights=sq)
+    return lengths, energies
+
+
+def _integrated(energies: FloatArray, lengths: FloatArray) -> float | None:
+    """BS.1770-4 integrated loudness from per-hop channel-summed squares (the K-weighted
+    signal): 400 ms blocks of 4 hops, the absolute and relative gates."""
+    import numpy as np
+
+    if len(energies) < 4:
+        return None
+    e = energies[:-3] + energies[1:-2] + energies[2:-1] + energies[3:]
+    n = lengths[:-3] + lengths[1:-2] + lengths[2:-1] + lengths[3:]
+    z = e / n
+    with np.errstate(divide="ignore"):
+        lev = -0.691 + 10 * np.log10(z)
+    above = z[lev > GATE_LUFS]
+    if len(above) == 0:
+        return None
+    relative = -0.691 + 10 * math.log10(float(above.mean())) - 10.0
+    gated = z[(lev > GATE_LUFS) & (lev > relative)]
+    return -0.691 + 10 * math.log10(float(gated.mean()))
+
+
+def _measure_mix(
+    path: Path,
+    source: str,
+    frames: int,
+    fs: int,
+    chosen: Sequence[System],
+) -> MixFile:
+    """One mix measuring every system at once: per system a track of the master with the
+    system's chain and then K-weighting as its inserts; each track is a stem, whose hop
+    energies give the loudness through the chain, and whose levels give the sample peak
+    after the chain."""
+    lines = [
+        'format = "mixrender/1"',
+        "[session]",
+        f"sample_rate = {fs}",
+        'pan_law = "0dB"',
+        f"end = {frames / fs!r}",
+        "[render]",
+        "bit_depth = 32",
+    ]
+    k_bands = "bands = [" + ", ".join(b.toml() for b in _K_WEIGHTING) + "]"
+    for system in chosen:
+        width, bands = system_chain(system, fs)
+        lines += ["[[track]]", f'name = "{system.name}"', f"source = {_toml_str(source)}"]
+        if width is not None:
+            lines += ["[[track.insert]]", 'type = "width"', f"width = {width!r}"]
+        if bands:
+            lines += [
+                "[[track.insert]]",
+                'type = "eq"',
+                "bands = [" + ", ".join(b.toml() for b in bands) + "]",
+            ]
+        lines += ["[[track.insert]]", 'name = "k_weighting"', 'type = "eq"', k_bands]
+    return parse_mixfile("\n".join(lines) + "\n", path)
 
 
 def _finish(
@@ -779,67 +877,90 @@ def _finish(
 ) -> Translation:
     import numpy as np
 
+    from .writer import AtomicWriter
+
     frames = len(master)
     key = "translate:master"
     sources: dict[str, InMemorySource] = {key: (master, fs)}
     bit_depth, dither, seed = render_settings
 
-    def derived(system: System, gain: float) -> MixFile:
-        return _derived_mix(
-            folder / f"{derive_path.stem}.{system.name}.toml",
-            key,
-            frames,
-            fs,
-            system,
-            gain,
-            bit_depth,
-            dither,
-            seed,
-        )
-
-    # First pass: the master through each chain, metered (exact loudness and true peak).
-    def measure(system: System) -> tuple[float | None, float | None]:
-        job = _render.BlockRender(derived(system, 0.0), sources=sources, threads=1, clipped=False)
-        job.run()
-        m = job.meters()
-        return m["integrated_lufs"], m["true_peak_dbtp"]
-
-    workers = max(1, min(threads, len(chosen)))
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        measured = list(pool.map(measure, chosen))
+    # First pass: the master through every chain in one render (a track per system),
+    # measured: BS.1770 loudness from the K-weighted stems, the sample peak from the levels.
+    probe = _measure_mix(folder / f"{derive_path.stem}.measure.toml", key, frames, fs, chosen)
+    job = _render.BlockRender(
+        probe,
+        sources=sources,
+        threads=threads,
+        meter=False,
+        levels=True,
+        stems=True,
+        block_size=_render.MAX_BLOCK,
+    )
+    lengths, energies = _hop_energies(job, frames, fs)
+    levels = dict(job.engine.levels())
+    measured: list[tuple[float | None, float | None]] = []
+    for i, system in enumerate(chosen):
+        points = levels[system.name]
+        # [source, after clip gain, after each insert..., after fader]: the chain's output
+        # is the point before K-weighting's.
+        peak = points[-3][0]
+        measured.append((_integrated(energies[i], lengths), peak))
     # One target for every preview: the mix's loudness, lowered alike for all when a
-    # preview's true peak would pass the ceiling.
+    # preview's sample peak would pass the ceiling.
     target = loudness
     if target is not None:
-        for lv, tp in measured:
-            if lv is not None and tp is not None:
-                target = min(target, ceiling - (tp - lv))
+        for lv, pk in measured:
+            if lv is not None and pk is not None:
+                target = min(target, ceiling - (pk - lv))
     gains = []
     for lv, _ in measured:
         g = 0.0 if target is None or lv is None else target - lv
         gains.append(min(24.0, max(-144.0, g)))
     folder.mkdir(parents=True, exist_ok=True)
 
-    def write(i: int) -> _render.RenderReport:
+    def write(i: int) -> str:
         system = chosen[i]
-        rep, _, _ = _render.render(
-            derived(system, gains[i]), previews[system.name], sources=sources, threads=1
+        mf = _derived_mix(
+            folder / f"{derive_path.stem}.{system.name}.toml",
+            key,
+            frames,
+            fs,
+            system,
+            gains[i],
+            bit_depth,
+            dither,
+            seed,
         )
-        return rep
+        preview = _render.BlockRender(mf, sources=sources, threads=1, meter=False)
+        writer = AtomicWriter(previews[system.name], fs, bit_depth, preview.engine, frames)
+        try:
+            out = None if writer.engine_writes else np.zeros((preview.block, 2), "float32")
+            for _, n in preview.blocks():
+                if out is not None:
+                    preview.engine.write(out[:n])
+                    writer.write(out[:n])
+            writer.commit()
+        except BaseException:
+            writer.abort()
+            raise
+        return writer.hexdigest()
 
+    workers = max(1, min(threads, len(chosen)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
-        reports = list(pool.map(write, range(len(chosen))))
+        hashes = list(pool.map(write, range(len(chosen))))
 
-    # Whole-mix stereo figures and octave bands.
-    pm, ps, freqs = master_spectra.power_m, master_spectra.power_s, master_spectra.freqs_hz
-    rho = _rho(float(pm.sum()), float(ps.sum()))
+    # Whole-mix stereo figures and octave bands. Sums: columns 0 .. len(chosen) through
+    # each EQ (0: full range), then the octaves.
+    nsys = len(chosen) + 1
+    sm, ss = master_spectra.sums_m, master_spectra.sums_s
+    rho = _rho(float(sm[0]), float(ss[0]))
     octaves = np.asarray(OCTAVES_HZ)
     oct_rho = np.full(len(octaves), np.nan)
-    for i, c in enumerate(octaves):
-        sel = (freqs >= c / math.sqrt(2)) & (freqs < c * math.sqrt(2))
-        r = _rho(float(pm[sel].sum()), float(ps[sel].sum()))
-        if r is not None and (pm[sel].sum() + ps[sel].sum()) > 1e-10 * (pm.sum() + ps.sum()):
-            oct_rho[i] = r
+    for i in range(len(octaves)):
+        om, os_ = float(sm[nsys + i]), float(ss[nsys + i])
+        if om + os_ > 1e-10 * float(sm[0] + ss[0]):
+            r = _rho(om, os_)
+            oct_rho[i] = np.nan if r is None else r
     flags: list[str] = []
     if rho is not None and rho < ANTI_PHASE_RHO:
         flags.append(
@@ -865,7 +986,7 @@ def _finish(
     mix_full = _loudness(master_spectra.energies[:, 0], master_spectra.hop)
     for stem, sp in stem_spectra.items():
         full[stem] = _loudness(sp.energies[:, 0], sp.hop)
-        r = _rho(float(sp.power_m.sum()), float(sp.power_s.sum()))
+        r = _rho(float(sp.sums_m[0]), float(sp.sums_s[0]))
         stems.append(StemFigures(stem, full[stem][0], r, mono_loss_db(r)))
         if r is not None and r < ANTI_PHASE_RHO:
             flags.append(
@@ -879,8 +1000,7 @@ def _finish(
         col = i + 1
         lv = measured[i][0]
         change = None if lv is None or loudness is None else lv - loudness
-        h = _weights([system], freqs, fs)[2][:, 1]
-        sys_rho = _rho(float((pm * h).sum()), float((ps * h).sum()))
+        sys_rho = _rho(float(sm[col]), float(ss[col]))
         sys_flags: list[str] = []
         width = system.width
         if sys_rho is not None and sys_rho < ANTI_PHASE_RHO and width is not None and width < 1:
@@ -918,7 +1038,7 @@ def _finish(
                 )
         if system.name == "mono":
             sys_flags += [f"mono: {x}" for x in flags if x.startswith("anti-phase")]
-        rep = reports[i]
+        peak = measured[i][1]
         results.append(
             SystemResult(
                 name=system.name,
@@ -931,9 +1051,9 @@ def _finish(
                 stems=tuple(stem_results),
                 flags=tuple(sys_flags),
                 preview=str(previews[system.name]),
-                preview_sha256=rep.audio_sha256,
-                preview_lufs=rep.integrated_lufs,
-                preview_true_peak_dbtp=rep.true_peak_dbtp,
+                preview_sha256=hashes[i],
+                preview_lufs=None if lv is None else lv + gains[i],
+                preview_peak_dbfs=None if peak is None else peak + gains[i],
                 response_db=response_db(system, curve_hz, fs),
             )
         )
