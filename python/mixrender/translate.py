@@ -797,7 +797,9 @@ def _hop_energies(
             job.engine.write_stem(k, buf[:n])
             sq = buf[:n, 0] ** 2 + buf[:n, 1] ** 2
             energies[k][first : last + 1] += np.bincount(idx - first, weights=sq)
-    return lengths, energies
+    # As the meter, only whole hops: a last hop cut short by the end is left out.
+    whole = hops if (2 * hops * fs + 10) // 20 == frames else hops - 1
+    return lengths[:whole], [e[:whole] for e in energies]
 
 
 def _integrated(energies: FloatArray, lengths: FloatArray) -> float | None:
