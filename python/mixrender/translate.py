@@ -27,8 +27,9 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -176,6 +177,8 @@ ANTI_PHASE_RHO = -0.05
 FLOOR_DB = -120.0
 #: Octave bands (IEC nominal centres) for the mono check of the master.
 OCTAVES_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 16000.0)
+#: Resolution of the spectra's bands above the lowest frequencies (see `_Analyzer`).
+BANDS_PER_OCTAVE = 48
 #: Below this, a master band with rho under 0.5 is noted: the low end is not mono.
 LOW_END_HZ = 150.0
 
@@ -374,10 +377,27 @@ class _Analyzer:
             [(freqs >= c / math.sqrt(2)) & (freqs < c * math.sqrt(2)) for c in OCTAVES_HZ], axis=1
         ).astype(np.float64)
         self.columns = wm.shape[1]
-        # |X|^2 = re^2 + im^2: the squared float view of the spectrum times weights repeated
-        # for the real and imaginary parts is one product.
-        self.w_m = np.repeat(np.concatenate([wm, h, octaves], axis=1) * scale[:, None], 2, axis=0)
-        self.w_s = np.repeat(np.concatenate([ws, h, octaves], axis=1) * scale[:, None], 2, axis=0)
+        # The bins are summed into bands first (one bin each at low frequencies, where a bin
+        # is wider than 1/48 octave; 1/48 octave above), each weighted by its bins' mean
+        # weight: the systems' responses change by well under 0.5 dB across such a band.
+        df = fs / n
+        f_lin = df / (2 ** (1 / BANDS_PER_OCTAVE) - 1)
+        labels = np.where(
+            freqs < f_lin,
+            np.arange(len(freqs)),
+            len(freqs) + np.floor(BANDS_PER_OCTAVE * np.log2(np.maximum(freqs, f_lin) / f_lin)),
+        )
+        starts = np.flatnonzero(np.diff(labels, prepend=-1.0))
+        counts = np.diff(np.append(starts, len(freqs)))
+        # |X|^2 = re^2 + im^2: the float view of the spectrum (re, im, re, im, ...) squared
+        # and summed per band.
+        self.starts = 2 * starts
+
+        def banded(w: FloatArray) -> FloatArray:
+            return np.add.reduceat(w * scale[:, None], starts, axis=0) / counts[:, None]
+
+        self.w_m = banded(np.concatenate([wm, h, octaves], axis=1))
+        self.w_s = banded(np.concatenate([ws, h, octaves], axis=1))
         self.tail = np.zeros((hop, 2))
         self.pending: list[FloatArray] = []
         self.pending_frames = 0
@@ -386,9 +406,11 @@ class _Analyzer:
         self.sums_s = np.zeros(self.w_s.shape[1] - self.columns)
 
     def feed(self, x: npt.NDArray[Any]) -> None:
+        """Takes the next frames; a float64 block is kept as it is (not copied), so that
+        the caller must not reuse it."""
         import numpy as np
 
-        self.pending.append(np.array(x, dtype=np.float64))  # a copy: callers reuse blocks
+        self.pending.append(np.asarray(x, dtype=np.float64))
         self.pending_frames += len(x)
         if self.pending_frames >= self.CHUNK * self.hop:
             data = np.concatenate(self.pending)
@@ -411,7 +433,7 @@ class _Analyzer:
             frames = np.lib.stride_tricks.sliding_window_view(sig, n)[:: self.hop]
             spec = np.fft.rfft(frames * (0.5 * self.window), axis=1)
             v = spec.view(np.float64)
-            e = (v * v) @ w
+            e = np.add.reduceat(v * v, self.starts, axis=1) @ w
             energy += e[:, : self.columns]
             acc += e[:, self.columns :].sum(axis=0)
         self.out.append(energy)
@@ -704,13 +726,28 @@ def _translate_mix(
     buf = np.zeros((job.block, 2))
     master_an = _Analyzer(fs, chosen)
     stem_an = [_Analyzer(fs, chosen) for _ in names]
-    for pos, n in job.blocks():
-        block = master[pos : pos + n]
-        job.engine.write(block)
-        master_an.feed(block)
-        for k, an in enumerate(stem_an):
-            job.engine.write_stem(k, buf[:n])
-            an.feed(buf[:n])
+    analyzers = [master_an, *stem_an]
+
+    def analyse(blocks: list[FloatArray]) -> None:
+        for an, b in zip(analyzers, blocks, strict=True):
+            an.feed(b)
+
+    # The spectra are taken on a thread of their own while the engine renders the next
+    # block (numpy and the engine both release the GIL); at most two blocks wait.
+    pending: deque[Future[None]] = deque()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-translate") as pool:
+        for pos, n in job.blocks():
+            block = master[pos : pos + n]
+            job.engine.write(block)
+            blocks: list[FloatArray] = [block.astype(np.float64)]
+            for k in range(len(stem_an)):
+                job.engine.write_stem(k, buf[:n])
+                blocks.append(buf[:n].copy())
+            while len(pending) >= 2:
+                pending.popleft().result()
+            pending.append(pool.submit(analyse, blocks))
+        while pending:
+            pending.popleft().result()
     m = job.meters()
     return _finish(
         source=str(f.path),
@@ -778,28 +815,36 @@ def _translate_file(
 
 def _hop_energies(
     job: _render.BlockRender, frames: int, fs: int
-) -> tuple[FloatArray, list[FloatArray]]:
+) -> tuple[FloatArray, dict[str, FloatArray], dict[str, float]]:
     """Runs `job` (a render with stems) and returns the hop lengths and, per stem, the sum of
-    its squares over L and R in each 100 ms hop (BS.1770's hops: frame `round(j fs / 10)`)."""
+    its squares over L and R in each whole 100 ms hop (BS.1770's hops: frame
+    `round(j fs / 10)`) and its sample peak (linear)."""
     import numpy as np
 
     edges = (2 * np.arange(frames // max(1, fs // 10) + 3, dtype=np.int64) * fs + 10) // 20
     edges = edges[edges < frames]
     hops = len(edges)
     lengths = np.diff(np.append(edges, frames)).astype(np.float64)
-    count = len(job.engine.stem_names())
-    energies = [np.zeros(hops) for _ in range(count)]
+    names = job.engine.stem_names()
+    energies = {name: np.zeros(hops) for name in names if name.startswith("k_")}
+    peaks = {name: 0.0 for name in names if name not in energies}
     buf = np.zeros((job.block, 2))
     for pos, n in job.blocks():
-        idx = np.searchsorted(edges, np.arange(pos, pos + n), side="right") - 1
-        first, last = int(idx[0]), int(idx[-1])
-        for k in range(count):
-            job.engine.write_stem(k, buf[:n])
-            sq = buf[:n, 0] ** 2 + buf[:n, 1] ** 2
-            energies[k][first : last + 1] += np.bincount(idx - first, weights=sq)
+        # The hops this block touches, as offsets into the block.
+        first = int(np.searchsorted(edges, pos, side="right")) - 1
+        last = int(np.searchsorted(edges, pos + n - 1, side="right")) - 1
+        starts = np.maximum(edges[first : last + 1] - pos, 0)
+        b = buf[:n]
+        for k, name in enumerate(names):
+            job.engine.write_stem(k, b)
+            if name in peaks:
+                peaks[name] = max(peaks[name], float(b.max()), -float(b.min()))
+            else:
+                sq = np.einsum("ij,ij->i", b, b)
+                energies[name][first : last + 1] += np.add.reduceat(sq, starts)
     # As the meter, only whole hops: a last hop cut short by the end is left out.
     whole = hops if (2 * hops * fs + 10) // 20 == frames else hops - 1
-    return lengths[:whole], [e[:whole] for e in energies]
+    return lengths[:whole], {k: e[:whole] for k, e in energies.items()}, peaks
 
 
 def _integrated(energies: FloatArray, lengths: FloatArray) -> float | None:
@@ -828,11 +873,15 @@ def _measure_mix(
     frames: int,
     fs: int,
     chosen: Sequence[System],
+    mid: str,
 ) -> MixFile:
     """One mix measuring every system at once: per system a track of the master with the
-    system's chain and then K-weighting as its inserts; each track is a stem, whose hop
-    energies give the loudness through the chain, and whose levels give the sample peak
-    after the chain."""
+    system's chain as its inserts (a stem: the chain's output, for its sample peak), sent at
+    0 dB to a bus `k_<system>` whose insert is K-weighting (a stem: its hop energies give
+    the loudness through the chain). A system that folds to mono (width 0) reads the fold-down `mid`
+    (`(L + R) / 2`, computed exactly in float64) as a mono source instead: half the work,
+    the same samples (a mono track at pan 0 under the `0dB` law is that signal on both
+    sides)."""
     lines = [
         'format = "mixrender/1"',
         "[session]",
@@ -845,8 +894,14 @@ def _measure_mix(
     k_bands = "bands = [" + ", ".join(b.toml() for b in _K_WEIGHTING) + "]"
     for system in chosen:
         width, bands = system_chain(system, fs)
-        lines += ["[[track]]", f'name = "{system.name}"', f"source = {_toml_str(source)}"]
-        if width is not None:
+        folded = width == 0.0
+        lines += [
+            "[[track]]",
+            f'name = "{system.name}"',
+            f"source = {_toml_str(mid if folded else source)}",
+            f'sends = [{{ to = "k_{system.name}", level_db = 0.0 }}]',
+        ]
+        if width is not None and not folded:
             lines += ["[[track.insert]]", 'type = "width"', f"width = {width!r}"]
         if bands:
             lines += [
@@ -854,7 +909,8 @@ def _measure_mix(
                 'type = "eq"',
                 "bands = [" + ", ".join(b.toml() for b in bands) + "]",
             ]
-        lines += ["[[track.insert]]", 'name = "k_weighting"', 'type = "eq"', k_bands]
+    for system in chosen:
+        lines += ["[[bus]]", f'name = "k_{system.name}"', "[[bus.insert]]", 'type = "eq"', k_bands]
     return parse_mixfile("\n".join(lines) + "\n", path)
 
 
@@ -887,26 +943,30 @@ def _finish(
     bit_depth, dither, seed = render_settings
 
     # First pass: the master through every chain in one render (a track per system),
-    # measured: BS.1770 loudness from the K-weighted stems, the sample peak from the levels.
-    probe = _measure_mix(folder / f"{derive_path.stem}.measure.toml", key, frames, fs, chosen)
+    # measured: BS.1770 loudness from the K-weighted stems, the sample peak from the chains'.
+    mid_key = "translate:mid"
+    mid = (master[:, 0].astype(np.float64) + master[:, 1]) * 0.5
+    probe = _measure_mix(
+        folder / f"{derive_path.stem}.measure.toml", key, frames, fs, chosen, mid_key
+    )
     job = _render.BlockRender(
         probe,
-        sources=sources,
+        sources={**sources, mid_key: (mid, fs)},
         threads=threads,
         meter=False,
-        levels=True,
         stems=True,
         block_size=_render.MAX_BLOCK,
     )
-    lengths, energies = _hop_energies(job, frames, fs)
-    levels = dict(job.engine.levels())
+    lengths, energies, peaks = _hop_energies(job, frames, fs)
     measured: list[tuple[float | None, float | None]] = []
-    for i, system in enumerate(chosen):
-        points = levels[system.name]
-        # [source, after clip gain, after each insert..., after fader]: the chain's output
-        # is the point before K-weighting's.
-        peak = points[-3][0]
-        measured.append((_integrated(energies[i], lengths), peak))
+    for system in chosen:
+        peak = peaks[system.name]
+        measured.append(
+            (
+                _integrated(energies[f"k_{system.name}"], lengths),
+                20 * math.log10(peak) if peak > 0 else None,
+            )
+        )
     # One target for every preview: the mix's loudness, lowered alike for all when a
     # preview's sample peak would pass the ceiling.
     target = loudness
@@ -1040,7 +1100,7 @@ def _finish(
                 )
         if system.name == "mono":
             sys_flags += [f"mono: {x}" for x in flags if x.startswith("anti-phase")]
-        peak = measured[i][1]
+        peak_db = measured[i][1]
         results.append(
             SystemResult(
                 name=system.name,
@@ -1055,7 +1115,7 @@ def _finish(
                 preview=str(previews[system.name]),
                 preview_sha256=hashes[i],
                 preview_lufs=None if lv is None else lv + gains[i],
-                preview_peak_dbfs=None if peak is None else peak + gains[i],
+                preview_peak_dbfs=None if peak_db is None else peak_db + gains[i],
                 response_db=response_db(system, curve_hz, fs),
             )
         )
