@@ -430,6 +430,8 @@ class _Analyzer:
             (buf[:, 0] + buf[:, 1], self.w_m, self.sums_m),
             (buf[:, 0] - buf[:, 1], self.w_s, self.sums_s),
         ):
+            if not sig.any():  # silence, or the side of a centred mono element: no energy
+                continue
             frames = np.lib.stride_tricks.sliding_window_view(sig, n)[:: self.hop]
             spec = np.fft.rfft(frames * (0.5 * self.window), axis=1)
             v = spec.view(np.float64)
