@@ -398,6 +398,10 @@ class _Analyzer:
 
         self.w_m = banded(np.concatenate([wm, h, octaves], axis=1))
         self.w_s = banded(np.concatenate([ws, h, octaves], axis=1))
+        self.half_window = 0.5 * self.window  # M = (L + R) / 2, S = (L - R) / 2
+        self.wbuf = np.zeros((self.CHUNK, n))
+        self.spec = np.zeros((self.CHUNK, len(freqs)), dtype=np.complex128)
+        self.bands = np.zeros((self.CHUNK, len(starts)))
         self.tail = np.zeros((hop, 2))
         self.pending: list[FloatArray] = []
         self.pending_frames = 0
@@ -420,24 +424,33 @@ class _Analyzer:
             self.pending_frames = len(data) - m
 
     def _windows(self, data: FloatArray) -> None:
+        """The windows over the hops of `data` (whole hops), each with the hop before it."""
         import numpy as np
 
+        hop, n = self.hop, 2 * self.hop
         buf = np.concatenate([self.tail, data])
-        self.tail = buf[-self.hop :]
-        n = 2 * self.hop
-        energy = np.zeros((len(data) // self.hop, self.columns))
+        self.tail = buf[-hop:].copy()
+        m = len(data) // hop
+        energy = np.zeros((m, self.columns))
         for sig, w, acc in (
             (buf[:, 0] + buf[:, 1], self.w_m, self.sums_m),
             (buf[:, 0] - buf[:, 1], self.w_s, self.sums_s),
         ):
             if not sig.any():  # silence, or the side of a centred mono element: no energy
                 continue
-            frames = np.lib.stride_tricks.sliding_window_view(sig, n)[:: self.hop]
-            spec = np.fft.rfft(frames * (0.5 * self.window), axis=1)
-            v = spec.view(np.float64)
-            e = np.add.reduceat(v * v, self.starts, axis=1) @ w
-            energy += e[:, : self.columns]
-            acc += e[:, self.columns :].sum(axis=0)
+            view = np.lib.stride_tricks.sliding_window_view(sig, n)[::hop]
+            # In batches, through buffers kept between calls (fresh arrays this size would
+            # each be mapped and faulted in anew).
+            for j0 in range(0, m, self.CHUNK):
+                j1 = min(m, j0 + self.CHUNK)
+                r = j1 - j0
+                windowed = np.multiply(view[j0:j1], self.half_window, out=self.wbuf[:r])
+                spec = np.fft.rfft(windowed, axis=1, out=self.spec[:r])
+                v = spec.view(np.float64)
+                np.square(v, out=v)
+                e = np.add.reduceat(v, self.starts, axis=1, out=self.bands[:r]) @ w
+                energy[j0:j1] += e[:, : self.columns]
+                acc += e[:, self.columns :].sum(axis=0)
         self.out.append(energy)
 
     def finish(self) -> _Spectra:
