@@ -970,7 +970,7 @@ def _finish(
         threads=threads,
         meter=False,
         stems=True,
-        block_size=_render.MAX_BLOCK,
+        block_size=_render.STEMS_BLOCK * 4,
     )
     lengths, energies, peaks = _hop_energies(job, frames, fs)
     measured: list[tuple[float | None, float | None]] = []
