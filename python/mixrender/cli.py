@@ -545,8 +545,8 @@ def _print_translation(t: Any) -> None:
         line = f"previews matched to {t.target_lufs:.1f} LUFS"
         if t.reference_gain_db:
             line += (
-                f" ({t.reference_gain_db:+.1f} dB against the mix, so that no preview passes "
-                f"the true-peak ceiling: play the mix {t.reference_gain_db:+.1f} dB to compare)"
+                f" ({t.reference_gain_db:+.1f} dB against the mix, so that no preview peaks over "
+                f"the ceiling: play the mix {t.reference_gain_db:+.1f} dB to compare)"
             )
         out.print(line, highlight=False)
     if t.pan_law is not None:

@@ -5,13 +5,14 @@ fold and `eq` bands, `SYSTEMS`), so a preview is a render: a one-track mix of th
 with the system's chain as its master inserts and the matching gain as its master
 `gain_db`, rendered by the engine at the mix's bit depth, with a hash like any render.
 
-The mix is rendered once, with its stems (every direct input of the master, 32-bit float,
-in a temporary folder). Then, per system:
+The mix is rendered once, with its stems (every direct input of the master), whose
+spectra are taken block by block as they are made (`_Analyzer`). Then:
 
-* the loudness change: the integrated loudness (BS.1770) of the master through the chain
-  minus the master's, both from the engine's meter;
-* the preview, loudness-matched: every system's preview is brought to one target, the
-  mix's integrated loudness, lowered for all of them alike when a preview's true peak
+* one render measures the master through every chain (`_measure_mix`): the loudness
+  (BS.1770 gating of K-weighted hop energies) and the sample peak after each chain; the
+  loudness change is that loudness minus the mix's (the render's meter);
+* the previews, loudness-matched: every system's preview is brought to one target, the
+  mix's integrated loudness, lowered for all of them alike when a preview's sample peak
   would pass the mix's `true_peak_ceiling_db`; the mix itself then needs
   `reference_gain_db` to compare at the same loudness;
 * per stem, `relative_db = (L(stem on system) - L(mix on system)) - (L(stem) - L(mix))`,
