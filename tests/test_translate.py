@@ -270,6 +270,11 @@ def test_a_sub_bass_is_gone_on_the_phone_and_laptop_not_in_the_car(
     assert car_bass.flag is None and car_bass.relative_db is not None
     assert car_bass.relative_db > -6
     assert not any("Bass" in f for f in by["car"].flags)
+    # A mix's previews (24-bit, dithered, from the rendered master) are matched too.
+    assert result.target_lufs is not None
+    for s in result.systems:
+        measured = analyze_file(s.preview)["integrated_lufs"]
+        assert abs(measured - result.target_lufs) < 0.1, (s.name, measured, result.target_lufs)
 
 
 PAD_MIX = """

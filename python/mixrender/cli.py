@@ -537,7 +537,7 @@ def _print_translation(t: Any) -> None:
     from rich.table import Table
 
     def db(v: float | None, digits: int = 1) -> str:
-        return "n/a" if v is None else f"{v:+.{digits}f}"
+        return "n/a" if v is None else f"{round(v, digits) + 0.0:+.{digits}f}"  # no "-0.0"
 
     loud = "silent" if t.loudness_lufs is None else f"{t.loudness_lufs:.1f} LUFS"
     out.print(f"[bold]{t.source}[/]: {loud}, mono loss {db(t.mono_loss_db)} dB", highlight=False)
