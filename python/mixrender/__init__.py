@@ -32,6 +32,7 @@ from .plan import build_plan, plan_bytes
 from .render import Progress, RenderReport
 from .safepath import Confinement
 from .sources import InMemorySource, probe_irs, probe_sources
+from .translate import Translation, translate
 
 if TYPE_CHECKING:
     import numpy as np
@@ -213,9 +214,11 @@ __all__ = [
     "RenderReport",
     "RoutingError",
     "SourceError",
+    "Translation",
     "UnsupportedError",
     "__version__",
     "batch",
     "compare",
     "load",
+    "translate",
 ]

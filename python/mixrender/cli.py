@@ -655,6 +655,100 @@ def init(
         _say(out, f"  note: {note}")
 
 
+@app.command("translate")
+def translate_command(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="A mix file (.toml), or a rendered audio file.", exists=True, dir_okay=False
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            file_okay=False,
+            help="Folder of the previews (default: <name>.translate/ beside the mix or file).",
+        ),
+    ] = None,
+    systems: Annotated[
+        str | None,
+        typer.Option(
+            "--systems",
+            help="Comma-separated systems (default: all): mono, earbuds, earbuds_sealed, "
+            "phone, laptop, car, bt_speaker.",
+        ),
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object instead, for scripts.")
+    ] = False,
+) -> None:
+    """Loudness-matched previews of MIX on playback systems (DIR/<mix>.<system>.wav), with
+    what each system does to the loudness, the stems against the mix and mono."""
+    from .translate import translate as run_translate
+
+    try:
+        result = run_translate(
+            target,
+            out=output,
+            systems=systems.split(",") if systems is not None else None,
+        )
+    except ValueError as e:
+        raise typer.BadParameter(str(e)) from None
+    except MixError as e:
+        raise _fail(e) from None
+    if as_json:
+        print(result.to_json())
+        return
+    _print_translation(result)
+
+
+def _print_translation(t: Any) -> None:
+    from rich.table import Table
+
+    def db(v: float | None, digits: int = 1) -> str:
+        return "n/a" if v is None else f"{round(v, digits) + 0.0:+.{digits}f}"  # no "-0.0"
+
+    loud = "silent" if t.loudness_lufs is None else f"{t.loudness_lufs:.1f} LUFS"
+    out.print(f"[bold]{t.source}[/]: {loud}, mono loss {db(t.mono_loss_db)} dB", highlight=False)
+    if t.target_lufs is not None:
+        line = f"previews matched to {t.target_lufs:.1f} LUFS"
+        if t.reference_gain_db:
+            line += (
+                f" ({t.reference_gain_db:+.1f} dB against the mix, so that no preview peaks over "
+                f"the ceiling: play the mix {t.reference_gain_db:+.1f} dB to compare)"
+            )
+        out.print(line, highlight=False)
+    if t.pan_law is not None:
+        out.print(t.pan_law_effect, highlight=False, soft_wrap=True)
+    stems = [s.name for s in t.stems]
+    table = Table(box=None, pad_edge=False, show_edge=False)
+    for col in ("system", "change dB", "matching dB", "mono loss dB", *stems):
+        table.add_column(col, justify="left" if col == "system" else "right")
+    for s in t.systems:
+        cells = []
+        for st in s.stems:
+            cell = db(st.relative_db)
+            if st.gone:
+                cell = f"[red]{cell} gone[/]"
+            elif st.flag == "strong":
+                cell = f"[red]{cell}[/]"
+            elif st.flag == "warning":
+                cell = f"[yellow]{cell}[/]"
+            cells.append(cell)
+        table.add_row(
+            s.name, db(s.loudness_change_db), db(s.matching_gain_db), db(s.mono_loss_db), *cells
+        )
+    out.print(table, highlight=False)
+    if stems:
+        out.print("stems: change against the whole mix on each system, dB", highlight=False)
+    for flag in [*t.flags, *(f for s in t.systems for f in s.flags if not f.startswith("mono: "))]:
+        out.print(f"[yellow]flag:[/] {flag}", highlight=False, soft_wrap=True)
+    for s in t.systems:
+        out.print(f"  {s.preview}  sha256: {s.preview_sha256}", highlight=False, soft_wrap=True)
+
+
 def _version(value: bool) -> None:
     if value:
         _say(out, f"mixrender {__version__}")
