@@ -50,8 +50,9 @@ from .errors import MixError, MixFileError, RenderError
 from .files import read_regular
 from .locate import Locator
 from .lock import lock_path, read_lock, sha256_file, write_lock
+from .mix import load
 from .mixfile import MixFile, load_mixfile
-from .plan import build_plan, impulse_responses, plan_bytes
+from .plan import build_plan, plan_bytes
 from .render import (
     RenderReport,
     check_confined,
@@ -60,7 +61,7 @@ from .render import (
     render_inputs,
 )
 from .safepath import Confinement, check_outputs, remove_temporaries, temp_path, unlink_quietly
-from .sources import IrInfo, SourceInfo, probe_irs, probe_sources
+from .sources import IrInfo, SourceInfo, impulse_responses, probe_irs, probe_sources
 
 if TYPE_CHECKING:
     from multiprocessing.connection import Connection
@@ -421,8 +422,6 @@ def render_job(spec: _Spec) -> JobResult:
     pool nor Dask retries it. Anything else propagates, so that the job is retried. One engine
     thread: the batch's parallelism is its jobs.
     """
-    from . import load  # late: the package imports this module while it initialises
-
     out = Path(spec.output)
     _remove_temporaries(out)  # a previous attempt's, if its worker was lost
     start = time.perf_counter()
