@@ -49,7 +49,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from . import Mix
+    from .mix import Mix
 
     F64 = npt.NDArray[np.float64]
 
@@ -556,7 +556,7 @@ def measure_array(
 def measure(path: str | os.PathLike[str] | Mix, *, threads: int | None = None) -> Spectrum:
     """The figures of a loaded `Mix` or a mix file (.toml), rendered once, in memory, as
     float64 (the clipped, undithered master), or of an audio file."""
-    from . import Mix, load
+    from .mix import Mix, load
 
     if isinstance(path, Mix):
         mix = path

@@ -11,13 +11,12 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from . import schema
 from .errors import MixFileError, RenderError, UnsupportedError
 from .mixfile import Insert, Lane, MixFile, Strip, note_seconds
-from .sources import SourceInfo
+from .sources import SourceInfo, impulse_responses
 
 PLAN_VERSION = 1
 
@@ -245,19 +244,6 @@ class _Planner:
                 "seed": m.render.seed,
             },
         }
-
-
-def impulse_responses(mix: MixFile) -> list[Path]:
-    """The impulse-response files of every convolution insert, each once, in plan order
-    (tracks, buses, master; inserts in order): the engine receives them by index."""
-    found: list[Path] = []
-    chains = [s.inserts for s in (*mix.tracks, *mix.buses)] + [mix.master.inserts]
-    for inserts in chains:
-        for ins in inserts:
-            path = ins.params.get("ir_path") if ins.type == "convolution" else None
-            if path is not None and Path(path) not in found:
-                found.append(Path(path))
-    return found
 
 
 def loudness_at_input(mix: MixFile) -> bool:

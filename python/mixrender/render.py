@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import _engine
-from .errors import RenderError
+from .errors import RenderError, SourceError
 from .mixfile import MixFile
 from .plan import build_plan, loudness_at_input, plan_bytes
 from .safepath import (
@@ -34,6 +34,8 @@ from .sources import (
     InMemorySource,
     IrInfo,
     SourceInfo,
+    _ir_sites,
+    impulse_responses,
     open_readers,
     probe_irs,
     probe_sources,
@@ -462,8 +464,6 @@ def render_inputs(
 ) -> list[tuple[str, Path]]:
     """Every file a render of `mix` reads, as `(what, path)`: the mix, the sources (but
     those given in memory), the impulse responses."""
-    from .plan import impulse_responses  # late: plan imports sources
-
     found: list[tuple[str, Path]] = [("mix file", mix.path)]
     for track in mix.tracks:
         if track.source_path is not None and (track.source or "") not in (sources or {}):
@@ -482,9 +482,6 @@ def check_confined(
     whether it exists or not."""
     if confinement is None or not confinement.active:
         return
-    from .errors import SourceError
-    from .sources import _ir_sites
-
     for track in mix.tracks:
         if (track.source or "") in (sources or {}):
             continue

@@ -240,6 +240,19 @@ class IrInfo(SourceInfo):
         return SourceError(self.mix_path, self.line, self.where, self.written, reason)
 
 
+def impulse_responses(mix: MixFile) -> list[Path]:
+    """The impulse-response files of every convolution insert, each once, in plan order
+    (tracks, buses, master; inserts in order): the engine receives them by index."""
+    found: list[Path] = []
+    chains = [s.inserts for s in (*mix.tracks, *mix.buses)] + [mix.master.inserts]
+    for inserts in chains:
+        for ins in inserts:
+            path = ins.params.get("ir_path") if ins.type == "convolution" else None
+            if path is not None and Path(path) not in found:
+                found.append(Path(path))
+    return found
+
+
 def _ir_sites(mix: MixFile) -> dict[Path, tuple[str, int | None, str]]:
     """For each impulse-response file, the first insert naming it: `ir` as written, its line
     and display path."""
@@ -261,11 +274,9 @@ def _ir_sites(mix: MixFile) -> dict[Path, tuple[str, int | None, str]]:
 
 def probe_irs(mix: MixFile) -> list[IrInfo]:
     """Reads the header of every impulse response, in the order the engine receives them
-    (`plan.impulse_responses`). Raises SourceError naming the mix file, the insert's line and
+    (`impulse_responses`). Raises SourceError naming the mix file, the insert's line and
     path, the file and the reason: missing, unreadable, more than 2 channels, empty or longer
     than `MAX_IR_SECONDS`, cut short (see `integrity`)."""
-    from .plan import impulse_responses  # late: plan imports this module
-
     sites = _ir_sites(mix)
     infos: list[IrInfo] = []
     for path in impulse_responses(mix):

@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
 
-    from . import Mix
+    from .mix import Mix
     from .sources import InMemorySource
 
     FloatArray = npt.NDArray[np.float64]
@@ -692,7 +692,7 @@ def translate(
     mix also the per-stem ones. Raises MixError for a mix, source or render problem and
     ValueError for an unknown system name.
     """
-    from . import Mix, load
+    from .mix import Mix, load
 
     chosen = _pick(systems)
     threads = _render.default_threads() if threads is None else threads
