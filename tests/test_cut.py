@@ -274,6 +274,18 @@ def test_header_sample_rates_outside_8k_384k_are_refused(
             assert f"sample rate {rate} Hz is outside 8000..384000 Hz" in line, line
 
 
+def test_an_aiff_rate_past_any_float_is_refused_not_an_overflow(tmp_path: Path) -> None:
+    # The fuzzing harness's case: an 80-bit rate whose exponent no float holds (was an
+    # OverflowError with a traceback).
+    path = tmp_path / "s.aiff"
+    path.write_bytes(
+        bytes.fromhex(
+            "464f524d0000002e41494646434f4d4d000000120002000000000010500eac44000000000000"
+        )
+    )
+    assert "Hz is outside 8000..384000 Hz" in _probe(path)
+
+
 @pytest.mark.parametrize(
     ("fmt", "endian"), [("WAV", "BIG"), ("AIFF", "LITTLE"), ("CAF", "LITTLE"), ("AU", "LITTLE")]
 )
