@@ -899,6 +899,17 @@ def generate(
     for s in tracks + buses:
         if not s.get("automation", True):
             del s["automation"]
+    for node in tracks + buses:
+        kind = "bus" if node in buses else "track"
+        if kind == "track" and node.get("polarity"):
+            g.features.add("track_polarity")  # a bus's: below, after `bus_polarity`
+        if node.get("pan") in (-1.0, 1.0):
+            g.features.add("hard_pan")
+        if "width" in node:
+            g.features.add(f"{kind}_width")
+        for ins in node.get("insert", []):
+            if ins.get("polarity"):
+                g.features.add("insert_gain_polarity")
     if not bus_polarity:
         for b in buses:
             b.pop("polarity", None)
@@ -934,9 +945,11 @@ HEADROOM_DB = 20.0  # how far under its ceiling every limiter's input must stay
 
 
 def error_db(err: float, peak: float) -> float:
-    """`err` relative to `peak` (to full scale when the reference is silent), in dB."""
-    rel = err / (peak if peak > 0.0 else 1.0)
-    return 20.0 * math.log10(rel) if rel > 0.0 else -math.inf
+    """`err` relative to `peak`, in dB. A silent reference (every path off or muted) must be
+    matched by exact silence: any error is then +inf dB."""
+    if peak <= 0.0:
+        return math.inf if err > 0.0 else -math.inf
+    return 20.0 * math.log10(err / peak) if err > 0.0 else -math.inf
 
 
 @dataclass
