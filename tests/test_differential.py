@@ -23,7 +23,7 @@ from refmix import Array, Case, Outcome, Timing
 # generator (checked below); the reference master of each is not silent; none of them needs
 # more than the two faults in their names (`refmix.FAULTS`) to fail.
 BUS_POLARITY_SEEDS = [154, 234]
-MASTER_LATENCY_SEEDS = [0, 80]
+MASTER_LATENCY_SEEDS = [4, 80]
 BOTH_SEEDS = [135]
 PLAIN_SEEDS = [3, 5, 213]
 SEEDS = BUS_POLARITY_SEEDS + MASTER_LATENCY_SEEDS + BOTH_SEEDS + PLAIN_SEEDS
@@ -333,7 +333,9 @@ def test_a_mute_lane_silences_a_pre_inserts_send_on_its_frame(tmp_path: Path) ->
     strict=True, reason="engine: a VCA at -144 dB lets a member with a moving fader lane through"
 )
 def test_a_vca_at_minus_144_turns_off_a_member_whose_fader_moves(tmp_path: Path) -> None:
-    """'A fader, send or VCA at -144 dB is off (exactly 0) whatever else is added to it.'"""
+    """'A fader, send or VCA at -144 dB is off (exactly 0) whatever else is added to it.'
+    (The engine adds -144 dB instead wherever the VCA holds -144 dB, static or by its lane,
+    over a whole 4096-frame sub-block while the member's fader lane moves.)"""
     body = """
         [track.automation]
         gain_db = [[0.0, 3.0], [0.2, 2.0]]
