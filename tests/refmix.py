@@ -739,9 +739,9 @@ def generate(
     nothing else (the same draws are made, the rest of the mix is the same):
     `bus_polarity` every bus's `polarity = true`; `master_latency` every limiter on the
     master; `zero_delay` a delay of 0 frames (made 1 frame); `pre_inserts_mute` a mute lane
-    on a strip with a pre-inserts send and a limiter; `vca_off_ramp` a member's moving
-    `gain_db` lane under a VCA that is (or whose lane reaches) -144 dB. The case's features
-    name those present."""
+    on a strip with a pre-inserts send and a limiter; `vca_off_ramp` a VCA at -144 dB (static
+    or in its lane) over a member's moving `gain_db` lane (the VCA's -144 made -143). The
+    case's features name those present."""
     g = _Gen(seed)
     n_tracks = int(g.rng.integers(1, 7))
     n_buses = int(g.rng.integers(0, 4))
@@ -889,14 +889,19 @@ def generate(
         held = [vca["gain_db"]] if vca_lane is None else [p[1] for p in lane_points(vca_lane)]
         if OFF_DB not in held:
             continue
-        for s in tracks + buses:
-            lane = s.get("automation", {}).get("gain_db")
-            moving = lane is not None and len({p[1] for p in lane_points(lane)}) > 1
-            if s["name"] in vca["members"] and moving:
-                if not vca_off_ramp:
-                    del s["automation"]["gain_db"]
-                else:
-                    g.features.add("vca_off_ramp")
+        if not any(
+            s["name"] in vca["members"]
+            and len({p[1] for p in lane_points(s.get("automation", {}).get("gain_db", []))}) > 1
+            for s in tracks + buses
+        ):
+            continue
+        if vca_off_ramp:
+            g.features.add("vca_off_ramp")
+        elif vca_lane is None:
+            vca["gain_db"] = OFF_DB + 1.0
+        else:
+            for p in lane_points(vca_lane):
+                p[1] = OFF_DB + 1.0 if p[1] == OFF_DB else p[1]
     for s in tracks + buses:
         if not s.get("automation", True):
             del s["automation"]
