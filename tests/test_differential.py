@@ -329,9 +329,6 @@ def test_a_mute_lane_silences_a_pre_inserts_send_on_its_frame(tmp_path: Path) ->
     assert not out[4800:].any()
 
 
-@pytest.mark.xfail(
-    strict=True, reason="engine: a VCA at -144 dB lets a member with a moving fader lane through"
-)
 def test_a_vca_at_minus_144_turns_off_a_member_whose_fader_moves(tmp_path: Path) -> None:
     """'A fader, send or VCA at -144 dB is off (exactly 0) whatever else is added to it.'
     (The engine adds -144 dB instead wherever the VCA holds -144 dB, static or by its lane,
