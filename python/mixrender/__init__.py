@@ -30,6 +30,7 @@ from .lock import Verification, lock_path, lock_text, verify
 from .mixfile import MixFile, load_mixfile
 from .plan import build_plan, plan_bytes
 from .render import Progress, RenderReport
+from .report import Report, report
 from .safepath import Confinement
 from .sources import InMemorySource, probe_irs, probe_sources
 from .translate import Translation, translate
@@ -212,6 +213,7 @@ __all__ = [
     "MixFileError",
     "RenderError",
     "RenderReport",
+    "Report",
     "RoutingError",
     "SourceError",
     "Translation",
@@ -220,5 +222,6 @@ __all__ = [
     "batch",
     "compare",
     "load",
+    "report",
     "translate",
 ]
