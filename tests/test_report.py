@@ -54,18 +54,19 @@ def _bass(seconds: float) -> npt.NDArray[np.float64]:
     return 0.3 * np.sin(2 * np.pi * 55.0 * t)
 
 
-@pytest.fixture
-def made(write_mix: MixWriter, tmp_path: Path) -> tuple[Path, Path, mixrender.Report]:
-    mix = write_mix(
-        MIX,
-        bass__wav=(_bass(SECONDS), RATE, "PCM_24"),
-        pad__wav=(_pad(SECONDS, 0.5), RATE, "PCM_24"),
-    )
-    # A reference at another rate, 9 dB quieter than it would be, with a different balance.
+@pytest.fixture(scope="module")
+def made(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path, mixrender.Report]:
+    """One report for the module's tests (a render, a comparison, seven previews)."""
+    folder = tmp_path_factory.mktemp("report")
+    sf.write(folder / "bass.wav", _bass(SECONDS), RATE, subtype="PCM_24")
+    sf.write(folder / "pad.wav", _pad(SECONDS, 0.5), RATE, subtype="PCM_24")
+    mix = folder / "mix.toml"
+    mix.write_text(MIX.lstrip())
+    # A reference at another rate and level, with a different balance.
     rng = np.random.default_rng(7)
-    ref = tmp_path / "ref.wav"
+    ref = folder / "ref.wav"
     sf.write(ref, 0.05 * rng.standard_normal((round(3.0 * 44100), 2)), 44100, subtype="PCM_16")
-    out = tmp_path / "page"
+    out = folder / "page"
     return mix, out, mixrender.report(mix, out=out, references=[ref], translate=True)
 
 
@@ -200,6 +201,19 @@ def test_a_file_gets_a_page_and_the_cli_says_where(tmp_path: Path) -> None:
     audio, _ = sf.read(f)
     assert data["headline"]["clipped_samples"] == int(np.count_nonzero(np.abs(audio) >= 1.0)) > 0
     assert (tmp_path / "p" / "song.wav").read_bytes() == f.read_bytes()
+
+
+def test_a_rendered_file_reports_its_render_hash(
+    made: tuple[Path, Path, mixrender.Report], tmp_path: Path
+) -> None:
+    _, out, rep = made
+    # The mix's render (24 bit) as a file, and as FLAC: the samples' hash, not the file's.
+    flac = tmp_path / "mix.flac"
+    audio, rate = sf.read(out / "mix.wav", dtype="int32")
+    sf.write(flac, audio, rate, subtype="PCM_24")
+    for f in (out / "mix.wav", flac):
+        page = mixrender.report(f, out=tmp_path / f.suffix[1:])
+        assert page.headline["audio_sha256"] == rep.headline["audio_sha256"], f
 
 
 def test_a_missing_plotting_library_is_one_line(write_mix: MixWriter, tmp_path: Path) -> None:

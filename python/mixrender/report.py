@@ -590,12 +590,30 @@ def _read(path: Path) -> tuple[F64, int]:
     return np.asarray(data, dtype=np.float64), int(rate)
 
 
-def _file_sha256(path: Path) -> str:
+#: Subtypes whose samples hash as a render's output does (the format's audio hash).
+_HASHED_AS_RENDERS = {"PCM_16": "int16", "PCM_24": "int32", "FLOAT": "float32"}
+
+
+def _audio_sha256(path: Path) -> tuple[str, str]:
+    """`(hash, what it is)`: for 16- and 24-bit and float files, the format's audio hash (the
+    samples as a WAV's data chunk holds them, whatever the container), so that a rendered
+    file reports its render's hash; for other subtypes, the SHA-256 of the file's bytes."""
+    import soundfile as sf
+
+    from .writer import hash_block
+
     h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+    info = sf.info(os.fspath(path))
+    dtype = _HASHED_AS_RENDERS.get(info.subtype)
+    if dtype is None:
+        with open(path, "rb") as f:
+            for chunk in iter(lambda: f.read(1 << 20), b""):
+                h.update(chunk)
+        return h.hexdigest(), f"file sha256 ({info.subtype} samples)"
+    with sf.SoundFile(os.fspath(path)) as f:
+        for block in f.blocks(blocksize=1 << 16, dtype=dtype, always_2d=True):
+            hash_block(h, block)
+    return h.hexdigest(), "audio sha256 (the file's samples)"
 
 
 def _check_outputs(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
@@ -676,8 +694,7 @@ def report(
         if audio_file.resolve() != src.resolve():
             shutil.copyfile(src, audio_file)
         headline = {k: figures.get(k) for k in _HEADLINE_METERS}
-        headline["audio_sha256"] = _file_sha256(src)
-        headline["hash_kind"] = "file sha256"
+        headline["audio_sha256"], headline["hash_kind"] = _audio_sha256(src)
     audio, rate = _read(audio_file)
     if mix is None:
         # A file cannot tell what was clipped: its samples at full scale.
