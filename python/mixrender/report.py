@@ -190,7 +190,9 @@ def _matplotlib() -> None:
 # --- series -----------------------------------------------------------------------------------
 
 
-def waveform_overview(audio: F64, sample_rate: int, columns: int = WAVEFORM_COLUMNS) -> Any:
+def waveform_overview(
+    audio: npt.NDArray[np.floating[Any]], sample_rate: int, columns: int = WAVEFORM_COLUMNS
+) -> Any:
     """`(start times (s), min, max)`: per column of `columns` (fewer for a short signal)
     equal runs of frames, each channel's smallest and largest sample."""
     import numpy as np
@@ -203,7 +205,7 @@ def waveform_overview(audio: F64, sample_rate: int, columns: int = WAVEFORM_COLU
     return edges[:-1] / sample_rate, lo.astype(np.float64), hi.astype(np.float64)
 
 
-def loudness_series(audio: F64, sample_rate: int) -> tuple[F64, F64, F64]:
+def loudness_series(audio: npt.NDArray[np.floating[Any]], sample_rate: int) -> tuple[F64, F64, F64]:
     """`(hop end times (s), momentary LUFS, short-term LUFS)` at a 100 ms hop, for plotting:
     K-weighted hop energies from `translate`'s spectra, averaged over 4 and 30 hops. NaN
     before a window is full and where it is silent."""
@@ -237,7 +239,7 @@ def loudness_series(audio: F64, sample_rate: int) -> tuple[F64, F64, F64]:
 
 
 def stereo_series(
-    audio: F64, sample_rate: int, window_s: float = STEREO_WINDOW_S
+    audio: npt.NDArray[np.floating[Any]], sample_rate: int, window_s: float = STEREO_WINDOW_S
 ) -> tuple[F64, F64, F64]:
     """`(window centre times (s), correlation, width dB)` over whole windows of `window_s`
     (the last partial window included): correlation `2 E[LR] / (E[L^2] + E[R^2])` and width
@@ -574,8 +576,8 @@ def _translation_html(t: Translation) -> str:
 # --- the command ------------------------------------------------------------------------------
 
 
-def _read(path: Path) -> tuple[F64, int]:
-    import numpy as np
+def _read(path: Path) -> tuple[npt.NDArray[np.float32], int]:
+    """The whole file as float32 (which holds 16- and 24-bit samples exactly)."""
     import soundfile as sf
 
     from .files import c_stderr_silenced
@@ -587,7 +589,7 @@ def _read(path: Path) -> tuple[F64, int]:
         raise MixError(f"{path}: cannot be read as audio ({e})") from None
     if data.shape[1] > 2:
         raise MixError(f"{path}: has {data.shape[1]} channels; report takes mono or stereo")
-    return np.asarray(data, dtype=np.float64), int(rate)
+    return data, int(rate)
 
 
 #: Subtypes whose samples hash as a render's output does (the format's audio hash).
