@@ -247,16 +247,19 @@ def stereo_series(
     import numpy as np
 
     n = max(1, round(window_s * sample_rate))
-    if audio.shape[1] == 1:
-        audio = np.concatenate([audio, audio], axis=1)
-    starts = np.arange(0, max(len(audio), 1), n)
-    left = audio[:, 0].astype(np.float64)
-    right = audio[:, 1].astype(np.float64)
     if len(audio) == 0:
         return np.zeros(0), np.zeros(0), np.zeros(0)
-    ll = np.add.reduceat(left * left, starts)
-    rr = np.add.reduceat(right * right, starts)
-    lr = np.add.reduceat(left * right, starts)
+    starts = np.arange(0, len(audio), n)
+    sums = np.zeros((3, len(starts)))  # E[L^2], E[R^2], E[LR] per window
+    step = 16  # windows per chunk, in float64
+    for w0 in range(0, len(starts), step):
+        chunk = np.asarray(audio[w0 * n : (w0 + step) * n], dtype=np.float64)
+        left = chunk[:, 0]
+        right = chunk[:, -1]  # mono: the one channel twice
+        at = np.arange(0, len(chunk), n)
+        for row, prod in enumerate((left * left, right * right, left * right)):
+            sums[row, w0 : w0 + len(at)] = np.add.reduceat(prod, at)
+    ll, rr, lr = sums
     mm = (ll + rr + 2 * lr) / 4
     ss = (ll + rr - 2 * lr) / 4
     with np.errstate(divide="ignore", invalid="ignore"):
