@@ -302,10 +302,13 @@ def _chromium() -> str:
 
 
 def _browse(page: Path, *args: str) -> tuple[str, list[str]]:
-    """Chromium headless on `page`: (stdout, console messages it logged)."""
+    """Chromium headless on `page`: (stdout, console messages it logged). Each run has its
+    own profile, so that it never joins a Chromium already running with the default one."""
+    profile = page.parent.parent / f"profile-{page.stem}"
     run = subprocess.run(
         [
             _chromium(),
+            f"--user-data-dir={profile}",
             "--headless=new",
             "--disable-gpu",
             "--no-sandbox",
@@ -321,7 +324,7 @@ def _browse(page: Path, *args: str) -> tuple[str, list[str]]:
         timeout=120,
         check=False,
     )
-    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.returncode == 0, f"chromium exited {run.returncode}: {run.stderr[-2000:]}"
     console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
     return run.stdout, console
 

@@ -700,10 +700,6 @@ def report(
             shutil.copyfile(src, audio_file)
         headline = {k: figures.get(k) for k in _HEADLINE_METERS}
         headline["audio_sha256"], headline["hash_kind"] = _audio_sha256(src)
-    audio, rate = _read(audio_file)
-    if mix is None:
-        # A file cannot tell what was clipped: its samples at full scale.
-        headline["clipped_samples"] = int(np.count_nonzero(np.abs(audio) >= 1.0))
     tp, il = headline.get("true_peak_dbtp"), headline.get("integrated_lufs")
     headline["plr_db"] = None if tp is None or il is None else tp - il
 
@@ -726,6 +722,11 @@ def report(
 
         translation = run_translate(mix if mix is not None else src, out=folder, threads=threads)
 
+    # The master is read whole once the other steps (translate's render) are done.
+    audio, rate = _read(audio_file)
+    if mix is None:
+        # A file cannot tell what was clipped: its samples at full scale.
+        headline["clipped_samples"] = int(np.count_nonzero(np.abs(audio) >= 1.0))
     wt, wmin, wmax = waveform_overview(audio, rate)
     lt, mom, short = loudness_series(audio, rate)
     st, corr, width = stereo_series(audio, rate)
