@@ -374,3 +374,22 @@ def test_the_page_in_a_browser(made: tuple[Path, Path, mixrender.Report]) -> Non
     first = probe["plots"][0]
     y = round(first["y"])
     assert np.all(img[y - 5 : y - 1, round(first["x"]) : round(first["x"] + first["w"])] > 240)
+
+
+def test_a_bad_reference_is_one_line_before_anything_is_written(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    mix = write_mix(MIX, bass__wav=(_bass(1.0), RATE), pad__wav=(_pad(1.0, 0.0), RATE))
+    junk = tmp_path / "junk.wav"
+    junk.write_bytes(b"not audio")
+    six = tmp_path / "six.wav"
+    sf.write(six, np.zeros((4800, 6)), RATE)
+    for ref, words in ((junk, "cannot be read as audio"), (six, "has 6 channels")):
+        result = CliRunner().invoke(
+            app, ["report", str(mix), "-o", str(tmp_path / "p"), "--reference", str(ref)]
+        )
+        assert result.exit_code == 1
+        lines = result.output.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith(f"error: {ref}: {words}"), lines
+        assert not (tmp_path / "p").exists()
+        assert not (tmp_path / "mix.lock").exists()

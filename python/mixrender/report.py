@@ -595,6 +595,24 @@ def _read(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     return data, int(rate)
 
 
+def _probe(path: Path) -> None:
+    """MixError unless `path` is a regular file of mono or stereo audio."""
+    import soundfile as sf
+
+    from .files import c_stderr_silenced, not_regular
+
+    reason = not_regular(path)
+    if reason is not None:
+        raise MixError(f"{path}: {reason}")
+    try:
+        with c_stderr_silenced():
+            info = sf.info(os.fspath(path))
+    except (sf.LibsndfileError, RuntimeError, OSError) as e:
+        raise MixError(f"{path}: cannot be read as audio ({e})") from None
+    if info.channels > 2:
+        raise MixError(f"{path}: has {info.channels} channels; report takes mono or stereo")
+
+
 #: Subtypes whose samples hash as a render's output does (the format's audio hash).
 _HASHED_AS_RENDERS = {"PCM_16": "int16", "PCM_24": "int32", "FLOAT": "float32"}
 
@@ -669,6 +687,8 @@ def report(
     audio_file = folder / (f"{name}.wav" if mix is not None else f"{name}{src.suffix.lower()}")
     fixed = [folder / "index.html", folder / "report.json", *(folder / n for _, n, _, _ in PLOTS)]
     _check_outputs([*fixed, *matched, audio_file], inputs)
+    for p in refs if mix is not None else [src, *refs]:
+        _probe(p)  # before the render: an unreadable file fails at once
     folder.mkdir(parents=True, exist_ok=True)
     notes: list[str] = []
 
