@@ -21,6 +21,7 @@ from .errors import (
 )
 from .mix import Mix, load
 from .render import RenderReport
+from .report import Report, report
 from .translate import Translation, translate
 
 __all__ = [
@@ -31,6 +32,7 @@ __all__ = [
     "MixFileError",
     "RenderError",
     "RenderReport",
+    "Report",
     "RoutingError",
     "SourceError",
     "Translation",
@@ -39,5 +41,6 @@ __all__ = [
     "batch",
     "compare",
     "load",
+    "report",
     "translate",
 ]

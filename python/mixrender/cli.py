@@ -749,6 +749,60 @@ def _print_translation(t: Any) -> None:
         out.print(f"  {s.preview}  sha256: {s.preview_sha256}", highlight=False, soft_wrap=True)
 
 
+@app.command("report")
+def report_command(
+    target: Annotated[
+        Path,
+        typer.Argument(
+            help="A mix file (.toml: rendered once into DIR), or a rendered audio file.",
+            exists=True,
+            dir_okay=False,
+        ),
+    ],
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o",
+            "--output",
+            file_okay=False,
+            help="Folder of the page (default: <name>.report/ beside the mix or file).",
+        ),
+    ] = None,
+    references: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--reference",
+            help="A reference track, loudness-matched into DIR; repeat for several.",
+            exists=True,
+            dir_okay=False,
+            show_default=False,
+        ),
+    ] = None,
+    with_translation: Annotated[
+        bool,
+        typer.Option("--translate", help="Add the translation table and previews."),
+    ] = False,
+) -> None:
+    """One offline page, DIR/index.html (and DIR/report.json): headline figures, waveform,
+    loudness over time, spectrum, stereo, gain staging, translation, players."""
+    from .report import report as run_report
+
+    try:
+        result = run_report(
+            target, out=output, references=references or [], translate=with_translation
+        )
+    except _ERRORS as e:
+        raise _fail(e) from None
+    h = result.headline
+    loud = h.get("integrated_lufs")
+    tp = h.get("true_peak_dbtp")
+    _say(
+        out,
+        f"{result.index_html}: {'silent' if loud is None else f'{loud:.1f} LUFS'}, true peak "
+        f"{'n/a' if tp is None else f'{tp:.2f} dBTP'}",
+    )
+
+
 def _version(value: bool) -> None:
     if value:
         _say(out, f"mixrender {__version__}")
