@@ -14,22 +14,13 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from . import schema
+from . import _engine, schema
 from .errors import MixFileError, RenderError, UnsupportedError
 from .mixfile import Insert, Lane, MixFile, Strip, note_seconds
 from .sources import SourceInfo
 
-PLAN_VERSION = 1
-
-#: Insert types whose processing has landed in the engine.
-SUPPORTED_INSERTS = frozenset(
-    {"gain", "width", "eq", "compressor", "gate", "limiter", "deesser", "saturation"}
-    | {"convolution"}
-    | {"delay", "reverb"}
-)
-
-#: Keys that fix an insert's latency or structure: plain values in the plan, never lanes.
-FIXED_KEYS = frozenset({"oversample", "lookahead_ms", "slope_db_oct"})
+PLAN_VERSION: int = _engine.PLAN_VERSION
+"""The plan layout the engine reads (the engine's own constant)."""
 
 Json = dict[str, Any]
 
@@ -69,17 +60,9 @@ class _Planner:
         return _lane(value, None if self.rough else auto.get(target), self.sr, **kw)
 
     def insert(self, owner: str, auto: Mapping[str, Lane], ins: Insert) -> Json:
-        """An insert as the engine reads it: numeric keys as lanes, the rest as they are."""
+        """An insert as the engine reads it: automatable numeric keys as lanes, the rest as
+        they are (the declaration in `schema` decides; the loader refused lanes on others)."""
         where = f'{owner} > insert "{ins.name}"'
-        if ins.type not in SUPPORTED_INSERTS:
-            raise UnsupportedError(
-                self.mix.path,
-                ins.line,
-                where,
-                f'insert type "{ins.type}" is not supported yet by this mixrender '
-                f"(supported now: {', '.join(sorted(SUPPORTED_INSERTS))}); "
-                "remove it, or render with --rough, which bypasses every insert",
-            )
         if ins.params.get("mono_below_hz") is not None:
             raise UnsupportedError(
                 self.mix.path,
@@ -87,15 +70,6 @@ class _Planner:
                 f"{where} > mono_below_hz",
                 "mono_below_hz is not supported yet; remove the key",
             )
-        for target, written in auto.items():
-            fixed = target.removeprefix(f"{ins.name}.")
-            if fixed != target and fixed in FIXED_KEYS:
-                raise UnsupportedError(
-                    self.mix.path,
-                    written.line,
-                    f"{where} > {fixed}",
-                    f"{fixed} cannot be automated: it sets the insert's latency or structure",
-                )
         out: Json = {"type": ins.type, "name": ins.name, "bypass": ins.bypass}
         params = dict(ins.params)
         if params.get("time") is not None:  # a note value: its length at the session's tempo
@@ -113,8 +87,8 @@ class _Planner:
                 out[name] = [self.band(auto, f"{prefix}.{i}", b) for i, b in enumerate(bands, 1)]
             elif name == "sidechain":
                 out[name] = None if value is None else self.index[value]
-            elif name in FIXED_KEYS or key.kind not in ("float", "int") or value is None:
-                out[name] = value
+            elif not key.automatable or key.kind not in ("float", "int") or value is None:
+                out[name] = value  # a plain value: the engine never moves it while rendering
             else:
                 out[name] = self.lane(auto, f"{ins.name}.{name}", float(value))
         return out

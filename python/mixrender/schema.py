@@ -69,6 +69,8 @@ class Table:
     name: str
     doc: str
     keys: tuple[Key, ...]
+    group: str = ""
+    """For insert types, the family it belongs to ("dynamics", "tone", ...)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -158,8 +160,16 @@ def _freq(name: str, doc: str, default: float | None, **kw: Any) -> Key:
     return _f(name, doc, default, 1.0, max_fs=0.49, **kw)
 
 
-def _ms(name: str, doc: str, default: float, hi: float = 10000.0, lo: float = 0.0) -> Key:
-    return _f(name, doc, default, lo, hi)
+def _ms(
+    name: str,
+    doc: str,
+    default: float,
+    hi: float = 10000.0,
+    lo: float = 0.0,
+    *,
+    automatable: bool = True,
+) -> Key:
+    return _f(name, doc, default, lo, hi, automatable=automatable)
 
 
 def _bool(name: str, doc: str, default: bool) -> Key:
@@ -229,9 +239,9 @@ INSERT_COMMON: Final = (
 """Keys every insert takes; they are not part of an insert's params."""
 
 
-def _insert(name: str, doc: str, *keys: Key) -> Table:
+def _insert(name: str, group: str, doc: str, *keys: Key) -> Table:
     kind = Key("type", "enum", "the insert type", required=True, choices=(name,))
-    return Table(name, doc, (kind, *INSERT_COMMON[1:], *keys))
+    return Table(name, doc, (kind, *INSERT_COMMON[1:], *keys), group=group)
 
 
 _SIDECHAIN = Key(
@@ -283,12 +293,14 @@ INSERT_TYPES: Final = {
     for table in (
         _insert(
             "gain",
+            "level",
             "a plain gain and polarity switch",
             _gain("gain_db", "the gain", 0.0, 48.0),
             _bool("polarity", "true inverts", False),
         ),
         _insert(
             "eq",
+            "tone",
             "a parametric EQ (RBJ Audio EQ Cookbook)",
             Key(
                 "bands",
@@ -300,6 +312,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "compressor",
+            "dynamics",
             "a feed-forward compressor (Giannoulis, Massberg and Reiss, 2012)",
             _f("threshold_db", "where compression starts", -20.0, OFF_DB, 0.0),
             _f("ratio", "input dB over output dB above the threshold", 4.0, 1.0),
@@ -316,6 +329,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "gate",
+            "dynamics",
             "a noise gate",
             _f("threshold_db", "below this the gate closes", -50.0, OFF_DB, 0.0),
             _f("range_db", "attenuation when closed", -80.0, OFF_DB, 0.0),
@@ -326,14 +340,22 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "limiter",
+            "dynamics",
             "a lookahead peak limiter",
             _f("ceiling_db", "the output ceiling", -1.0, -60.0, 0.0),
             _ms("release_ms", "release time constant", 50.0),
-            _ms("lookahead_ms", "lookahead (reported as latency)", 5.0, hi=100.0),
+            _ms(
+                "lookahead_ms",
+                "lookahead (reported as latency; fixed for the render)",
+                5.0,
+                hi=100.0,
+                automatable=False,
+            ),
             _bool("true_peak", "limit the true (inter-sample) peak", False),
         ),
         _insert(
             "deesser",
+            "dynamics",
             "a de-esser",
             _freq("freq_hz", "detector high-pass and split frequency", 6500.0),
             _f("threshold_db", "where reduction starts", -30.0, OFF_DB, 0.0),
@@ -342,22 +364,23 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "saturation",
+            "colour",
             "a waveshaper",
             _f("drive_db", "gain into the shaper", 6.0, -48.0, 48.0),
             _enum("shape", "the curve", ("tanh", "soft"), "tanh"),
             Key(
                 "oversample",
                 "int",
-                "oversampling factor",
+                "oversampling factor (sets the latency; fixed for the render)",
                 default=8,
                 choices=OVERSAMPLE,
-                automatable=True,
             ),
             _f("output_db", "gain after the shaper", 0.0, -48.0, 48.0),
             _MIX,
         ),
         _insert(
             "delay",
+            "space",
             "a feedback delay; give time_ms or time",
             _f("time_ms", "the delay time in milliseconds", None, 0.0, 10000.0),
             Key(
@@ -374,6 +397,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "reverb",
+            "space",
             "an algorithmic reverb",
             _f("decay_s", "decay time", 1.8, 0.01, 60.0),
             _ms("predelay_ms", "time before the reverb starts", 0.0, hi=1000.0),
@@ -384,6 +408,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "convolution",
+            "space",
             "a convolution reverb with an impulse response file",
             Key(
                 "ir",
@@ -397,6 +422,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "width",
+            "stereo",
             "stereo width (mid/side)",
             _f("width", "0 = mono, 1 = as is, up to 2", 1.0, 0.0, 2.0),
             _freq("mono_below_hz", "make everything below this mono; default off", None),
