@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from . import _engine, schema
-from .errors import MixFileError, RenderError, UnsupportedError
+from .errors import MixFileError, RenderError
 from .mixfile import Insert, Lane, MixFile, Strip, note_seconds
 from .sources import SourceInfo
 
@@ -62,14 +62,6 @@ class _Planner:
     def insert(self, owner: str, auto: Mapping[str, Lane], ins: Insert) -> Json:
         """An insert as the engine reads it: automatable numeric keys as lanes, the rest as
         they are (the declaration in `schema` decides; the loader refused lanes on others)."""
-        where = f'{owner} > insert "{ins.name}"'
-        if ins.params.get("mono_below_hz") is not None:
-            raise UnsupportedError(
-                self.mix.path,
-                ins.line,
-                f"{where} > mono_below_hz",
-                "mono_below_hz is not supported yet; remove the key",
-            )
         out: Json = {"type": ins.type, "name": ins.name, "bypass": ins.bypass}
         params = dict(ins.params)
         if params.get("time") is not None:  # a note value: its length at the session's tempo
@@ -254,8 +246,7 @@ def build_plan(
     loudness normalisation's gain (found by metering passes) on the master: at its input
     when `loudness_at_input`, else after its gain.
 
-    Raises UnsupportedError for parts of the format whose processing has not landed
-    (a rough render bypasses inserts, so it does not need them).
+    Every insert type the format declares is rendered; a rough render bypasses inserts.
     """
     plan = _Planner(mix, infos, rough).plan()
     plan["master"]["loudness_gain_db"] = float(loudness_gain_db)
