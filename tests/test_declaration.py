@@ -69,6 +69,9 @@ def typical(key: schema.Key) -> float:
     if key.choices:
         value = key.choices[0]
         return value
+    if key.kind == "int" and key.min is not None:
+        value = key.min
+        return value
     return 100.0 if key.max_fs is not None else float(key.min or 0.0)
 
 
@@ -176,9 +179,10 @@ def with_value(
 def test_every_insert_with_every_key_and_every_lane_is_accepted_by_all_three(
     ir: Path, tmp_path: Path
 ) -> None:
-    assert set(schema.INSERT_TYPES) == {
-        t.split('"')[1] for t in re.findall(r'^        name: "[a-z_]+",$', _table_text(), re.M)
-    } - set(schema.BAND_TYPES)
+    inserts = _table_text().split("pub static BANDS")[0]
+    assert set(schema.INSERT_TYPES) == set(
+        re.findall(r'^        name: "([a-z_]+)",$', inserts, re.M)
+    )
     for kind, table in schema.INSERT_TYPES.items():
         case = base(kind, ir)
         for key in numeric(table):
@@ -240,13 +244,14 @@ def values(key: schema.Key) -> Iterator[tuple[float, bool]]:
             yield choice, True
         yield max(key.choices) + 1, False
         return
+    step = 1 if key.kind == "int" else None
     if key.min is not None:
-        yield float(key.min), True
-        yield float(key.min) - outside(key.min), False
+        yield key.min, True
+        yield key.min - (step or outside(key.min)), False
     hi = top(key)
     if hi is not None:
-        yield float(hi), True
-        yield float(hi) + outside(hi), False
+        yield hi, True
+        yield hi + (step or outside(hi)), False
 
 
 def outside(bound: float) -> float:
@@ -288,3 +293,91 @@ def _key_of(kind: str, path: tuple[object, ...]) -> schema.Key:
     found = schema.INSERT_TYPES[kind].key(str(path[-1]))
     assert found is not None
     return found
+
+
+# The keys of the other tables that reach the engine: where each sits in a mix and in the plan.
+OTHER_KEYS: dict[tuple[str, str], tuple[object, ...]] = {
+    ("bus", "gain_db"): ("strips", 1, "gain_db"),
+    ("bus", "trim_db"): ("strips", 1, "trim_db"),
+    ("bus", "pan"): ("strips", 1, "pan"),
+    ("bus", "width"): ("strips", 1, "width"),
+    ("send", "level_db"): ("strips", 0, "sends", 0, "level_db"),
+    ("send", "pan"): ("strips", 0, "sends", 0, "pan"),
+    ("master", "gain_db"): ("master", "gain_db"),
+    ("vca", "gain_db"): ("vcas", 0, "gain_db"),
+    ("session", "sample_rate"): ("sample_rate",),
+    ("render", "bit_depth"): ("output", "bit_depth"),
+}
+
+TABLES = {
+    t.name: t
+    for t in (
+        schema.BUS,
+        schema.SEND,
+        schema.MASTER_TABLE,
+        schema.VCA,
+        schema.SESSION,
+        schema.RENDER,
+    )
+}
+
+
+def other_mix(table: str, key: str, value: float) -> str:
+    """A mix with two buses (A sends to B), a VCA on B, and `key` of `table` set to `value`."""
+    rate = value if (table, key) == ("session", "sample_rate") else RATE
+    send: dict[str, object] = {"to": "B", "level_db": 0.0, "pan": 0.0}
+    bus: dict[str, object] = {"name": "B"}
+    vca: dict[str, object] = {"name": "V", "members": ["B"], "gain_db": 0.0}
+    master: dict[str, object] = {}
+    render: dict[str, object] = {"bit_depth": 24}
+    tables = {"send": send, "bus": bus, "vca": vca, "master": master, "render": render}
+    tables.get(table, {})[key] = value
+    lines = [
+        f'format = "{schema.FORMAT}"',
+        f"[session]\nsample_rate = {toml_value(rate)}\nend = {END_S}",
+        "[render]",
+        *(f"{k} = {toml_value(v)}" for k, v in render.items()),
+        "[master]",
+        *(f"{k} = {toml_value(v)}" for k, v in master.items()),
+        '[[bus]]\nname = "A"\noutput = "B"',
+        f"sends = [{toml_value(send)}]",
+        "[[bus]]",
+        *(f"{k} = {toml_value(v)}" for k, v in bus.items()),
+        "[[vca]]",
+        *(f"{k} = {toml_value(v)}" for k, v in vca.items()),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def test_the_other_tables_bounds_are_the_same_for_the_loader_the_json_schema_and_the_engine(
+    tmp_path: Path,
+) -> None:
+    jsonschema = pytest.importorskip("jsonschema")
+    validator = jsonschema.Draft202012Validator(schema.json_schema())
+    count = 0
+    for (table, name), path in OTHER_KEYS.items():
+        key = TABLES[table].key(name)
+        assert key is not None and key.kind in ("float", "int"), (table, name)
+        for value, valid in values(key):
+            count += 1
+            text = other_mix(table, name, value)
+            label = f"{table}.{name} = {value}"
+            try:
+                mix: MixFile | None = parse_mixfile(text, tmp_path / "mix.toml")
+            except MixFileError:
+                mix = None
+            assert (mix is not None) == valid, f"the loader on {label}"
+            assert validator.is_valid(tomllib.loads(text)) == valid, f"the JSON Schema on {label}"
+            # The engine: a valid plan with the value put in.
+            ok = parse_mixfile(other_mix(table, name, typical(key)), tmp_path / "mix.toml")
+            plan: Any = build_plan(ok, [])
+            node = plan
+            for part in path[:-1]:
+                node = node[part]
+            old = node.get(path[-1])
+            if isinstance(old, dict) or key.automatable:
+                node[path[-1]] = {"points": [[0, value, "linear", 0.0]]}
+            else:
+                node[path[-1]] = value
+            assert engine_accepts(plan) == valid, f"the engine on {label}"
+    assert count >= 30

@@ -600,3 +600,203 @@ pub static BANDS: &[TableSpec] = &[
         ],
     },
 ];
+
+/// The numeric keys of the other tables: strips, sends, the master, VCAs, the session
+/// and the render settings.
+pub static TABLES: &[TableSpec] = &[
+    TableSpec {
+        name: "track",
+        params: &[
+            ParamSpec {
+                name: "clip_gain_db",
+                min: -96.0,
+                max: 48.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: false,
+            },
+            ParamSpec {
+                name: "gain_db",
+                min: -144.0,
+                max: 24.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+            ParamSpec {
+                name: "trim_db",
+                min: -48.0,
+                max: 24.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+            ParamSpec {
+                name: "pan",
+                min: -1.0,
+                max: 1.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+            ParamSpec {
+                name: "width",
+                min: 0.0,
+                max: 2.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+        ],
+    },
+    TableSpec {
+        name: "bus",
+        params: &[
+            ParamSpec {
+                name: "gain_db",
+                min: -144.0,
+                max: 24.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+            ParamSpec {
+                name: "trim_db",
+                min: -48.0,
+                max: 24.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+            ParamSpec {
+                name: "pan",
+                min: -1.0,
+                max: 1.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+            ParamSpec {
+                name: "width",
+                min: 0.0,
+                max: 2.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+        ],
+    },
+    TableSpec {
+        name: "send",
+        params: &[
+            ParamSpec {
+                name: "level_db",
+                min: -144.0,
+                max: 24.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+            ParamSpec {
+                name: "pan",
+                min: -1.0,
+                max: 1.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+        ],
+    },
+    TableSpec {
+        name: "master",
+        params: &[
+            ParamSpec {
+                name: "gain_db",
+                min: -144.0,
+                max: 24.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+        ],
+    },
+    TableSpec {
+        name: "vca",
+        params: &[
+            ParamSpec {
+                name: "gain_db",
+                min: -144.0,
+                max: 24.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: true,
+            },
+        ],
+    },
+    TableSpec {
+        name: "session",
+        params: &[
+            ParamSpec {
+                name: "sample_rate",
+                min: 8000.0,
+                max: 384000.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: false,
+            },
+            ParamSpec {
+                name: "tempo_bpm",
+                min: 1.0,
+                max: 999.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: false,
+            },
+            ParamSpec {
+                name: "tail_s",
+                min: 0.0,
+                max: 3600.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: false,
+            },
+        ],
+    },
+    TableSpec {
+        name: "render",
+        params: &[
+            ParamSpec {
+                name: "bit_depth",
+                min: f64::NEG_INFINITY,
+                max: f64::INFINITY,
+                max_fs: f64::INFINITY,
+                choices: &[16.0, 24.0, 32.0],
+                automatable: false,
+            },
+            ParamSpec {
+                name: "seed",
+                min: 0.0,
+                max: 9.223372036854776e+18,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: false,
+            },
+            ParamSpec {
+                name: "loudness_lufs",
+                min: -70.0,
+                max: 0.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: false,
+            },
+            ParamSpec {
+                name: "true_peak_ceiling_db",
+                min: -20.0,
+                max: 0.0,
+                max_fs: f64::INFINITY,
+                choices: &[],
+                automatable: false,
+            },
+        ],
+    },
+];

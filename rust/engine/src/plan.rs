@@ -365,7 +365,7 @@ pub struct ReverbParams {
 #[path = "params_gen.rs"]
 mod params_gen;
 
-pub use params_gen::{BANDS, INSERTS};
+pub use params_gen::{BANDS, INSERTS, TABLES};
 
 /// One numeric key of an insert or band type, as `python/mixrender/schema.py` declares it
 /// (the engine's copy is generated from there into `params_gen.rs`).
@@ -388,6 +388,14 @@ pub struct ParamSpec {
 pub struct TableSpec {
     pub name: &'static str,
     pub params: &'static [ParamSpec],
+}
+
+/// The declaration of `key` in the table `table` of [`TABLES`].
+fn declared(table: &str, key: &str) -> Option<&'static ParamSpec> {
+    TableSpec::find(TABLES, table)?
+        .params
+        .iter()
+        .find(|p| p.name == key)
 }
 
 impl TableSpec {
@@ -740,21 +748,29 @@ impl Plan {
                 self.version
             ));
         }
-        if !(8000..=384_000).contains(&self.sample_rate) {
-            return bad(format!("sample rate {} out of range", self.sample_rate));
-        }
-        if ![16, 24, 32].contains(&self.output.bit_depth) {
-            return bad(format!(
-                "bit depth {} is not 16, 24 or 32",
-                self.output.bit_depth
-            ));
+        let fs = Some(f64::from(self.sample_rate));
+        let checked = |table: &str, key: &str, param: Param<'_>| match declared(table, key) {
+            Some(spec) => check_param(spec, param, fs),
+            None => Err(format!("{table}.{key} is not declared")),
+        };
+        let value = |v: u32| Param::Value(f64::from(v));
+        if let Err(reason) = checked("session", "sample_rate", value(self.sample_rate))
+            .and_then(|()| checked("render", "bit_depth", value(self.output.bit_depth)))
+        {
+            return bad(reason);
         }
         if !self.master.loudness_gain_db.is_finite() {
             return bad("master loudness gain not finite".into());
         }
         let n = self.strips.len();
         let mut lanes: Vec<(&str, &Lane)> = vec![("master gain_db", &self.master.gain_db)];
+        if let Err(reason) = checked("master", "gain_db", (&self.master.gain_db).into()) {
+            return bad(format!("master: {reason}"));
+        }
         for vca in &self.vcas {
+            if let Err(reason) = checked("vca", "gain_db", (&vca.gain_db).into()) {
+                return bad(format!("{}: {reason}", vca.name));
+            }
             lanes.push((&vca.name, &vca.gain_db));
         }
         let inserts = self
@@ -788,9 +804,32 @@ impl Plan {
             if s.vcas.iter().any(|&v| v >= self.vcas.len()) {
                 return bad(format!("{}: VCA index out of range", s.name));
             }
+            let keys = [
+                ("gain_db", Param::Lane(&s.gain_db)),
+                ("trim_db", Param::Lane(&s.trim_db)),
+                ("pan", Param::Lane(&s.pan)),
+                ("width", Param::Lane(&s.width)),
+            ];
+            let table = if s.source.is_some() { "track" } else { "bus" };
+            for (key, param) in keys {
+                if let Err(reason) = checked(table, key, param) {
+                    return bad(format!("{}: {reason}", s.name));
+                }
+            }
+            if s.source.is_some() {
+                if let Err(reason) = checked("track", "clip_gain_db", Param::Value(s.clip_gain_db))
+                {
+                    return bad(format!("{}: {reason}", s.name));
+                }
+            }
             for send in &s.sends {
                 if send.to >= n || self.strips[send.to].source.is_some() {
                     return bad(format!("{}: send to {} is not a bus", s.name, send.to));
+                }
+                for (key, lane) in [("level_db", &send.level_db), ("pan", &send.pan)] {
+                    if let Err(reason) = checked("send", key, lane.into()) {
+                        return bad(format!("{}: send to {}: {reason}", s.name, send.to));
+                    }
                 }
                 lanes.push((&s.name, &send.level_db));
                 lanes.push((&s.name, &send.pan));
