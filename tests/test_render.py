@@ -347,6 +347,23 @@ def test_mono_below_hz_folds_the_low_side_to_mono_and_keeps_the_mid(
     assert np.allclose((out[:, 0] + out[:, 1]) / 2, mid, rtol=0, atol=1e-15)
 
 
+def test_tilt_gives_its_slope_in_db_per_octave_from_the_pivot(write_mix: MixWriter) -> None:
+    # Sines two octaves below and three above the pivot through +2.5 dB/oct: -5 and +7.5 dB,
+    # within the design's 0.5 dB.
+    rate = 48000
+    t = np.arange(rate) / rate
+    for f, want in ((250.0, -5.0), (8000.0, 7.5)):
+        src = 0.1 * np.sin(2 * np.pi * f * t)
+        text = head("0dB") + (
+            '[[track]]\nname = "T"\nsource = "s.wav"\n'
+            '  [[track.insert]]\n  type = "tilt"\n  gain_db = 2.5\n  freq_hz = 1000.0\n'
+        )
+        out = mixrender.load(write_mix(text, s__wav=(src, rate, "DOUBLE"))).render(dtype="float64")
+        steady = slice(rate // 2, rate)
+        got = 10 * np.log10(np.mean(out[steady, 0] ** 2) / np.mean(src[steady] ** 2))
+        assert got == pytest.approx(want, abs=0.5), (f, got)
+
+
 def test_rough_render_keeps_faders_and_bypasses_inserts_sends_and_automation(
     write_mix: MixWriter,
 ) -> None:
