@@ -26,7 +26,6 @@ import numpy as np
 import soundfile as sf
 
 from mixrender import schema
-from mixrender.plan import FIXED_KEYS
 
 T = TypeVar("T")
 
@@ -225,9 +224,9 @@ def _in_range(d: Draw, key: schema.Key, ctx: Ctx) -> Any:
 
 _PARAM_SKIP = {"type", "name", "bypass", "bands", "sidechain", "ir", "time", "time_ms"}
 
-NOT_YET: frozenset[str] = frozenset({"trim_db", "mono_below_hz"})
+NOT_YET: frozenset[str] = frozenset()
 """Keys of the spec's additions that this mixrender refuses today (unknown key, or "not
-supported yet"): valid mixes leave them out unless `SPEC_ADDITIONS` is set."""
+supported yet"): valid mixes leave them out unless `SPEC_ADDITIONS` is set. None now."""
 SPEC_ADDITIONS = False
 
 
@@ -309,8 +308,7 @@ def _lanes(
             ("width", 0.0, 2.0, False),
             ("mute", 0.0, 1.0, True),
         ]
-        if SPEC_ADDITIONS:
-            targets.append(("trim_db", -48.0, 24.0, False))
+        targets.append(("trim_db", -48.0, 24.0, False))
         for send in strip.get("sends", []):
             targets.append((f"sends.{send['to']}.level_db", -144.0, 24.0, False))
             targets.append((f"sends.{send['to']}.pan", -1.0, 1.0, False))
@@ -318,8 +316,6 @@ def _lanes(
         table = schema.INSERT_TYPES[ins["type"]]
         for key in table.keys:
             if key.name in NOT_YET and not SPEC_ADDITIONS:
-                continue
-            if key.name in FIXED_KEYS:  # latency or structure: refused as lane targets
                 continue
             if key.automatable and key.kind == "float" and key.name not in ("time_ms",):
                 hi = key.max if key.max is not None else (key.min or 0.0) + 20.0
@@ -372,7 +368,7 @@ def _strip(
     for key, lo, hi in (("gain_db", -144.0, 24.0), ("pan", -1.0, 1.0), ("width", 0.0, 2.0)):
         if d.chance(0.5):
             s[key] = round(d.real(lo, hi), 3)
-    if SPEC_ADDITIONS and d.chance(0.3):
+    if d.chance(0.3):
         s["trim_db"] = round(d.real(-48.0, 24.0), 2)
     for key in ("polarity", "mute", "solo"):
         if d.chance(0.15):

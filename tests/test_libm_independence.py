@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -165,6 +166,7 @@ output = "Group"
   name = "wide"
   type = "width"
   width = 1.6
+  mono_below_hz = 150.0
   [track.automation]
   width = [[0.0, 0.5], [1.2, 1.8]]
   "wide.width" = [[0.0, 1.0], [1.0, 0.3]]
@@ -219,12 +221,17 @@ gain_db = -0.5
   type = "eq"
   bands = [{{ type = "highshelf", freq_hz = 10000.0, gain_db = 1.0 }}]
   [[master.insert]]
+  type = "tilt"
+  gain_db = -0.8
+  freq_hz = 900.0
+  [[master.insert]]
   type = "limiter"
   ceiling_db = -1.0
   release_ms = 40.0
   true_peak = true
   [master.automation]
   gain_db = [[0.0, -2.0], [1.3, 0.0]]
+  "tilt.gain_db" = [[0.0, -1.5], [1.0, 1.0]]
 """
 
 #: Renders the mixes given on the command line (float64 array, then each file) and prints,
@@ -318,3 +325,11 @@ def test_no_output_bit_depends_on_the_platform_libm(tmp_path: Path) -> None:
     outputs = ("float64", "mix24", "mix16", "mix24_gain_db", "mix16_gain_db")
     differ = [k for k in outputs if plain[k] != nudged[k]]
     assert not differ, f"outputs that depend on the platform libm: {differ}"
+
+
+def test_the_mix_uses_every_insert_type() -> None:
+    from mixrender import schema
+
+    used = set(re.findall(r'^\s*type = "([a-z_]+)"$', MIX, re.M))
+    assert set(schema.INSERT_TYPES) <= used, set(schema.INSERT_TYPES) - used
+    assert "mono_below_hz" in MIX

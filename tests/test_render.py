@@ -324,27 +324,44 @@ def test_a_failed_render_leaves_no_file_behind(write_mix: MixWriter, tmp_path: P
     assert "s.flac" in str(e.value)
 
 
-def test_unsupported_inserts_are_refused_but_a_rough_render_bypasses_them(
+def test_mono_below_hz_folds_the_low_side_to_mono_and_keeps_the_mid(
     write_mix: MixWriter,
 ) -> None:
-    text = (
-        head()
-        + """
-[[track]]
-name = "T"
-source = "s.wav"
-  [[track.insert]]
-  type = "width"
-  mono_below_hz = 120.0
-"""
+    # A 40 Hz side (L = -R) and a 40 Hz mid through width's mono_below_hz = 400: the side
+    # comes out as the 2nd-order Butterworth high-pass passes it, the mid as it went in.
+    rate, f, fc = 48000, 40.0, 400.0
+    t = np.arange(rate) / rate
+    side, mid = 0.3 * np.sin(2 * np.pi * f * t), 0.2 * np.sin(2 * np.pi * f * t + 1.0)
+    src = np.stack([mid + side, mid - side], axis=1)
+    text = head("0dB") + (
+        '[[track]]\nname = "T"\nsource = "s.wav"\n'
+        '  [[track.insert]]\n  type = "width"\n  mono_below_hz = 400.0\n'
     )
-    mix = write_mix(text, s__wav=(noise(0.1), 48000))
-    with pytest.raises(mixrender.UnsupportedError) as e:
-        mixrender.load(mix).render()
-    message = str(e.value)
-    assert "not supported yet" in message and "mix.toml:" in message
-    assert 'insert "width" > mono_below_hz' in message
-    assert mixrender.load(mix).render(rough=True).shape == (4800, 2)
+    out = mixrender.load(write_mix(text, s__wav=(src, rate, "DOUBLE"))).render(dtype="float64")
+    steady = slice(rate // 2, rate)
+    got_side = (out[:, 0] - out[:, 1])[steady] / 2
+    w = np.tan(np.pi * f / rate) / np.tan(np.pi * fc / rate)
+    want = w**2 / np.sqrt(1 + w**4)
+    ratio = np.sqrt(np.mean(got_side**2) / np.mean(side[steady] ** 2))
+    assert 20 * np.log10(ratio) == pytest.approx(20 * np.log10(want), abs=0.01)
+    assert np.allclose((out[:, 0] + out[:, 1]) / 2, mid, rtol=0, atol=1e-15)
+
+
+def test_tilt_gives_its_slope_in_db_per_octave_from_the_pivot(write_mix: MixWriter) -> None:
+    # Sines two octaves below and three above the pivot through +2.5 dB/oct: -5 and +7.5 dB,
+    # within the design's 0.5 dB.
+    rate = 48000
+    t = np.arange(rate) / rate
+    for f, want in ((250.0, -5.0), (8000.0, 7.5)):
+        src = 0.1 * np.sin(2 * np.pi * f * t)
+        text = head("0dB") + (
+            '[[track]]\nname = "T"\nsource = "s.wav"\n'
+            '  [[track.insert]]\n  type = "tilt"\n  gain_db = 2.5\n  freq_hz = 1000.0\n'
+        )
+        out = mixrender.load(write_mix(text, s__wav=(src, rate, "DOUBLE"))).render(dtype="float64")
+        steady = slice(rate // 2, rate)
+        got = 10 * np.log10(np.mean(out[steady, 0] ** 2) / np.mean(src[steady] ** 2))
+        assert got == pytest.approx(want, abs=0.5), (f, got)
 
 
 def test_rough_render_keeps_faders_and_bypasses_inserts_sends_and_automation(

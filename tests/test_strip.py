@@ -263,8 +263,10 @@ source = "c.wav"
 """
     )
     mix = write_mix(text, c__wav=(click(), 48000, "DOUBLE"))
-    with pytest.raises(mixrender.UnsupportedError, match="lookahead_ms cannot be automated"):
-        mixrender.load(mix).render()
+    # Refused when the mix loads (the declaration says it is not automatable), not at render.
+    with pytest.raises(mixrender.MixFileError, match="lookahead_ms cannot be automated") as e:
+        mixrender.load(mix)
+    assert "mix.toml:15:" in str(e.value)
 
 
 # Bus polarity: "A" and "C" sum into the bus "B" (a saturation driven hard, then a compressor

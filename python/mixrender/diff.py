@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from . import _engine
+from . import _engine, schema
 from .errors import MixError
 from .mixfile import Insert, Lane, MixFile, Strip, load_mixfile, parse_mixfile
 from .render import STEMS_BLOCK, BlockRender, render
@@ -67,19 +67,12 @@ def _v(value: object) -> str:
 
 shown_value = _v
 
-STRIP_KEYS = (
-    "source",
-    "offset_s",
-    "clip_gain_db",
-    "gain_db",
-    "trim_db",
-    "pan",
-    "width",
-    "polarity",
-    "mute",
-    "solo",
-    "output",
-    "pan_law",
+#: A strip's plain settings, in declaration order (the keys of a track that are neither
+#: tables nor lanes, but its name); a bus has those it declares.
+STRIP_KEYS = tuple(
+    key.name
+    for key in schema.TRACK.keys
+    if key.kind not in ("table", "tables", "lanes") and key.name != "name"
 )
 
 #: Marks a change of a static value that a lane of the new version overrides.

@@ -1049,6 +1049,13 @@ class _Reader:
         if insert.type == "eq" and len(parts) >= 2 and parts[1] == "bands":
             return self.band_target(at, parts, insert, unknown)
         keys = schema.lane_keys(schema.INSERT_TYPES[insert.type])
+        declared = schema.INSERT_TYPES[insert.type].key(parts[1]) if len(parts) == 2 else None
+        if declared is not None and not declared.automatable:
+            self.fail(
+                at,
+                f"{parts[1]} cannot be automated: it is fixed for the whole render (it sets the "
+                f"insert's latency or structure); set it as a plain key of insert {_show(head)}",
+            )
         if len(parts) != 2 or parts[1] not in keys:
             what = f"{unknown}: not an automatable key of insert {_show(head)} ({insert.type})"
             if insert.type == "eq":

@@ -13,22 +13,13 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import schema
-from .errors import MixFileError, RenderError, UnsupportedError
+from . import _engine, schema
+from .errors import MixFileError, RenderError
 from .mixfile import Insert, Lane, MixFile, Strip, note_seconds
 from .sources import SourceInfo, impulse_responses
 
-PLAN_VERSION = 1
-
-#: Insert types whose processing has landed in the engine.
-SUPPORTED_INSERTS = frozenset(
-    {"gain", "width", "eq", "compressor", "gate", "limiter", "deesser", "saturation"}
-    | {"convolution"}
-    | {"delay", "reverb"}
-)
-
-#: Keys that fix an insert's latency or structure: plain values in the plan, never lanes.
-FIXED_KEYS = frozenset({"oversample", "lookahead_ms", "slope_db_oct"})
+PLAN_VERSION: int = _engine.PLAN_VERSION
+"""The plan layout the engine reads (the engine's own constant)."""
 
 Json = dict[str, Any]
 
@@ -68,33 +59,8 @@ class _Planner:
         return _lane(value, None if self.rough else auto.get(target), self.sr, **kw)
 
     def insert(self, owner: str, auto: Mapping[str, Lane], ins: Insert) -> Json:
-        """An insert as the engine reads it: numeric keys as lanes, the rest as they are."""
-        where = f'{owner} > insert "{ins.name}"'
-        if ins.type not in SUPPORTED_INSERTS:
-            raise UnsupportedError(
-                self.mix.path,
-                ins.line,
-                where,
-                f'insert type "{ins.type}" is not supported yet by this mixrender '
-                f"(supported now: {', '.join(sorted(SUPPORTED_INSERTS))}); "
-                "remove it, or render with --rough, which bypasses every insert",
-            )
-        if ins.params.get("mono_below_hz") is not None:
-            raise UnsupportedError(
-                self.mix.path,
-                ins.line,
-                f"{where} > mono_below_hz",
-                "mono_below_hz is not supported yet; remove the key",
-            )
-        for target, written in auto.items():
-            fixed = target.removeprefix(f"{ins.name}.")
-            if fixed != target and fixed in FIXED_KEYS:
-                raise UnsupportedError(
-                    self.mix.path,
-                    written.line,
-                    f"{where} > {fixed}",
-                    f"{fixed} cannot be automated: it sets the insert's latency or structure",
-                )
+        """An insert as the engine reads it: automatable numeric keys as lanes, the rest as
+        they are (the declaration in `schema` decides; the loader refused lanes on others)."""
         out: Json = {"type": ins.type, "name": ins.name, "bypass": ins.bypass}
         params = dict(ins.params)
         if params.get("time") is not None:  # a note value: its length at the session's tempo
@@ -112,8 +78,8 @@ class _Planner:
                 out[name] = [self.band(auto, f"{prefix}.{i}", b) for i, b in enumerate(bands, 1)]
             elif name == "sidechain":
                 out[name] = None if value is None else self.index[value]
-            elif name in FIXED_KEYS or key.kind not in ("float", "int") or value is None:
-                out[name] = value
+            elif not key.automatable or key.kind not in ("float", "int") or value is None:
+                out[name] = value  # a plain value: the engine never moves it while rendering
             else:
                 out[name] = self.lane(auto, f"{ins.name}.{name}", float(value))
         return out
@@ -266,8 +232,7 @@ def build_plan(
     loudness normalisation's gain (found by metering passes) on the master: at its input
     when `loudness_at_input`, else after its gain.
 
-    Raises UnsupportedError for parts of the format whose processing has not landed
-    (a rough render bypasses inserts, so it does not need them).
+    Every insert type the format declares is rendered; a rough render bypasses inserts.
     """
     plan = _Planner(mix, infos, rough).plan()
     plan["master"]["loudness_gain_db"] = float(loudness_gain_db)

@@ -69,6 +69,8 @@ class Table:
     name: str
     doc: str
     keys: tuple[Key, ...]
+    group: str = ""
+    """For insert types, the family it belongs to ("dynamics", "tone", ...)."""
 
     @property
     def names(self) -> tuple[str, ...]:
@@ -158,8 +160,16 @@ def _freq(name: str, doc: str, default: float | None, **kw: Any) -> Key:
     return _f(name, doc, default, 1.0, max_fs=0.49, **kw)
 
 
-def _ms(name: str, doc: str, default: float, hi: float = 10000.0, lo: float = 0.0) -> Key:
-    return _f(name, doc, default, lo, hi)
+def _ms(
+    name: str,
+    doc: str,
+    default: float,
+    hi: float = 10000.0,
+    lo: float = 0.0,
+    *,
+    automatable: bool = True,
+) -> Key:
+    return _f(name, doc, default, lo, hi, automatable=automatable)
 
 
 def _bool(name: str, doc: str, default: bool) -> Key:
@@ -229,9 +239,9 @@ INSERT_COMMON: Final = (
 """Keys every insert takes; they are not part of an insert's params."""
 
 
-def _insert(name: str, doc: str, *keys: Key) -> Table:
+def _insert(name: str, group: str, doc: str, *keys: Key) -> Table:
     kind = Key("type", "enum", "the insert type", required=True, choices=(name,))
-    return Table(name, doc, (kind, *INSERT_COMMON[1:], *keys))
+    return Table(name, doc, (kind, *INSERT_COMMON[1:], *keys), group=group)
 
 
 _SIDECHAIN = Key(
@@ -283,12 +293,14 @@ INSERT_TYPES: Final = {
     for table in (
         _insert(
             "gain",
+            "level",
             "a plain gain and polarity switch",
             _gain("gain_db", "the gain", 0.0, 48.0),
             _bool("polarity", "true inverts", False),
         ),
         _insert(
             "eq",
+            "tone",
             "a parametric EQ (RBJ Audio EQ Cookbook)",
             Key(
                 "bands",
@@ -300,6 +312,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "compressor",
+            "dynamics",
             "a feed-forward compressor (Giannoulis, Massberg and Reiss, 2012)",
             _f("threshold_db", "where compression starts", -20.0, OFF_DB, 0.0),
             _f("ratio", "input dB over output dB above the threshold", 4.0, 1.0),
@@ -316,6 +329,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "gate",
+            "dynamics",
             "a noise gate",
             _f("threshold_db", "below this the gate closes", -50.0, OFF_DB, 0.0),
             _f("range_db", "attenuation when closed", -80.0, OFF_DB, 0.0),
@@ -326,14 +340,22 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "limiter",
+            "dynamics",
             "a lookahead peak limiter",
             _f("ceiling_db", "the output ceiling", -1.0, -60.0, 0.0),
             _ms("release_ms", "release time constant", 50.0),
-            _ms("lookahead_ms", "lookahead (reported as latency)", 5.0, hi=100.0),
+            _ms(
+                "lookahead_ms",
+                "lookahead (reported as latency; fixed for the render)",
+                5.0,
+                hi=100.0,
+                automatable=False,
+            ),
             _bool("true_peak", "limit the true (inter-sample) peak", False),
         ),
         _insert(
             "deesser",
+            "dynamics",
             "a de-esser",
             _freq("freq_hz", "detector high-pass and split frequency", 6500.0),
             _f("threshold_db", "where reduction starts", -30.0, OFF_DB, 0.0),
@@ -342,22 +364,23 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "saturation",
+            "colour",
             "a waveshaper",
             _f("drive_db", "gain into the shaper", 6.0, -48.0, 48.0),
             _enum("shape", "the curve", ("tanh", "soft"), "tanh"),
             Key(
                 "oversample",
                 "int",
-                "oversampling factor",
+                "oversampling factor (sets the latency; fixed for the render)",
                 default=8,
                 choices=OVERSAMPLE,
-                automatable=True,
             ),
             _f("output_db", "gain after the shaper", 0.0, -48.0, 48.0),
             _MIX,
         ),
         _insert(
             "delay",
+            "space",
             "a feedback delay; give time_ms or time",
             _f("time_ms", "the delay time in milliseconds", None, 0.0, 10000.0),
             Key(
@@ -374,6 +397,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "reverb",
+            "space",
             "an algorithmic reverb",
             _f("decay_s", "decay time", 1.8, 0.01, 60.0),
             _ms("predelay_ms", "time before the reverb starts", 0.0, hi=1000.0),
@@ -384,6 +408,7 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "convolution",
+            "space",
             "a convolution reverb with an impulse response file",
             Key(
                 "ir",
@@ -397,9 +422,23 @@ INSERT_TYPES: Final = {
         ),
         _insert(
             "width",
+            "stereo",
             "stereo width (mid/side)",
             _f("width", "0 = mono, 1 = as is, up to 2", 1.0, 0.0, 2.0),
-            _freq("mono_below_hz", "make everything below this mono; default off", None),
+            _freq(
+                "mono_below_hz",
+                "the side signal is high-passed here (2nd-order Butterworth), so the low end "
+                "folds to mono; default off",
+                None,
+                automatable=False,
+            ),
+        ),
+        _insert(
+            "tilt",
+            "tone",
+            "a spectral tilt: gain_db * log2(f / freq_hz) dB, within 0.5 dB over 20 Hz - 20 kHz",
+            _f("gain_db", "the tilt, in dB per octave (positive: brighter)", 0.0, -6.0, 6.0),
+            _f("freq_hz", "the pivot, where the gain is 0 dB", 1000.0, 20.0, 20000.0),
         ),
     )
 }
@@ -757,3 +796,103 @@ def _variant_schema(table: Table) -> dict[str, Any]:
     schema = _table_schema(table)
     schema["properties"]["type"] = {"const": table.name, "description": table.doc}
     return schema
+
+
+# --- the engine's table -------------------------------------------------------------------------
+
+RUST_TABLE: Final = "rust/engine/src/params_gen.rs"
+"""The engine's copy of the insert and band keys, relative to the repository: generated by
+``python -m mixrender.schema --rust`` and checked by ``tests/test_declaration.py``."""
+
+
+def _rust_float(value: float | None, default: str) -> str:
+    if value is None:
+        return default
+    text = repr(float(value))
+    return text if "e" in text or "." in text else text + ".0"
+
+
+def _rust_specs(tables: dict[str, Table]) -> list[str]:
+    out = []
+    for name, table in tables.items():
+        keys = [
+            key
+            for key in table.keys
+            if key.kind in ("float", "int") and key.name not in INSERT_COMMON_NAMES
+        ]
+        out.append("    TableSpec {")
+        out.append(f'        name: "{name}",')
+        if not keys:
+            out += ["        params: &[],", "    },"]
+            continue
+        out.append("        params: &[")
+        for key in keys:
+            choices = ", ".join(_rust_float(c, "") for c in key.choices)
+            out += [
+                "            ParamSpec {",
+                f'                name: "{key.name}",',
+                f"                min: {_rust_float(key.min, 'f64::NEG_INFINITY')},",
+                f"                max: {_rust_float(key.max, 'f64::INFINITY')},",
+                f"                max_fs: {_rust_float(key.max_fs, 'f64::INFINITY')},",
+                f"                choices: &[{choices}],",
+                f"                automatable: {'true' if key.automatable else 'false'},",
+                "            },",
+            ]
+        out += ["        ],", "    },"]
+    return out
+
+
+def rust_table() -> str:
+    """The Rust source of `RUST_TABLE`: every insert type, eq band type and other table with
+    its numeric keys (name, range, the fraction of the sample rate that bounds it, allowed
+    values, whether it is automatable). The engine's checks and lanes read it."""
+    lines = [
+        "//! Generated by `python -m mixrender.schema --rust` from `python/mixrender/schema.py`:",
+        "//! do not edit (a test fails when this file is stale).",
+        "",
+        "use super::{ParamSpec, TableSpec};",
+        "",
+        "/// Every insert type and its numeric keys, in declaration order.",
+        "pub static INSERTS: &[TableSpec] = &[",
+        *_rust_specs(INSERT_TYPES),
+        "];",
+        "",
+        "/// Every eq band type and its numeric keys, in declaration order.",
+        "pub static BANDS: &[TableSpec] = &[",
+        *_rust_specs(BAND_TYPES),
+        "];",
+        "",
+        "/// The numeric keys of the other tables: strips, sends, the master, VCAs, the session",
+        "/// and the render settings.",
+        "pub static TABLES: &[TableSpec] = &[",
+        *_rust_specs({t.name: t for t in (TRACK, BUS, SEND, MASTER_TABLE, VCA, SESSION, RENDER)}),
+        "];",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """``--rust [PATH]``: print the engine's table, or write it to PATH; ``--json``: print
+    the JSON Schema."""
+    import json
+    import sys
+
+    if argv[:1] == ["--rust"] and len(argv) <= 2:
+        text = rust_table()
+        if len(argv) == 2:
+            with open(argv[1], "w", encoding="utf-8", newline="\n") as f:
+                f.write(text)
+        else:
+            sys.stdout.write(text)
+        return 0
+    if argv == ["--json"]:
+        sys.stdout.write(json.dumps(json_schema(), indent=2, sort_keys=True) + "\n")
+        return 0
+    sys.stderr.write("usage: python -m mixrender.schema --rust [PATH] | --json\n")
+    return 2
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(main(sys.argv[1:]))

@@ -11,10 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import schema
 from .mixfile import MixFile, Strip
 from .render import BlockRender, Progress, loudness_gain
 
-DYNAMICS = frozenset({"compressor", "gate", "limiter", "deesser"})
+DYNAMICS = frozenset(name for name, t in schema.INSERT_TYPES.items() if t.group == "dynamics")
 #: A peak above this into a dynamics insert is hot: its threshold and ratio were set for
 #: a signal with headroom.
 HOT_DBFS = -1.0

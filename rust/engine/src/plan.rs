@@ -161,8 +161,8 @@ pub enum Insert {
         name: String,
         bypass: bool,
         width: Lane,
-        /// Not supported yet: the planner refuses anything but null.
-        mono_below_hz: Option<Lane>,
+        /// The side's high-pass corner in Hz, fixed for the render; null when off.
+        mono_below_hz: Option<f64>,
     },
     Eq(EqParams),
     Compressor(CompressorParams),
@@ -173,6 +173,7 @@ pub enum Insert {
     Delay(DelayParams),
     Reverb(ReverbParams),
     Convolution(ConvolutionParams),
+    Tilt(TiltParams),
 }
 
 // The channel strip's inserts. Automatable numeric keys are lanes; keys that fix the
@@ -360,6 +361,142 @@ pub struct ReverbParams {
     pub mix: Lane,
 }
 
+#[rustfmt::skip] // generated: kept exactly as `python -m mixrender.schema --rust` writes it
+#[path = "params_gen.rs"]
+mod params_gen;
+
+pub use params_gen::{BANDS, INSERTS, TABLES};
+
+/// One numeric key of an insert or band type, as `python/mixrender/schema.py` declares it
+/// (the engine's copy is generated from there into `params_gen.rs`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ParamSpec {
+    pub name: &'static str,
+    /// Inclusive range; infinite where the declaration gives no bound.
+    pub min: f64,
+    pub max: f64,
+    /// The upper bound as a fraction of the sample rate (infinite when none).
+    pub max_fs: f64,
+    /// The only values allowed, when not empty.
+    pub choices: &'static [f64],
+    /// A lane in the plan; otherwise a plain value fixed for the whole render.
+    pub automatable: bool,
+}
+
+/// An insert or eq band type and its numeric keys.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TableSpec {
+    pub name: &'static str,
+    pub params: &'static [ParamSpec],
+}
+
+/// The declaration of `key` in the table `table` of [`TABLES`].
+fn declared(table: &str, key: &str) -> Option<&'static ParamSpec> {
+    TableSpec::find(TABLES, table)?
+        .params
+        .iter()
+        .find(|p| p.name == key)
+}
+
+impl TableSpec {
+    /// The type named `name` in `table`.
+    #[must_use]
+    pub fn find(table: &'static [Self], name: &str) -> Option<&'static Self> {
+        table.iter().find(|t| t.name == name)
+    }
+}
+
+/// A numeric key of a planned insert: a lane, a fixed value, or off (JSON null).
+#[derive(Debug, Clone, Copy)]
+pub enum Param<'a> {
+    Lane(&'a Lane),
+    Value(f64),
+    Off,
+}
+
+impl<'a> From<&'a Option<Lane>> for Param<'a> {
+    fn from(v: &'a Option<Lane>) -> Self {
+        v.as_ref().map_or(Param::Off, Param::Lane)
+    }
+}
+
+impl<'a> From<&'a Lane> for Param<'a> {
+    fn from(v: &'a Lane) -> Self {
+        Param::Lane(v)
+    }
+}
+
+/// Checks `param` against its declaration `spec` (at `sample_rate`, when known).
+fn check_param(
+    spec: &ParamSpec,
+    param: Param<'_>,
+    sample_rate: Option<f64>,
+) -> core::result::Result<(), String> {
+    let name = spec.name;
+    let values: &mut dyn Iterator<Item = f64> = match param {
+        Param::Off => return Ok(()),
+        Param::Lane(_) if !spec.automatable => {
+            return Err(format!(
+                "{name} cannot be automated: it is fixed for the render"
+            ));
+        }
+        Param::Value(_) if spec.automatable => {
+            return Err(format!("{name} must be a lane"));
+        }
+        Param::Lane(l) => &mut l.points.iter().map(|p| p.1),
+        Param::Value(v) => &mut core::iter::once(v),
+    };
+    let hi = sample_rate.map_or(spec.max, |fs| spec.max.min(spec.max_fs * fs));
+    for v in values {
+        if !spec.choices.is_empty() {
+            if !spec.choices.contains(&v) {
+                return Err(format!("{name} {v} is not one of {:?}", spec.choices));
+            }
+        } else if !(spec.min..=hi).contains(&v) {
+            return Err(format!("{name} {v} is not in {}..{hi}", spec.min));
+        }
+    }
+    Ok(())
+}
+
+impl Band {
+    /// The band's numeric key `name`, as the declaration names it.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<Param<'_>> {
+        Some(match name {
+            "freq_hz" => (&self.freq_hz).into(),
+            "gain_db" => (&self.gain_db).into(),
+            "q" => (&self.q).into(),
+            "slope_db_oct" => self
+                .slope_db_oct
+                .map_or(Param::Off, |s| Param::Value(s.into())),
+            _ => return None,
+        })
+    }
+
+    fn type_name(&self) -> &'static str {
+        match self.kind {
+            BandType::Highpass => "highpass",
+            BandType::Lowpass => "lowpass",
+            BandType::Bell => "bell",
+            BandType::Lowshelf => "lowshelf",
+            BandType::Highshelf => "highshelf",
+            BandType::Notch => "notch",
+            BandType::Bandpass => "bandpass",
+        }
+    }
+}
+
+/// `tilt`: `gain_db` dB per octave (-6..6) pivoting at `freq_hz` (`dsp::tilt`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TiltParams {
+    pub name: String,
+    pub bypass: bool,
+    pub gain_db: Lane,
+    pub freq_hz: Lane,
+}
+
 impl Insert {
     /// The strip that keys this insert's sidechain, if any.
     #[must_use]
@@ -371,128 +508,190 @@ impl Insert {
         }
     }
 
-    /// Every automation lane of the insert, for the plan's lane checks.
+    /// The insert's type, as the mix format names it.
     #[must_use]
-    pub fn lanes(&self) -> Vec<&Lane> {
+    pub fn type_name(&self) -> &'static str {
         match self {
-            Self::Gain { gain_db, .. } => vec![gain_db],
-            Self::Width {
-                width,
-                mono_below_hz,
-                ..
-            } => core::iter::once(width).chain(mono_below_hz).collect(),
-            Self::Eq(p) => p
-                .bands
-                .iter()
-                .flat_map(|b| [&b.freq_hz, &b.gain_db].into_iter().chain(&b.q))
-                .collect(),
-            Self::Compressor(p) => [
-                &p.threshold_db,
-                &p.ratio,
-                &p.knee_db,
-                &p.attack_ms,
-                &p.release_ms,
-                &p.makeup_db,
-                &p.rms_ms,
-                &p.mix,
-            ]
-            .into_iter()
-            .chain(&p.sidechain_hpf_hz)
-            .collect(),
-            Self::Gate(p) => vec![
-                &p.threshold_db,
-                &p.range_db,
-                &p.attack_ms,
-                &p.hold_ms,
-                &p.release_ms,
-            ],
-            Self::Limiter(p) => vec![&p.ceiling_db, &p.release_ms],
-            Self::Deesser(p) => vec![&p.freq_hz, &p.threshold_db, &p.range_db],
-            Self::Saturation(p) => vec![&p.drive_db, &p.output_db, &p.mix],
-            Self::Delay(p) => [&p.time_ms, &p.feedback, &p.mix]
-                .into_iter()
-                .chain(&p.lowcut_hz)
-                .chain(&p.highcut_hz)
-                .collect(),
-            Self::Reverb(p) => vec![
-                &p.decay_s,
-                &p.predelay_ms,
-                &p.size,
-                &p.damping_hz,
-                &p.width,
-                &p.mix,
-            ],
-            Self::Convolution(p) => vec![&p.predelay_ms, &p.gain_db, &p.mix],
+            Self::Gain { .. } => "gain",
+            Self::Width { .. } => "width",
+            Self::Eq(_) => "eq",
+            Self::Compressor(_) => "compressor",
+            Self::Gate(_) => "gate",
+            Self::Limiter(_) => "limiter",
+            Self::Deesser(_) => "deesser",
+            Self::Saturation(_) => "saturation",
+            Self::Delay(_) => "delay",
+            Self::Reverb(_) => "reverb",
+            Self::Convolution(_) => "convolution",
+            Self::Tilt(_) => "tilt",
         }
     }
 
-    /// Checks the structural keys the processors rely on (slopes, Q presence, oversampling,
-    /// lookahead) and that no lane is empty.
+    /// The declaration of this insert's type (every planned type has one: a test checks it).
+    #[must_use]
+    pub fn spec(&self) -> Option<&'static TableSpec> {
+        TableSpec::find(INSERTS, self.type_name())
+    }
+
+    /// The insert's numeric key `name`, as the declaration names it; `None` for a name the
+    /// insert does not have. The one place where the declaration's names meet the fields.
+    #[must_use]
+    pub fn param(&self, name: &str) -> Option<Param<'_>> {
+        let lane = |l| Some(Param::Lane(l));
+        match (self, name) {
+            (Self::Gain { gain_db, .. }, "gain_db") => lane(gain_db),
+            (Self::Width { width, .. }, "width") => lane(width),
+            (Self::Width { mono_below_hz, .. }, "mono_below_hz") => {
+                Some(mono_below_hz.map_or(Param::Off, Param::Value))
+            }
+            (Self::Compressor(p), _) => Some(match name {
+                "threshold_db" => (&p.threshold_db).into(),
+                "ratio" => (&p.ratio).into(),
+                "knee_db" => (&p.knee_db).into(),
+                "attack_ms" => (&p.attack_ms).into(),
+                "release_ms" => (&p.release_ms).into(),
+                "makeup_db" => (&p.makeup_db).into(),
+                "rms_ms" => (&p.rms_ms).into(),
+                "sidechain_hpf_hz" => (&p.sidechain_hpf_hz).into(),
+                "mix" => (&p.mix).into(),
+                _ => return None,
+            }),
+            (Self::Gate(p), _) => Some(match name {
+                "threshold_db" => (&p.threshold_db).into(),
+                "range_db" => (&p.range_db).into(),
+                "attack_ms" => (&p.attack_ms).into(),
+                "hold_ms" => (&p.hold_ms).into(),
+                "release_ms" => (&p.release_ms).into(),
+                _ => return None,
+            }),
+            (Self::Limiter(p), _) => Some(match name {
+                "ceiling_db" => (&p.ceiling_db).into(),
+                "release_ms" => (&p.release_ms).into(),
+                "lookahead_ms" => Param::Value(p.lookahead_ms),
+                _ => return None,
+            }),
+            (Self::Deesser(p), _) => Some(match name {
+                "freq_hz" => (&p.freq_hz).into(),
+                "threshold_db" => (&p.threshold_db).into(),
+                "range_db" => (&p.range_db).into(),
+                _ => return None,
+            }),
+            (Self::Saturation(p), _) => Some(match name {
+                "drive_db" => (&p.drive_db).into(),
+                "oversample" => Param::Value(p.oversample.into()),
+                "output_db" => (&p.output_db).into(),
+                "mix" => (&p.mix).into(),
+                _ => return None,
+            }),
+            (Self::Delay(p), _) => Some(match name {
+                "time_ms" => (&p.time_ms).into(),
+                "feedback" => (&p.feedback).into(),
+                "lowcut_hz" => (&p.lowcut_hz).into(),
+                "highcut_hz" => (&p.highcut_hz).into(),
+                "mix" => (&p.mix).into(),
+                _ => return None,
+            }),
+            (Self::Reverb(p), _) => Some(match name {
+                "decay_s" => (&p.decay_s).into(),
+                "predelay_ms" => (&p.predelay_ms).into(),
+                "size" => (&p.size).into(),
+                "damping_hz" => (&p.damping_hz).into(),
+                "width" => (&p.width).into(),
+                "mix" => (&p.mix).into(),
+                _ => return None,
+            }),
+            (Self::Tilt(p), _) => Some(match name {
+                "gain_db" => (&p.gain_db).into(),
+                "freq_hz" => (&p.freq_hz).into(),
+                _ => return None,
+            }),
+            (Self::Convolution(p), _) => Some(match name {
+                "predelay_ms" => (&p.predelay_ms).into(),
+                "gain_db" => (&p.gain_db).into(),
+                "mix" => (&p.mix).into(),
+                _ => return None,
+            }),
+            _ => None,
+        }
+    }
+
+    /// Every automation lane of the insert, for the plan's lane checks: the lanes of the
+    /// keys its declaration marks automatable (and its eq bands' lanes), in declaration order.
+    #[must_use]
+    pub fn lanes(&self) -> Vec<&Lane> {
+        let mut lanes: Vec<&Lane> = Vec::new();
+        if let Some(spec) = self.spec() {
+            for p in spec.params.iter().filter(|p| p.automatable) {
+                if let Some(Param::Lane(l)) = self.param(p.name) {
+                    lanes.push(l);
+                }
+            }
+        }
+        if let Self::Eq(p) = self {
+            for b in &p.bands {
+                let Some(spec) = TableSpec::find(BANDS, b.type_name()) else {
+                    continue;
+                };
+                for k in spec.params.iter().filter(|k| k.automatable) {
+                    if let Some(Param::Lane(l)) = b.param(k.name) {
+                        lanes.push(l);
+                    }
+                }
+                // The planner writes gain_db (0) for every band, declared or not.
+                if spec.params.iter().all(|k| k.name != "gain_db") {
+                    lanes.push(&b.gain_db);
+                }
+            }
+        }
+        lanes
+    }
+
+    /// Checks every numeric key against its declaration (range, allowed values, lane or
+    /// fixed value), the structural keys of eq bands, and that no lane is empty.
     ///
     /// # Errors
     /// A message naming the insert and the key.
     pub fn check(&self) -> core::result::Result<(), String> {
+        self.check_at(None)
+    }
+
+    /// [`Insert::check`], with the bounds that are a fraction of `sample_rate` when given.
+    ///
+    /// # Errors
+    /// A message naming the insert and the key.
+    pub fn check_at(&self, sample_rate: Option<f64>) -> core::result::Result<(), String> {
         if self.lanes().iter().any(|l| l.points.is_empty()) {
             return Err("empty automation lane".into());
         }
-        match self {
-            Self::Eq(p) => {
-                for (i, b) in p.bands.iter().enumerate() {
-                    let at = |what: &str| format!("bands.{}: {what}", i + 1);
-                    let pass = matches!(b.kind, BandType::Highpass | BandType::Lowpass);
-                    match (pass, b.slope_db_oct) {
-                        (true, None | Some(6 | 12 | 18 | 24 | 36 | 48)) | (false, None) => {}
-                        (true, Some(s)) => {
-                            return Err(at(&format!(
-                                "slope_db_oct {s} is not 6, 12, 18, 24, 36 or 48"
-                            )));
-                        }
-                        (false, Some(_)) => return Err(at("slope_db_oct on a band without slope")),
-                    }
-                    let slope = b.slope_db_oct.unwrap_or(12);
-                    if pass && slope != 12 && b.q.is_some() {
-                        return Err(at(&format!("q is refused at {slope} dB/oct")));
-                    }
+        let spec = self
+            .spec()
+            .ok_or_else(|| format!("insert type {} is not declared", self.type_name()))?;
+        for p in spec.params {
+            let param = self
+                .param(p.name)
+                .ok_or_else(|| format!("{} has no key {}", spec.name, p.name))?;
+            check_param(p, param, sample_rate)?;
+        }
+        if let Self::Eq(p) = self {
+            for (i, b) in p.bands.iter().enumerate() {
+                let at = |what: &str| format!("bands.{}: {what}", i + 1);
+                let pass = matches!(b.kind, BandType::Highpass | BandType::Lowpass);
+                let spec = TableSpec::find(BANDS, b.type_name())
+                    .ok_or_else(|| at("band type not declared"))?;
+                for k in spec.params {
+                    let param = b.param(k.name).ok_or_else(|| at(k.name))?;
+                    check_param(k, param, sample_rate).map_err(|e| at(&e))?;
+                }
+                if !pass && b.slope_db_oct.is_some() {
+                    return Err(at("slope_db_oct on a band without slope"));
+                }
+                let slope = b.slope_db_oct.unwrap_or(12);
+                if pass && slope != 12 && b.q.is_some() {
+                    return Err(at(&format!("q is refused at {slope} dB/oct")));
                 }
             }
-            Self::Limiter(p) if !(0.0..=100.0).contains(&p.lookahead_ms) => {
-                return Err(format!("lookahead_ms {} is not in 0..100", p.lookahead_ms));
-            }
-            Self::Convolution(p)
-                if p.predelay_ms
-                    .points
-                    .iter()
-                    .any(|pt| !(0.0..=1000.0).contains(&pt.1)) =>
-            {
-                return Err("predelay_ms outside 0..1000".into());
-            }
-            Self::Saturation(p) if ![1, 2, 4, 8, 16].contains(&p.oversample) => {
-                return Err(format!(
-                    "oversample {} is not 1, 2, 4, 8 or 16",
-                    p.oversample
-                ));
-            }
-            // The lines are sized from these ranges, and the loops are stable inside them.
-            Self::Delay(p) => {
-                out_of_range(&p.time_ms, "time_ms", 0.0, 10_000.0)?;
-                out_of_range(&p.feedback, "feedback", -0.99, 0.99)?;
-            }
-            Self::Reverb(p) => {
-                out_of_range(&p.decay_s, "decay_s", 0.01, 60.0)?;
-                out_of_range(&p.predelay_ms, "predelay_ms", 0.0, 1000.0)?;
-                out_of_range(&p.size, "size", 0.0, 1.0)?;
-            }
-            _ => {}
         }
         Ok(())
-    }
-}
-
-/// An error naming `key` when a point of `lane` lies outside `lo..=hi`.
-fn out_of_range(lane: &Lane, key: &str, lo: f64, hi: f64) -> core::result::Result<(), String> {
-    match lane.points.iter().find(|p| !(lo..=hi).contains(&p.1)) {
-        Some(p) => Err(format!("{key} {} is not in {lo}..{hi}", p.1)),
-        None => Ok(()),
     }
 }
 
@@ -549,21 +748,29 @@ impl Plan {
                 self.version
             ));
         }
-        if !(8000..=384_000).contains(&self.sample_rate) {
-            return bad(format!("sample rate {} out of range", self.sample_rate));
-        }
-        if ![16, 24, 32].contains(&self.output.bit_depth) {
-            return bad(format!(
-                "bit depth {} is not 16, 24 or 32",
-                self.output.bit_depth
-            ));
+        let fs = Some(f64::from(self.sample_rate));
+        let checked = |table: &str, key: &str, param: Param<'_>| match declared(table, key) {
+            Some(spec) => check_param(spec, param, fs),
+            None => Err(format!("{table}.{key} is not declared")),
+        };
+        let value = |v: u32| Param::Value(f64::from(v));
+        if let Err(reason) = checked("session", "sample_rate", value(self.sample_rate))
+            .and_then(|()| checked("render", "bit_depth", value(self.output.bit_depth)))
+        {
+            return bad(reason);
         }
         if !self.master.loudness_gain_db.is_finite() {
             return bad("master loudness gain not finite".into());
         }
         let n = self.strips.len();
         let mut lanes: Vec<(&str, &Lane)> = vec![("master gain_db", &self.master.gain_db)];
+        if let Err(reason) = checked("master", "gain_db", (&self.master.gain_db).into()) {
+            return bad(format!("master: {reason}"));
+        }
         for vca in &self.vcas {
+            if let Err(reason) = checked("vca", "gain_db", (&vca.gain_db).into()) {
+                return bad(format!("{}: {reason}", vca.name));
+            }
             lanes.push((&vca.name, &vca.gain_db));
         }
         let inserts = self
@@ -572,7 +779,7 @@ impl Plan {
             .flat_map(|s| s.inserts.iter().map(move |i| (s.name.as_str(), i)))
             .chain(self.master.inserts.iter().map(|i| ("master", i)));
         for (owner, insert) in inserts {
-            if let Err(reason) = insert.check() {
+            if let Err(reason) = insert.check_at(Some(f64::from(self.sample_rate))) {
                 return bad(format!("{owner}: {reason}"));
             }
             if insert.sidechain().is_some_and(|k| k >= n) {
@@ -597,9 +804,32 @@ impl Plan {
             if s.vcas.iter().any(|&v| v >= self.vcas.len()) {
                 return bad(format!("{}: VCA index out of range", s.name));
             }
+            let keys = [
+                ("gain_db", Param::Lane(&s.gain_db)),
+                ("trim_db", Param::Lane(&s.trim_db)),
+                ("pan", Param::Lane(&s.pan)),
+                ("width", Param::Lane(&s.width)),
+            ];
+            let table = if s.source.is_some() { "track" } else { "bus" };
+            for (key, param) in keys {
+                if let Err(reason) = checked(table, key, param) {
+                    return bad(format!("{}: {reason}", s.name));
+                }
+            }
+            if s.source.is_some() {
+                if let Err(reason) = checked("track", "clip_gain_db", Param::Value(s.clip_gain_db))
+                {
+                    return bad(format!("{}: {reason}", s.name));
+                }
+            }
             for send in &s.sends {
                 if send.to >= n || self.strips[send.to].source.is_some() {
                     return bad(format!("{}: send to {} is not a bus", s.name, send.to));
+                }
+                for (key, lane) in [("level_db", &send.level_db), ("pan", &send.pan)] {
+                    if let Err(reason) = checked("send", key, lane.into()) {
+                        return bad(format!("{}: send to {}: {reason}", s.name, send.to));
+                    }
                 }
                 lanes.push((&s.name, &send.level_db));
                 lanes.push((&s.name, &send.pan));

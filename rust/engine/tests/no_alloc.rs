@@ -20,7 +20,11 @@ fn process_block_does_not_allocate() {
     t["inserts"] = json!([{"type": "gain", "name": "g", "bypass": false, "gain_db": c(-1.0), "polarity": false}]);
     let mut b = common::bus("B");
     b["polarity"] = json!(true);
-    b["inserts"] = json!([{"type": "width", "name": "w", "bypass": false, "width": lane(&[(0, 1.0, "linear"), (9000, 0.0, "linear")])}]);
+    b["inserts"] = json!([
+        {"type": "width", "name": "w", "bypass": false, "width": lane(&[(0, 1.0, "linear"), (9000, 0.0, "linear")])},
+        {"type": "width", "name": "w2", "bypass": false, "width": c(1.3), "mono_below_hz": 120.0},
+        {"type": "tilt", "name": "t", "bypass": false, "gain_db": lane(&[(0, -3.0, "linear"), (8000, 2.0, "linear")]), "freq_hz": c(800.0)}
+    ]);
     let mut p = plan(vec![t, b], 10000);
     p["output"]["bit_depth"] = json!(24);
     p["output"]["dither"] = json!(true);

@@ -22,6 +22,7 @@ pub mod oversample;
 mod reverb;
 mod ring;
 mod saturation;
+pub mod tilt;
 mod width;
 
 pub use compressor::Compressor;
@@ -34,6 +35,7 @@ pub use gate::Gate;
 pub use limiter::{Limiter, TRUE_PEAK_DELAY};
 pub use reverb::Reverb;
 pub use saturation::Saturation;
+pub use tilt::Tilt;
 pub use width::{Width, apply as apply_width};
 
 use std::sync::Arc;
@@ -126,8 +128,13 @@ impl Slot {
                 name,
                 bypass,
                 width,
-                ..
-            } => (name, *bypass, Box::new(Width::new(width.clone()))),
+                mono_below_hz,
+            } => (
+                name,
+                *bypass,
+                Box::new(Width::new(width.clone(), *mono_below_hz)),
+            ),
+            Insert::Tilt(p) => (&p.name, p.bypass, Box::new(Tilt::new(p))),
             Insert::Eq(p) => (&p.name, p.bypass, Box::new(Eq::new(p))),
             Insert::Compressor(p) => (&p.name, p.bypass, Box::new(Compressor::new(p))),
             Insert::Gate(p) => (&p.name, p.bypass, Box::new(Gate::new(p))),
