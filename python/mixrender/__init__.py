@@ -20,6 +20,7 @@ from .batch import JobResult, batch
 from .errors import (
     MixError,
     MixFileError,
+    MixrenderError,
     RenderError,
     RoutingError,
     SourceError,
@@ -207,6 +208,7 @@ __all__ = [
     "Mix",
     "MixError",
     "MixFileError",
+    "MixrenderError",
     "RenderError",
     "RenderReport",
     "RoutingError",
