@@ -7,7 +7,7 @@
 //!
 //! When no track is keyed by another strip and no stems are asked for, a call runs in
 //! sub-blocks of at most [`SUB_BLOCK`] frames as a two-stage pipeline (the tracks, then the
-//! buses and master; see `Engine::run_pipelined`): with threads, one sub-block's buses run
+//! buses and master; see `Scheduler::run_pipelined`): with threads, one sub-block's buses run
 //! beside the next one's tracks; strips then hold one sub-block, not a whole call.
 
 use rayon::prelude::*;
