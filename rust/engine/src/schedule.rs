@@ -252,16 +252,7 @@ fn run_tracks(
             strip.process(now, n);
         }
     };
-    match pool {
-        Some(pool) => pool.install(|| {
-            tracks
-                .par_iter_mut()
-                .with_max_len(1)
-                .enumerate()
-                .for_each(run);
-        }),
-        None => tracks.iter_mut().enumerate().for_each(run),
-    }
+    each_strip(pool, tracks, run);
     cursors.copy_from_slice(ranges);
     source_errors(tracks)
 }
@@ -492,17 +483,26 @@ fn run_levels(
                 strip.process(now, n);
             }
         };
-        match pool {
-            Some(pool) => pool.install(|| {
-                // One strip per task: strips cost alike, so the two threads stay balanced.
-                strips
-                    .par_iter_mut()
-                    .with_max_len(1)
-                    .enumerate()
-                    .for_each(run);
-            }),
-            None => strips.iter_mut().enumerate().for_each(run),
-        }
+        each_strip(pool, strips, run);
+    }
+}
+
+/// Calls `run` with each strip and its index, on the pool's threads when given: one strip
+/// per task, since strips cost alike and so the two threads stay balanced.
+fn each_strip(
+    pool: Option<&rayon::ThreadPool>,
+    strips: &mut [StripState],
+    run: impl Fn((usize, &mut StripState)) + Send + Sync,
+) {
+    match pool {
+        Some(pool) => pool.install(|| {
+            strips
+                .par_iter_mut()
+                .with_max_len(1)
+                .enumerate()
+                .for_each(run);
+        }),
+        None => strips.iter_mut().enumerate().for_each(run),
     }
 }
 
