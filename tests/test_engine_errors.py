@@ -5,6 +5,7 @@ MixErrors."""
 from __future__ import annotations
 
 import inspect
+import pickle
 from pathlib import Path
 
 import numpy as np
@@ -92,3 +93,12 @@ def test_a_source_block_cut_short_is_a_source_error_naming_the_track(plan: bytes
     # The engine stopped before the block: the right one still renders.
     r.process([np.zeros((wanted, 1), dtype=np.float32)], 64)
     assert r.position == 64
+
+
+def test_source_errors_cross_a_process_boundary_whole(tmp_path: Path) -> None:
+    engine = errors.SourceError.from_engine('track "A": reading a.wav failed', "A", "a.wav")
+    checked = errors.SourceError(tmp_path / "m.toml", 3, 'track "A" > source', "a.wav", "gone")
+    for e in (engine, checked):
+        back = pickle.loads(pickle.dumps(e))
+        assert type(back) is errors.SourceError and str(back) == str(e)
+        assert (back.file, back.line, back.path, back.source) == (e.file, e.line, e.path, e.source)

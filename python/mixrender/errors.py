@@ -26,6 +26,7 @@ and what to do.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 
 class MixrenderError(Exception):
@@ -49,6 +50,10 @@ class MixFileError(MixError):
         self.path = path
         self.message = message
         super().__init__(self._format())
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Pickled whole (for a worker process): the constructor's arguments are not `args`.
+        return (_rebuild, (type(self), self.args, dict(self.__dict__)))
 
     def _format(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
@@ -91,3 +96,10 @@ class SourceError(MixFileError):
 
 class RenderError(MixError):
     """A render that could not be completed (output not writable, engine failure)."""
+
+
+def _rebuild(cls: type[MixFileError], args: tuple[Any, ...], state: dict[str, Any]) -> MixFileError:
+    e = cls.__new__(cls)
+    Exception.__init__(e, *args)
+    e.__dict__.update(state)
+    return e
