@@ -17,7 +17,7 @@ import pytest
 import soundfile as sf
 
 from mixrender import _engine, schema
-from mixrender.errors import MixFileError, RenderError
+from mixrender.errors import MixError, MixFileError
 from mixrender.mixfile import MixFile, parse_mixfile
 from mixrender.plan import build_plan, plan_bytes
 
@@ -143,7 +143,7 @@ def engine_accepts(plan: dict[str, object]) -> bool:
     irs = [(np.linspace(0.5, 0.0, 64), 48000)]
     try:
         _engine.Renderer(plan_bytes(plan), 256, 1, irs=irs)
-    except RenderError:
+    except MixError:  # the engine refuses a plan as the mix's error
         return False
     return True
 

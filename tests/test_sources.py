@@ -176,7 +176,7 @@ def test_a_wav_file_cut_short_during_the_render_is_named(
     assert job.engine_reads == [True, True]
     with open(tmp_path / "a.wav", "r+b") as f:
         f.truncate(20000)
-    with pytest.raises(mixrender.RenderError) as e:
+    with pytest.raises(mixrender.SourceError) as e:
         for _ in job.blocks():
             pass
     message = str(e.value)
@@ -209,8 +209,9 @@ def test_a_source_sample_that_is_not_finite_stops_the_render_and_says_where(
         mix = write_mix(ENGINE_MIX.format(ext="wav"), b__wav=(b, 44100, "PCM_16"))
         loaded = mixrender.load(mix, sources={"a.wav": (a.astype(np.float32), rate)})
     out = tmp_path / "out.wav"
-    with pytest.raises(mixrender.RenderError) as e:
+    with pytest.raises(mixrender.SourceError) as e:
         loaded.render(out)
+    assert isinstance(e.value, mixrender.MixrenderError) and e.value.path == 'track "A"'
     message = str(e.value)
     assert 'track "A"' in message and "NaN or infinity" in message, message
     if rate == 48000:

@@ -14,6 +14,7 @@ from .compare import Comparison, compare
 from .errors import (
     MixError,
     MixFileError,
+    MixrenderError,
     RenderError,
     RoutingError,
     SourceError,
@@ -30,6 +31,7 @@ __all__ = [
     "Mix",
     "MixError",
     "MixFileError",
+    "MixrenderError",
     "RenderError",
     "RenderReport",
     "Report",

@@ -20,7 +20,14 @@ def probe_wav(path: str | os.PathLike[str]) -> tuple[int, int, int, str] | None:
 
 @final
 class Renderer:
-    """One render's engine, driven block by block."""
+    """One render's engine, driven block by block.
+
+    Every method that runs the engine releases the GIL and raises, for what the engine
+    refuses: `mixrender.errors.MixError` for the plan, `SourceError` for a source that
+    fails during the render (cut short, unreadable, holding NaN or infinity, another channel
+    count than planned; built with `SourceError.from_engine`), `RenderError` for the rest
+    (misuse, thread pool, output file). A Ctrl-C during a call is raised as
+    `KeyboardInterrupt` when the call returns."""
 
     def __new__(
         cls,

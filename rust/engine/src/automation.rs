@@ -90,7 +90,7 @@ impl Lane {
         if shape != Shape::Linear || end > frame_i64(n1) || start < frame_i64(n0) {
             return None;
         }
-        #[allow(clippy::cast_precision_loss)] // frames below 2^53
+        // cast: frames below 2^53
         let slope = (v1 - v0) / (n1 - n0) as f64;
         Some((segment_value(pts, i, start), slope))
     }
@@ -139,7 +139,7 @@ fn segment_value(pts: &[Point], i: usize, n: i64) -> f64 {
     if shape == Shape::Step {
         return v0;
     }
-    #[allow(clippy::cast_precision_loss)] // frames below 2^53
+    // cast: frames below 2^53
     let f = (n - frame_i64(n0)) as f64 / (n1 - n0) as f64;
     v0 + (v1 - v0) * shape.ease(f, tension)
 }
@@ -192,7 +192,6 @@ mod tests {
             (Shape::Step, 0.9, 0.0),
         ] {
             let l = lane(&[(0, 0.0, shape), (100, 1.0, Shape::Linear)]);
-            #[allow(clippy::cast_possible_truncation)]
             let n = (f * 100.0) as i64;
             assert!((l.value_at(n) - want).abs() < 1e-15, "{shape:?}");
         }

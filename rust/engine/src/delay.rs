@@ -1,7 +1,11 @@
-//! A fixed delay of whole frames: the engine's latency compensation.
+//! A fixed delay of whole frames: the engine's latency compensation along every path, and
+//! the dry path of an insert with latency (for `mix` and for bypass, which keeps the
+//! latency). The one whole-frame delay line of the engine; the `delay` insert (an echo with
+//! feedback) is [`crate::dsp::Delay`].
 
-/// Delays one channel by `len` frames; `len == 0` passes through untouched.
-#[derive(Debug, Clone)]
+/// Delays one channel by `len` frames; `len == 0` passes through untouched. Allocates only
+/// in [`DelayLine::new`].
+#[derive(Debug, Clone, Default)]
 pub struct DelayLine {
     buf: Vec<f64>,
     pos: usize,
@@ -25,6 +29,20 @@ impl DelayLine {
     #[must_use]
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()
+    }
+
+    /// Pushes `x`, returns the sample from `len` frames ago.
+    #[inline]
+    pub fn tick(&mut self, x: f64) -> f64 {
+        if self.buf.is_empty() {
+            return x;
+        }
+        let y = core::mem::replace(&mut self.buf[self.pos], x);
+        self.pos += 1;
+        if self.pos == self.buf.len() {
+            self.pos = 0;
+        }
+        y
     }
 
     /// Delays `x` in place; never allocates.
@@ -85,5 +103,10 @@ mod tests {
         let mut x = input.clone();
         none.process(&mut x);
         assert_eq!(x, input);
+        // One sample at a time is the same line.
+        let mut d = DelayLine::new(5);
+        let ticked: Vec<f64> = input.iter().map(|&v| d.tick(v)).collect();
+        assert_eq!(&ticked[..5], &[0.0; 5]);
+        assert_eq!(&ticked[5..], &input[..15]);
     }
 }

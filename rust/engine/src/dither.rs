@@ -15,7 +15,7 @@ fn mix64(mut z: u64) -> u64 {
 #[inline]
 fn uniform(seed: u64, counter: u64) -> f64 {
     let h = mix64(mix64(seed ^ 0x9e37_79b9_7f4a_7c15).wrapping_add(counter));
-    #[allow(clippy::cast_precision_loss)] // exactly 53 bits
+    // cast: exactly 53 bits
     let v = (h >> 11) as f64;
     v * (1.0 / 9_007_199_254_740_992.0)
 }
@@ -41,9 +41,8 @@ pub fn quantize(x: f64, bits: u32, noise: f64) -> i32 {
     let full = f64::from(1u32 << (bits - 1));
     // f64::round rounds halves away from zero, as the format requires.
     let q = (x * full + noise).round().clamp(-full, full - 1.0);
-    #[allow(clippy::cast_possible_truncation)] // clamped to the integer range
-    let q = q as i32;
-    q
+    // cast: clamped to the integer range
+    q as i32
 }
 
 #[cfg(test)]
@@ -65,7 +64,6 @@ mod tests {
                 inner += 1;
             }
         }
-        #[allow(clippy::cast_precision_loss)]
         let (mean, var, frac) = (sum / n as f64, sq / n as f64, inner as f64 / n as f64);
         assert!(mean.abs() < 0.01, "mean {mean}");
         // Triangular on (-1, 1): variance 1/6, and 3/4 of the mass within |d| < 1/2.

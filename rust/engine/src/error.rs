@@ -1,4 +1,9 @@
 //! The engine's errors: structured, written once, mapped once at the binding.
+//!
+//! Three kinds, which the binding maps to three Python classes: the plan (what the mix
+//! file says: [`EngineError::Plan`], [`EngineError::RoutingCycle`]), a source (missing,
+//! unreadable, cut short, not finite, another shape than planned: the `Source*` variants)
+//! and the render (a caller's misuse of the API, the thread pool, the output file).
 
 use core::fmt;
 
@@ -30,6 +35,25 @@ pub enum EngineError {
         path: Option<String>,
         frame: u64,
     },
+    /// A track's file holds another number of channels than the plan says.
+    SourceChannels {
+        track: String,
+        path: String,
+        planned: usize,
+        found: usize,
+    },
+    /// `process_block` was given another number of source blocks than there are tracks.
+    SourceCount { given: usize, tracks: usize },
+    /// A track index beyond the plan's tracks.
+    NoTrack { track: usize, tracks: usize },
+    /// A stem index beyond the master's direct inputs.
+    NoStem { stem: usize, stems: usize },
+    /// `write_stem` on an engine built without stems.
+    StemsNotEnabled,
+    /// The worker threads could not be started.
+    ThreadPool { threads: usize, reason: String },
+    /// An output format the file writer does not write.
+    OutputFormat { bit_depth: u16 },
     /// Writing the output file failed.
     Output { path: String, reason: String },
     /// An output buffer whose length does not match the block.
@@ -72,6 +96,29 @@ impl fmt::Display for EngineError {
                      replace the source"
                 )
             }
+            Self::SourceChannels {
+                track,
+                path,
+                planned,
+                found,
+            } => write!(
+                f,
+                "track \"{track}\" has {planned} source channels in the plan, {found} in {path}"
+            ),
+            Self::SourceCount { given, tracks } => {
+                write!(f, "{given} source blocks for {tracks} tracks")
+            }
+            Self::NoTrack { track, tracks } => {
+                write!(f, "no track {track} (the plan has {tracks})")
+            }
+            Self::NoStem { stem, stems } => write!(f, "no stem {stem} (the master has {stems})"),
+            Self::StemsNotEnabled => {
+                write!(f, "stems were not asked for when the engine was built")
+            }
+            Self::ThreadPool { threads, reason } => {
+                write!(f, "cannot start {threads} threads: {reason}")
+            }
+            Self::OutputFormat { bit_depth } => write!(f, "no WAV output of {bit_depth} bits"),
             Self::Output { path, reason } => {
                 write!(f, "{path}: writing the output failed ({reason})")
             }

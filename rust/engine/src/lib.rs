@@ -8,21 +8,26 @@
 #![forbid(unsafe_code)]
 
 pub mod automation;
+pub mod block;
 pub mod delay;
 pub mod dither;
 pub mod dsp;
 pub mod error;
 pub mod graph;
+mod master;
 pub mod math;
 pub mod meter;
 pub mod pan;
 pub mod plan;
 pub mod render;
 pub mod resample;
+mod schedule;
 pub mod staging;
 mod strip;
 pub mod wav;
 
+pub use block::{OutputBlock, OutputSource, SourceBlock};
 pub use error::{EngineError, Result};
+pub use master::Stats;
 pub use plan::{PLAN_VERSION, Plan};
-pub use render::{Engine, EngineConfig, ImpulseResponse, OutputBlock, SourceBlock, Stats};
+pub use render::{Engine, EngineConfig, ImpulseResponse};

@@ -285,7 +285,7 @@ fn exp_normal(x: f64) -> f64 {
     let (t, k) = exp_split(x);
     // `2^(k >> 6)` from a logical shift of a number made non-negative (`k >= -65472` here):
     // SSE2 shifts 64-bit lanes only so, and the loop stays vectorised.
-    #[allow(clippy::cast_sign_loss, reason = "k + 1023 * 64 >= 0 for x >= -708")]
+    // cast: k + 1023 * 64 >= 0 for x >= -708
     let scale = f64::from_bits(((k + 1023 * 64) as u64 >> 6) << 52);
     t * scale
 }
@@ -302,9 +302,9 @@ fn exp_split(x: f64) -> (f64, i64) {
     let q = (r + r2 * (0.5 + r * (1.0 / 6.0))) + (r2 * r2) * (1.0 / 24.0 + r * (1.0 / 120.0));
     // `big` sits in the binade of `ROUND`, whose ulp is 1: its low bits are the integer `kf`,
     // read without a float-to-integer conversion (which SSE2 has not for 64-bit lanes).
-    #[allow(clippy::cast_possible_wrap, reason = "both below 2^63")]
+    // cast: both below 2^63
     let k = big.to_bits() as i64 - ROUND.to_bits() as i64;
-    #[allow(clippy::cast_sign_loss, reason = "masked to 0 ..= 63")]
+    // cast: masked to 0 ..= 63
     let t = {
         let s = f64::from_bits(EXP2_J[(k & 63) as usize]);
         s + s * q
@@ -328,7 +328,7 @@ pub fn level_db(x: f64) -> f64 {
     const TWO_52: f64 = 4_503_599_627_370_496.0;
     let bits = x.max(f64::MIN_POSITIVE).to_bits();
     let e = f64::from_bits(TWO_52.to_bits() | ((bits >> 52) & 0x7ff)) - (TWO_52 + 1023.0);
-    #[allow(clippy::cast_possible_truncation, reason = "6 bits")]
+    // cast: 6 bits
     let j = ((bits >> 46) & 63) as usize;
     let m = f64::from_bits((bits & 0x000f_ffff_ffff_ffff) | 0x3ff0_0000_0000_0000);
     let z = m * f64::from_bits(INV_C[j]) - 1.0;
@@ -343,7 +343,7 @@ pub fn level_db(x: f64) -> f64 {
 /// `2^k` for `-1022 <= k <= 1023`.
 #[inline]
 fn pow2(k: i64) -> f64 {
-    #[allow(clippy::cast_sign_loss, reason = "k + 1023 >= 1")]
+    // cast: k + 1023 >= 1
     f64::from_bits(((k + 1023) as u64) << 52)
 }
 
@@ -415,7 +415,7 @@ mod tests {
         let mut x = -708.0;
         while x < 709.0 {
             let (_, k) = exp_split(x);
-            #[allow(clippy::cast_possible_truncation, reason = "|k| < 2^17")]
+            // cast: |k| < 2^17
             let plain = (x * (STEPS * core::f64::consts::LOG2_E)).round_ties_even() as i64;
             assert_eq!(k, plain, "{x}");
             assert_eq!(exp_normal(x).to_bits(), exp(x).to_bits(), "{x}");

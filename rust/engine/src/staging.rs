@@ -52,7 +52,6 @@ impl Level {
         if self.samples == 0 {
             return None;
         }
-        #[allow(clippy::cast_precision_loss)]
         let mean = self.sum_sq / self.samples as f64;
         math::gain_to_db(math::sqrt(mean))
     }
@@ -63,7 +62,6 @@ impl Level {
         if self.frames == 0 {
             return 0.0;
         }
-        #[allow(clippy::cast_precision_loss)]
         let n = self.frames as f64;
         let (a, b) = (self.sum[0] / n, self.sum[1] / n);
         if b.abs() > a.abs() { b } else { a }

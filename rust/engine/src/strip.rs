@@ -9,13 +9,13 @@ use std::sync::Arc;
 
 use crate::EngineError;
 use crate::automation::{CONTROL_GRID, grid_frame};
+use crate::block::SourceBlock;
 use crate::delay::StereoDelay;
 use crate::dsp::{AudioBlock, Sidechain, Slot};
 use crate::graph::Timing;
 use crate::math::{self, OFF_DB};
 use crate::pan;
 use crate::plan::{Lane, PanLaw, Strip, Tap};
-use crate::render::SourceBlock;
 use crate::resample::{Kernel, Resampler};
 use crate::staging::Level;
 use crate::wav::WavSource;
@@ -53,9 +53,8 @@ impl SourceStage {
         let end = start + n as u64;
         let lo = offset.clamp(start, end);
         let hi = (offset + len).clamp(start, end);
-        #[allow(clippy::cast_possible_truncation)] // within one block
-        let span = ((lo - start) as usize, (hi - start) as usize);
-        span
+        // cast: within one block
+        ((lo - start) as usize, (hi - start) as usize)
     }
 
     /// The mix frame at which the block of `n` frames at `start` plays its source block's

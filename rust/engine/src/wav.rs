@@ -6,7 +6,7 @@
 //!   way, so the lock file's source hash needs no second pass over the file. Samples decode
 //!   to exactly the values libsndfile gives (integers over `2^(bits - 1)`, floats as
 //!   stored), so a track renders the same bits whichever reads it.
-//! * [`WavSink`], the render's output: each block as [`Engine::write_output`] makes it,
+//! * [`WavSink`], the render's output: each block as [`OutputSource::write_output`] makes it,
 //!   with the data chunk's bytes hashed as they are written.
 
 use std::fs::File;
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
-use crate::render::{Engine, OutputBlock};
+use crate::block::{OutputBlock, OutputSource};
 use crate::{EngineError, Result};
 
 /// The sample encodings read here; anything else is left to the caller's reader.
@@ -392,7 +392,7 @@ impl WavSink {
     /// Creates the file at `path`: stereo at `sample_rate`, `bit_depth` 16, 24 or 32 (float).
     ///
     /// # Errors
-    /// [`EngineError::Plan`] for another bit depth, [`EngineError::Output`] when the file
+    /// [`EngineError::OutputFormat`] for another bit depth, [`EngineError::Output`] when the file
     /// cannot be created.
     pub fn create(path: &Path, sample_rate: u32, bit_depth: u16, max_block: usize) -> Result<Self> {
         let (buf, format) = match bit_depth {
@@ -409,9 +409,7 @@ impl WavSink {
                 hound::SampleFormat::Float,
             ),
             _ => {
-                return Err(EngineError::Plan {
-                    reason: format!("no WAV output of {bit_depth} bits"),
-                });
+                return Err(EngineError::OutputFormat { bit_depth });
             }
         };
         let spec = hound::WavSpec {
@@ -432,28 +430,29 @@ impl WavSink {
         })
     }
 
-    /// Writes the engine's last block, converted as [`Engine::write_output`] converts it.
+    /// Writes `source`'s last block (the engine's master), converted as its
+    /// [`OutputSource::write_output`] converts it.
     ///
     /// # Errors
     /// [`EngineError::Output`] when writing fails.
-    pub fn write_from(&mut self, engine: &Engine) -> Result<()> {
-        let n = 2 * engine.master_block()[0].len();
+    pub fn write_from(&mut self, source: &impl OutputSource) -> Result<()> {
+        let n = 2 * source.block_frames();
         self.bytes.clear();
         match &mut self.buf {
             OutBuf::I16(b) => {
-                engine.write_output(OutputBlock::I16(&mut b[..n]))?;
+                source.write_output(OutputBlock::I16(&mut b[..n]))?;
                 b[..n]
                     .iter()
                     .for_each(|v| self.bytes.extend_from_slice(&v.to_le_bytes()));
             }
             OutBuf::I24(b) => {
-                engine.write_output(OutputBlock::I24(&mut b[..n]))?;
+                source.write_output(OutputBlock::I24(&mut b[..n]))?;
                 b[..n]
                     .iter()
                     .for_each(|v| self.bytes.extend_from_slice(&v.to_le_bytes()[1..]));
             }
             OutBuf::F32(b) => {
-                engine.write_output(OutputBlock::F32(&mut b[..n]))?;
+                source.write_output(OutputBlock::F32(&mut b[..n]))?;
                 b[..n]
                     .iter()
                     .for_each(|v| self.bytes.extend_from_slice(&v.to_le_bytes()));

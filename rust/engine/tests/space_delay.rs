@@ -204,7 +204,6 @@ fn cookbook(highpass: bool, f0: f64, f: f64, fs: f64) -> Cx {
 #[test]
 fn loop_filters_give_the_analytic_response() {
     let (fs, d, g, lo, hi) = (48000.0, 64usize, 0.6, 150.0, 5000.0);
-    #[allow(clippy::cast_precision_loss)]
     let ms = d as f64 / fs * 1000.0;
     let insert = delay(&json!({"time_ms": c(ms), "feedback": c(g),
         "lowcut_hz": c(lo), "highcut_hz": c(hi)}));
@@ -222,11 +221,9 @@ fn loop_filters_give_the_analytic_response() {
         // The DFT of the rendered response at f.
         let mut measured = Cx(0.0, 0.0);
         for (n, v) in h.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
             let z = Cx::expj(-w * n as f64);
             measured = measured.add(Cx(v * z.0, v * z.1));
         }
-        #[allow(clippy::cast_precision_loss)]
         let zd = Cx::expj(-w * d as f64);
         let filt = cookbook(true, lo, f, fs).mul(cookbook(false, hi, f, fs));
         let loop_ = zd.mul(filt);

@@ -2,6 +2,8 @@
 //!
 //! Conversion, GIL release and error mapping only; no DSP lives here.
 
+#![forbid(unsafe_code)]
+
 mod errors;
 mod meter;
 mod renderer;

@@ -8,7 +8,7 @@ use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-use crate::errors::to_py;
+use crate::errors::run;
 
 /// A source block as soundfile reads it: C-contiguous `(frames, channels)`.
 #[derive(FromPyObject)]
@@ -88,6 +88,9 @@ fn output_block<'a>(out: &'a mut OutArray<'_>) -> PyResult<OutputBlock<'a>> {
     })
 }
 
+/// One level point as Python sees it: `(peak_dbfs, rms_dbfs, dc, correlation)`.
+type LevelPoint = (Option<f64>, Option<f64>, f64, Option<f64>);
+
 #[pyclass(name = "Renderer", module = "mixrender._engine")]
 pub(crate) struct PyRenderer {
     engine: Engine,
@@ -119,17 +122,15 @@ impl PyRenderer {
             .iter()
             .map(|(a, rate)| a.to_engine(*rate))
             .collect::<PyResult<Vec<_>>>()?;
-        let engine = py
-            .detach(|| {
-                let plan = Plan::from_json(plan)?;
-                let config = EngineConfig {
-                    max_block,
-                    threads,
-                    stems,
-                };
-                Engine::with_impulse_responses(&plan, config, irs)
-            })
-            .map_err(to_py)?;
+        let engine = run(py, || {
+            let plan = Plan::from_json(plan)?;
+            let config = EngineConfig {
+                max_block,
+                threads,
+                stems,
+            };
+            Engine::with_impulse_responses(&plan, config, irs)
+        })?;
         let wanted = vec![0; engine.tracks()];
         Ok(Self {
             engine,
@@ -157,6 +158,7 @@ impl PyRenderer {
     /// the caller then passes its blocks to `process` as before (None for the others).
     fn open_file(
         &mut self,
+        py: Python<'_>,
         track: usize,
         path: std::path::PathBuf,
         frames: u64,
@@ -168,14 +170,15 @@ impl PyRenderer {
             channels,
             sample_rate,
         };
-        self.engine.open_file(track, &path, expected).map_err(to_py)
+        let engine = &mut self.engine;
+        run(py, || engine.open_file(track, &path, expected))
     }
 
     /// Per track, the hex SHA-256 of the file the engine read (the rest of it is read now),
     /// None for a track whose blocks were passed in.
     fn source_digests(&mut self, py: Python<'_>) -> PyResult<Vec<Option<String>>> {
         let engine = &mut self.engine;
-        let digests = py.detach(|| engine.source_digests()).map_err(to_py)?;
+        let digests = run(py, || engine.source_digests())?;
         Ok(digests.into_iter().map(|d| d.map(|d| hex(&d))).collect())
     }
 
@@ -204,11 +207,10 @@ impl PyRenderer {
             });
         }
         let (engine, sink) = (&mut self.engine, &mut self.sink);
-        py.detach(|| {
+        run(py, || {
             engine.process_block(&blocks, n)?;
             sink.as_mut().map_or(Ok(()), |s| s.write_from(engine))
         })
-        .map_err(to_py)
     }
 
     /// Has the engine write each block to a new WAV file at `path` (stereo, the plan's rate,
@@ -216,14 +218,15 @@ impl PyRenderer {
     /// block on; `close_output` completes it.
     fn open_output(
         &mut self,
+        py: Python<'_>,
         path: std::path::PathBuf,
         sample_rate: u32,
         bit_depth: u16,
     ) -> PyResult<()> {
-        self.sink = Some(
-            WavSink::create(&path, sample_rate, bit_depth, self.engine.max_block())
-                .map_err(to_py)?,
-        );
+        let max_block = self.engine.max_block();
+        self.sink = Some(run(py, || {
+            WavSink::create(&path, sample_rate, bit_depth, max_block)
+        })?);
         Ok(())
     }
 
@@ -233,7 +236,7 @@ impl PyRenderer {
         let Some(sink) = self.sink.take() else {
             return Ok(None);
         };
-        let digest = py.detach(|| sink.finish()).map_err(to_py)?;
+        let digest = run(py, || sink.finish())?;
         Ok(Some(hex(&digest)))
     }
 
@@ -243,7 +246,7 @@ impl PyRenderer {
     fn write(&self, py: Python<'_>, mut out: OutArray<'_>) -> PyResult<()> {
         let block = output_block(&mut out)?;
         let engine = &self.engine;
-        py.detach(|| engine.write_output(block)).map_err(to_py)
+        run(py, || engine.write_output(block))
     }
 
     /// Names of the stems: the master's direct inputs, in the order they are summed.
@@ -259,7 +262,7 @@ impl PyRenderer {
     fn write_stem(&self, py: Python<'_>, k: usize, mut out: OutArray<'_>) -> PyResult<()> {
         let block = output_block(&mut out)?;
         let engine = &self.engine;
-        py.detach(|| engine.write_stem(k, block)).map_err(to_py)
+        run(py, || engine.write_stem(k, block))
     }
 
     /// Meters the output from the next block on: `clipped` meters what the file holds,
@@ -284,8 +287,7 @@ impl PyRenderer {
     /// Per strip: `(name, [(peak_dbfs, rms_dbfs, dc, correlation), ...])` per point, None
     /// for silence or mono; tracks `[source, clip gain, after each insert, fader]`, buses
     /// `[input, after each insert, fader]`.
-    #[allow(clippy::type_complexity)]
-    fn levels(&self) -> Vec<(String, Vec<(Option<f64>, Option<f64>, f64, Option<f64>)>)> {
+    fn levels(&self) -> Vec<(String, Vec<LevelPoint>)> {
         self.engine
             .levels()
             .into_iter()

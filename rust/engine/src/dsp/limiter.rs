@@ -25,7 +25,7 @@
 //! decided).
 //! `ceiling_db` and `release_ms` are read on the control grid at the input's frames.
 
-use crate::dsp::delay_line::Delay;
+use crate::delay::DelayLine;
 use crate::dsp::envelope::{self, SNAP_DB};
 use crate::dsp::grid::{self, GridParam};
 use crate::dsp::{AudioBlock, Processor};
@@ -191,18 +191,18 @@ pub struct Limiter {
     ceiling_lin: f64,
     release_a: f64,
     /// The audio, delayed by the latency.
-    audio: [Delay; 2],
+    audio: [DelayLine; 2],
     /// The ceiling (linear) of each input frame, delayed by the latency, for the clamp.
-    clamp: Delay,
+    clamp: DelayLine,
     /// True-peak mode: interpolators, the sample peak and ceiling delayed to the detector.
     interp: [Interpolator; 2],
     last_interval: f64,
-    peak_delay: Delay,
+    peak_delay: DelayLine,
     /// The last `2 NEIGHBOURHOOD + 1` point peaks (true-peak mode).
     near: [f64; 2 * NEIGHBOURHOOD + 1],
     near_pos: usize,
-    ceiling_delay: Delay,
-    ceiling_lin_delay: Delay,
+    ceiling_delay: DelayLine,
+    ceiling_lin_delay: DelayLine,
     hold: MinHold,
     boxcar: BoxCar,
     r: f64,
@@ -223,15 +223,15 @@ impl Limiter {
             ceiling_db: 0.0,
             ceiling_lin: 1.0,
             release_a: 0.0,
-            audio: [Delay::default(), Delay::default()],
-            clamp: Delay::default(),
+            audio: [DelayLine::default(), DelayLine::default()],
+            clamp: DelayLine::default(),
             interp: [Interpolator::new(); 2],
             last_interval: 0.0,
-            peak_delay: Delay::default(),
+            peak_delay: DelayLine::default(),
             near: [0.0; 2 * NEIGHBOURHOOD + 1],
             near_pos: 0,
-            ceiling_delay: Delay::default(),
-            ceiling_lin_delay: Delay::default(),
+            ceiling_delay: DelayLine::default(),
+            ceiling_lin_delay: DelayLine::default(),
             hold: MinHold::default(),
             boxcar: BoxCar::default(),
             r: 0.0,
@@ -306,15 +306,15 @@ impl Processor for Limiter {
         let detector = if self.true_peak { TRUE_PEAK_DELAY } else { 0 };
         self.lookahead = lookahead;
         self.latency = lookahead + detector;
-        self.audio = [Delay::new(self.latency), Delay::new(self.latency)];
-        self.clamp = Delay::new(self.latency);
-        self.peak_delay = Delay::new(if self.true_peak {
+        self.audio = [DelayLine::new(self.latency), DelayLine::new(self.latency)];
+        self.clamp = DelayLine::new(self.latency);
+        self.peak_delay = DelayLine::new(if self.true_peak {
             INTERPOLATOR_DELAY
         } else {
             0
         });
-        self.ceiling_delay = Delay::new(detector);
-        self.ceiling_lin_delay = Delay::new(detector);
+        self.ceiling_delay = DelayLine::new(detector);
+        self.ceiling_lin_delay = DelayLine::new(detector);
         self.hold = MinHold::new(lookahead + 1);
         self.boxcar = BoxCar::new(lookahead + 1);
         self.sample_rate = sample_rate;
@@ -324,7 +324,7 @@ impl Processor for Limiter {
     }
 
     fn reset(&mut self) {
-        self.audio.iter_mut().for_each(Delay::reset);
+        self.audio.iter_mut().for_each(DelayLine::reset);
         self.clamp.reset();
         self.interp = [Interpolator::new(); 2];
         self.last_interval = 0.0;

@@ -10,7 +10,6 @@ mod compressor;
 pub mod convolution;
 mod deesser;
 mod delay;
-mod delay_line;
 pub mod envelope;
 mod eq;
 pub mod fft;

@@ -17,7 +17,7 @@
 //! Latency: the oversampler's round trip (0 at 1x; 51, 58, 61, 62 frames at 2x, 4x, 8x,
 //! 16x whatever the rate).
 
-use crate::dsp::delay_line::Delay;
+use crate::delay::DelayLine;
 use crate::dsp::grid::{self, GRID, GridParam};
 use crate::dsp::oversample::Oversampler;
 use crate::dsp::{AudioBlock, Processor};
@@ -33,7 +33,7 @@ pub struct Saturation {
     shape: SaturationShape,
     factor: u32,
     os: Oversampler,
-    dry: [Delay; 2],
+    dry: [DelayLine; 2],
     g: f64,
     work: [f64; GRID],
     out_buf: [f64; GRID],
@@ -57,7 +57,7 @@ impl Saturation {
             mix: p.mix.clone(),
             shape: p.shape,
             factor: p.oversample,
-            dry: [Delay::new(os.latency()), Delay::new(os.latency())],
+            dry: [DelayLine::new(os.latency()), DelayLine::new(os.latency())],
             os,
             g: 1.0,
             work: [0.0; GRID],
@@ -71,13 +71,13 @@ impl Processor for Saturation {
     fn prepare(&mut self, _sample_rate: f64, _max_block: usize) {
         self.os = Oversampler::new(self.factor, GRID);
         let lat = self.os.latency();
-        self.dry = [Delay::new(lat), Delay::new(lat)];
+        self.dry = [DelayLine::new(lat), DelayLine::new(lat)];
         self.drive.invalidate();
     }
 
     fn reset(&mut self) {
         self.os.reset();
-        self.dry.iter_mut().for_each(Delay::reset);
+        self.dry.iter_mut().for_each(DelayLine::reset);
     }
 
     fn latency(&self) -> usize {

@@ -117,7 +117,6 @@ pub fn signal(frames: usize, channels: usize, seed: u32) -> Vec<f32> {
             state ^= state << 13;
             state ^= state >> 17;
             state ^= state << 5;
-            #[allow(clippy::cast_precision_loss)]
             let t = (i / channels) as f32 / 48000.0;
             let noise = (state as f32 / u32::MAX as f32) - 0.5;
             0.2 * (t * 440.0 * std::f32::consts::TAU).sin()

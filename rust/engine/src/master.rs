@@ -1,0 +1,157 @@
+//! The master: the sum of its direct inputs through its inserts, gain and loudness gain,
+//! beside the strips (it has no sends, no pan, no output of its own); and what is measured
+//! at its output (peaks, clips, the output meter).
+
+use crate::dsp::{AudioBlock, Slot};
+use crate::graph::Timing;
+use crate::math;
+use crate::meter::Meter;
+use crate::plan::{Lane, LoudnessAt, Plan};
+use crate::strip::{KeyInput, frames, scale};
+
+/// A stretch of a call: `len` frames, kept (at `out` in the call's output) or pre-roll.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Span {
+    pub(crate) len: usize,
+    pub(crate) keep: bool,
+    pub(crate) out: usize,
+}
+
+/// What the render has seen at the master's output so far.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Stats {
+    /// Largest `|x|` per channel before the clip.
+    pub peak: [f64; 2],
+    /// Samples with `|x| > 1` per channel, before dither.
+    pub clipped: [u64; 2],
+}
+
+/// The meter on the master's output, in the same pass as the render.
+pub(crate) struct OutputMeter {
+    pub(crate) meter: Meter,
+    /// Meter the clipped output (what the file holds) or the master before the clip.
+    pub(crate) clipped: bool,
+    pub(crate) scratch: [Vec<f64>; 2],
+}
+
+impl OutputMeter {
+    fn process(&mut self, sig: &[Vec<f64>; 2], off: usize, n: usize) {
+        if !self.clipped {
+            self.meter
+                .process(&[&sig[0][off..off + n], &sig[1][off..off + n]]);
+            return;
+        }
+        for (dst, src) in self.scratch.iter_mut().zip(sig) {
+            for (d, &s) in dst[..n].iter_mut().zip(&src[off..off + n]) {
+                *d = s.clamp(-1.0, 1.0);
+            }
+        }
+        let [l, r] = &self.scratch;
+        self.meter.process(&[&l[..n], &r[..n]]);
+    }
+}
+
+pub(crate) struct MasterState {
+    gain_db: Lane,
+    /// The loudness normalisation's one gain, after `gain_db` or (with a limiter among the
+    /// inserts) before the inserts.
+    loudness_gain: f64,
+    loudness_at: LoudnessAt,
+    inserts: Vec<Slot>,
+    pub(crate) keys: Vec<KeyInput>,
+    timing: Timing,
+    pub(crate) sig: [Vec<f64>; 2],
+    gain: Vec<f64>,
+}
+
+impl MasterState {
+    pub(crate) fn new(plan: &Plan, inserts: Vec<Slot>, timing: Timing, max_block: usize) -> Self {
+        let keys = KeyInput::for_chain(&inserts, &timing.key_comp, max_block);
+        Self {
+            gain_db: plan.master.gain_db.clone(),
+            loudness_gain: math::db_to_gain(plan.master.loudness_gain_db),
+            loudness_at: plan.master.loudness_gain_at,
+            inserts,
+            keys,
+            timing,
+            sig: [vec![0.0; max_block], vec![0.0; max_block]],
+            gain: vec![0.0; max_block],
+        }
+    }
+
+    /// Runs `span` of the master's summed signal (at `span.out`) through its inserts and
+    /// gain; a kept span is then measured and metered.
+    pub(crate) fn run(
+        &mut self,
+        now: i64,
+        span: Span,
+        stats: &mut Stats,
+        meter: &mut Option<OutputMeter>,
+    ) {
+        let (off, n) = (span.out, span.len);
+        self.process(now, off, n);
+        if span.keep {
+            self.measure(off, n, stats);
+            if let Some(m) = meter {
+                m.process(&self.sig, off, n);
+            }
+        }
+    }
+
+    /// `inserts -> gain_db` over frames `off .. off + n` of the summed signal, with the
+    /// loudness gain before the inserts or after the gain.
+    fn process(&mut self, now: i64, off: usize, n: usize) {
+        let [l, r] = &mut self.sig;
+        let (l, r) = (&mut l[off..off + n], &mut r[off..off + n]);
+        let loudness = self.loudness_gain;
+        if self.loudness_at == LoudnessAt::Input {
+            scale(l, loudness);
+            scale(r, loudness);
+        }
+        let mut block = AudioBlock {
+            start: now,
+            channels: 2,
+            left: &mut l[..],
+            right: &mut r[..],
+            sidechain: None,
+        };
+        let mut keys = self.keys.iter().peekable();
+        for (i, slot) in self.inserts.iter_mut().enumerate() {
+            block.start = now - frames(self.timing.insert_delay[i]);
+            block.sidechain = keys.next_if(|k| k.insert == i).map(|k| k.sidechain(n));
+            slot.process(&mut block);
+        }
+        let at = now - frames(self.timing.fader_delay);
+        match self.gain_db.fill(at, &mut self.gain[..n]) {
+            Some(db) => {
+                let g = math::db_to_gain(db);
+                scale(&mut l[..n], g);
+                scale(&mut r[..n], g);
+            }
+            None => {
+                for i in 0..n {
+                    let g = math::db_to_gain(self.gain[i]);
+                    l[i] *= g;
+                    r[i] *= g;
+                }
+            }
+        }
+        // A separate multiply, so that a mix without normalisation keeps its bits.
+        if self.loudness_at == LoudnessAt::Output {
+            scale(&mut l[..n], loudness);
+            scale(&mut r[..n], loudness);
+        }
+    }
+
+    fn measure(&self, off: usize, n: usize, stats: &mut Stats) {
+        for (c, x) in self.sig.iter().enumerate() {
+            for &v in &x[off..off + n] {
+                let a = v.abs();
+                stats.peak[c] = stats.peak[c].max(a);
+                if a > 1.0 {
+                    stats.clipped[c] += 1;
+                }
+            }
+        }
+    }
+}
