@@ -184,38 +184,54 @@ def test_a_wav_file_cut_short_during_the_render_is_named(
 
 
 @pytest.mark.parametrize(
-    ("given", "subtype", "rate", "bad"),
+    ("given", "ext", "subtype", "rate", "bad", "at"),
     [
-        ("file", "FLOAT", 48000, np.nan),  # read by the engine
-        ("file", "DOUBLE", 48000, np.inf),  # read through soundfile
-        ("file", "FLOAT", 44100, -np.inf),  # resampled
-        ("array", None, 48000, np.nan),
+        ("file", "wav", "FLOAT", 48000, np.nan, 30000),  # read by the engine
+        ("file", "wav", "DOUBLE", 48000, np.inf, 30000),  # read through soundfile
+        ("file", "aiff", "FLOAT", 48000, np.nan, 50),  # read through soundfile
+        ("file", "w64", "FLOAT", 48000, np.nan, 50),  # read through soundfile
+        ("file", "wav", "FLOAT", 44100, -np.inf, 30000),  # read by the engine, resampled
+        ("file", "w64", "DOUBLE", 44100, np.nan, 30000),  # read through soundfile, resampled
+        ("file", "aiff", "FLOAT", 32000, np.nan, 50),  # read through soundfile, resampled
+        ("array", "wav", None, 48000, np.nan, 30000),
+        ("array", "wav", None, 44100, np.nan, 30001),
     ],
 )
 def test_a_source_sample_that_is_not_finite_stops_the_render_and_says_where(
-    write_mix: MixWriter, tmp_path: Path, given: str, subtype: str | None, rate: int, bad: float
+    write_mix: MixWriter,
+    tmp_path: Path,
+    given: str,
+    ext: str,
+    subtype: str | None,
+    rate: int,
+    bad: float,
+    at: int,
 ) -> None:
-    # Track A (stereo, 48 kHz) plays from frame 0; its sample 30000 cannot be mixed: every
-    # filter after it would carry it on, silently.
+    # Track A (stereo) plays from frame 0; its sample `at` cannot be mixed: every filter after
+    # it would carry it on, silently. The message names the file (when there is one) and the
+    # frame of the mix that plays the sample: for a resampled source, the output frame
+    # nearest the sample's time.
     a = np.full((96000, 2), 0.25)
-    a[30000, 1] = bad
+    a[at, 1] = bad
     b = np.zeros(1000)
+    files: dict[str, tuple[object, ...]] = {f"b__{ext}": (b, 44100, "PCM_16")}
     if given == "file":
-        mix = write_mix(
-            ENGINE_MIX.format(ext="wav"), a__wav=(a, rate, subtype), b__wav=(b, 44100, "PCM_16")
-        )
-        loaded = mixrender.load(mix)
+        files[f"a__{ext}"] = (a, rate, subtype)
+        loaded = mixrender.load(write_mix(ENGINE_MIX.format(ext=ext), **files))
     else:
-        mix = write_mix(ENGINE_MIX.format(ext="wav"), b__wav=(b, 44100, "PCM_16"))
-        loaded = mixrender.load(mix, sources={"a.wav": (a.astype(np.float32), rate)})
+        mix = write_mix(ENGINE_MIX.format(ext=ext), **files)
+        loaded = mixrender.load(mix, sources={f"a.{ext}": (a.astype(np.float32), rate)})
     out = tmp_path / "out.wav"
     with pytest.raises(mixrender.RenderError) as e:
         loaded.render(out)
     message = str(e.value)
     assert 'track "A"' in message and "NaN or infinity" in message, message
-    if rate == 48000:
-        assert "frame 30000 of the mix" in message, message
-    assert ("a.wav" in message) == (given == "file" and subtype == "FLOAT"), message
+    played = (2 * at * 48000 + rate) // (2 * rate)  # round(at * 48000 / rate)
+    assert f"played at frame {played} of the mix" in message, message
+    assert (f"a.{ext}" in message) == (given == "file"), message
+    if given == "file":
+        assert str(tmp_path / f"a.{ext}") in message, message
+    assert "\n" not in message.strip()
     assert not out.exists() and not list(tmp_path.glob(".out.wav.*")), list(tmp_path.iterdir())
 
 

@@ -58,13 +58,22 @@ impl SourceStage {
         span
     }
 
-    /// The mix frame at which the block of `n` frames at `start` plays its source block's
-    /// frame `i` (for a resampled source, where the block's sound begins).
+    /// The mix frame at which the block of `n` frames at `start` plays frame `i` of the
+    /// source block it consumes. A resampled source's frame `s` (counted from the source's
+    /// start) lies at output time `s·L/M` of the resampled source: the nearest output frame
+    /// plays it. Call before the block is pushed into the resampler.
     pub(crate) fn mix_frame(&self, start: u64, n: usize, i: usize) -> u64 {
-        let lo = start + self.span(start, n).0 as u64;
         match self {
-            Self::Direct { .. } => lo + i as u64,
-            Self::Resampled { .. } => lo,
+            Self::Direct { .. } => start + self.span(start, n).0 as u64 + i as u64,
+            Self::Resampled {
+                offset, resampler, ..
+            } => {
+                let s = u128::from(resampler.pushed()) + i as u128;
+                let (l, m) = resampler.kernel().ratio();
+                let (l, m) = (u128::from(l), u128::from(m));
+                let k = (2 * s * l + m) / (2 * m);
+                offset + u64::try_from(k).unwrap_or(u64::MAX)
+            }
         }
     }
 

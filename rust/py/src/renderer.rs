@@ -2,7 +2,7 @@
 
 use mixrender_engine::render::ImpulseResponse;
 use mixrender_engine::wav::{Expected, WavSink};
-use mixrender_engine::{Engine, EngineConfig, OutputBlock, Plan, SourceBlock};
+use mixrender_engine::{Engine, EngineConfig, EngineError, OutputBlock, Plan, SourceBlock};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -94,6 +94,30 @@ pub(crate) struct PyRenderer {
     wanted: Vec<usize>,
     /// The WAV file the engine writes each block to, when `open_output` was called.
     sink: Option<WavSink>,
+    /// `(track, file)` for the sources whose blocks the caller hands in, to name the file in
+    /// the engine's errors about them.
+    labels: Vec<(String, String)>,
+}
+
+impl PyRenderer {
+    /// The error, naming the file of a source handed in (the engine knows only its own).
+    fn labelled(&self, err: EngineError) -> EngineError {
+        match err {
+            EngineError::SourceNotFinite {
+                track,
+                path: None,
+                frame,
+            } => {
+                let path = self
+                    .labels
+                    .iter()
+                    .find(|(t, _)| *t == track)
+                    .map(|(_, p)| p.clone());
+                EngineError::SourceNotFinite { track, path, frame }
+            }
+            other => other,
+        }
+    }
 }
 
 #[pymethods]
@@ -135,6 +159,7 @@ impl PyRenderer {
             engine,
             wanted,
             sink: None,
+            labels: Vec::new(),
         })
     }
 
@@ -169,6 +194,12 @@ impl PyRenderer {
             sample_rate,
         };
         self.engine.open_file(track, &path, expected).map_err(to_py)
+    }
+
+    /// Names the file behind each `(track name, file)` whose blocks are handed to `process`,
+    /// so that an error about a sample of such a source names its file too.
+    fn name_sources(&mut self, labels: Vec<(String, String)>) {
+        self.labels = labels;
     }
 
     /// Per track, the hex SHA-256 of the file the engine read (the rest of it is read now),
@@ -208,7 +239,7 @@ impl PyRenderer {
             engine.process_block(&blocks, n)?;
             sink.as_mut().map_or(Ok(()), |s| s.write_from(engine))
         })
-        .map_err(to_py)
+        .map_err(|e| to_py(self.labelled(e)))
     }
 
     /// Has the engine write each block to a new WAV file at `path` (stereo, the plan's rate,
