@@ -272,3 +272,104 @@ def test_the_engines_header_probe_agrees_with_soundfile(
             _engine.probe_wav(path)
     else:
         assert _engine.probe_wav(path) is None
+
+
+PATH_MIX = """
+format = "mixrender/1"
+[session]
+sample_rate = 48000
+[[track]]
+name = "T"
+source = "{source}"
+  [[track.insert]]
+  type = "convolution"
+  ir = "{ir}"
+"""
+
+_LONG = "x" * 300 + ".wav"
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        (_LONG, "its name is too long for the file system"),
+        ("loop_a.wav", "is a symlink loop"),
+        ("ok.wav/inside.wav", "a part of its path is a file, not a folder"),
+        ("dangling.wav", "a symlink to a file that does not exist"),
+        ("locked.wav", "permission denied"),
+        ("nowhere.wav", "file not found"),
+    ],
+)
+@pytest.mark.parametrize("key", ["source", "ir"])
+def test_a_path_that_leads_to_no_file_is_one_source_error_naming_the_track_and_the_path(
+    write_mix: MixWriter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    written: str,
+    reason: str,
+    key: str,
+) -> None:
+    import os
+
+    (tmp_path / "loop_a.wav").symlink_to("loop_b.wav")
+    (tmp_path / "loop_b.wav").symlink_to("loop_a.wav")
+    (tmp_path / "dangling.wav").symlink_to("gone.wav")
+    ok = np.zeros(4800)
+    ok[0] = 0.5
+    paths = {"source": "ok.wav", "ir": "ok.wav", key: written}
+    mix = write_mix(PATH_MIX.format(**paths), ok__wav=(ok, 48000), locked__wav=(ok, 48000))
+    # The tests may run as root, whom no permission stops: the refusal is simulated.
+    locked = str(tmp_path / "locked.wav")
+    real_stat = os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if os.fspath(path) == locked:  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", locked)
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(mixrender.SourceError) as e:
+        mixrender.load(mix).render(dtype="float32")
+    message = str(e.value)
+    assert reason in message, message
+    where = 'track "T" > source' if key == "source" else 'insert "convolution" > ir'
+    assert where in message and str(tmp_path / written) in message, message
+    assert "\n" not in message and "Errno" not in message, message
+
+
+def test_a_nul_byte_in_a_source_path_is_escaped_in_the_message(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    mix = write_mix(
+        PATH_MIX.format(source="a\\u0000b.wav", ir="ok.wav"), ok__wav=(np.zeros(10), 48000)
+    )
+    with pytest.raises(mixrender.SourceError) as e:
+        mixrender.load(mix).render(dtype="float32")
+    message = str(e.value)
+    assert "\x00" not in message, repr(message)
+    assert "a\\x00b.wav" in message and "NUL byte" in message and 'track "T"' in message, message
+
+
+@pytest.mark.parametrize("source", [_LONG, "a\\u0000b.wav"])
+def test_the_cli_says_one_line_for_a_path_that_cannot_name_a_file(
+    write_mix: MixWriter, tmp_path: Path, source: str
+) -> None:
+    import subprocess
+    import sys
+
+    mix = write_mix(PATH_MIX.format(source=source, ir="ok.wav"), ok__wav=(np.zeros(10), 48000))
+    for args in (["render", str(mix), "-o", str(tmp_path / "o.wav")], ["check", str(mix)]):
+        run = subprocess.run(
+            [sys.executable, "-m", "mixrender", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={
+                "PYTHONPATH": str(Path(mixrender.__file__).parent.parent),
+                "PATH": "/usr/bin:/bin",
+            },
+        )
+        assert run.returncode != 0
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+        assert 'track "T" > source' in lines[0] and "\x00" not in lines[0], run.stderr
