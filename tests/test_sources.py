@@ -373,3 +373,19 @@ def test_the_cli_says_one_line_for_a_path_that_cannot_name_a_file(
         lines = run.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
         assert 'track "T" > source' in lines[0] and "\x00" not in lines[0], run.stderr
+
+
+def test_an_aiff_rate_beyond_a_doubles_range_is_a_damaged_header(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    # The fuzzer's case: an AIFF whose COMM chunk's 80-bit rate has an exponent of 0x5d95.
+    (tmp_path / "damaged.aiff").write_bytes(
+        bytes.fromhex(
+            "464f524d0000016a41494646434f4d4d0000001200010000a5752c095d95c424c20cfcdc2c00"
+        )
+    )
+    mix = write_mix(PATH_MIX.format(source="damaged.aiff", ir="damaged.aiff"))
+    with pytest.raises(mixrender.SourceError) as e:
+        mixrender.load(mix).render(dtype="float32")
+    message = str(e.value)
+    assert "damaged.aiff" in message and "sample rate inf Hz" in message, message

@@ -30,6 +30,7 @@ them is allocated.
 
 from __future__ import annotations
 
+import math
 import struct
 from pathlib import Path
 from typing import BinaryIO
@@ -268,7 +269,10 @@ def _extended(b: bytes) -> float:
     """An IEEE 754 80-bit extended float (AIFF's sample rate)."""
     (se, mant) = struct.unpack(">HQ", b)
     exp = (se & 0x7FFF) - 16383 - 63
-    value = float(mant) * 2.0**exp if mant else 0.0
+    try:
+        value = math.ldexp(float(mant), exp) if mant else 0.0
+    except OverflowError:  # beyond a double's range: no rate, a damaged header
+        value = math.inf
     return -value if se & 0x8000 else value
 
 
