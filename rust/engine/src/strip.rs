@@ -654,26 +654,31 @@ fn constant_cell(own: &Lane, trim: &Lane, vcas: &[VcaLane], cell: i64) -> bool {
             .all(|v| v.lane.constant_over(cell, len).is_some())
 }
 
-/// For the grid cell at `cell`: when the fader is on a linear segment that stays above
-/// "off" over the whole cell, the trim is constant or linear over it and every VCA is
-/// constant (and not off) over it, the summed level in dB at the cell's first frame (in
-/// the per-frame sum's order: fader, trim, then each VCA) and the gain ratio per frame.
+/// For the grid cell at `cell`: when the fader is on a linear segment, the trim is constant
+/// or linear and every VCA is constant over the whole cell, and neither the fader's own level
+/// nor the sum reaches "off" in it, the summed level in dB at the cell's first frame and the
+/// gain ratio per frame. (Both levels move linearly in dB, so their ends bound them.)
 fn fast_ramp(own: &Lane, trim: &Lane, vcas: &[VcaLane], cell: i64) -> Option<(f64, f64)> {
     let len = CELL as usize;
+    let last = cell + CELL - 1;
     let (db0, slope) = own.linear_over(cell, len)?;
-    if db0 <= OFF_DB || own.value_at(cell + CELL - 1) <= OFF_DB {
+    let own_last = own.value_at(last);
+    if db0 <= OFF_DB || own_last <= OFF_DB {
         return None;
     }
     let (t0, t_slope) = trim
         .constant_over(cell, len)
         .map(|t| (t, 0.0))
         .or_else(|| trim.linear_over(cell, len))?;
-    let mut db = db0 + t0;
+    let mut vca_db = 0.0;
     for vca in vcas {
-        let v = vca.lane.constant_over(cell, len).filter(|&v| v > OFF_DB)?;
-        db += v;
+        vca_db += vca.lane.constant_over(cell, len).filter(|&v| v > OFF_DB)?;
     }
-    Some((db, math::db_ratio(slope + t_slope)))
+    let first = db0 + t0 + vca_db;
+    if first <= OFF_DB || own_last + trim.value_at(last) + vca_db <= OFF_DB {
+        return None;
+    }
+    Some((first, math::db_ratio(slope + t_slope)))
 }
 
 #[inline]

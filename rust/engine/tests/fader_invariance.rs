@@ -180,3 +180,38 @@ fn the_fader_is_off_wherever_its_own_lane_is_at_or_below_minus_144_db() {
         }
     }
 }
+
+#[test]
+fn the_fader_is_off_wherever_its_summed_level_is_at_or_below_minus_144_db() {
+    // The fader's own lane stays above -144 dB; with the trim and a VCA at -10 dB the sum
+    // crosses it inside a grid cell. Per frame, a sum at or below -144 dB is silence.
+    let src = vec![0.5f32; N];
+    let mut t = track("T", 1, 48000, N as u64, 0);
+    t["pan_law"] = json!("0dB");
+    t["gain_db"] = lane(&[(0, -126.0, "linear"), (8010, -136.0, "linear")]);
+    t["trim_db"] = c(-2.0);
+    t["vcas"] = json!([0]);
+    let mut p = plan(vec![t], N as u64);
+    p["vcas"] = json!([{"name": "V", "gain_db": c(-10.0)}]);
+    for block in [64, 4096] {
+        let [l, _] = render(&p, std::slice::from_ref(&src), block, 1);
+        for (n, &x) in l.iter().enumerate() {
+            #[allow(clippy::cast_precision_loss)]
+            let sum = -138.0 - 10.0 * (n.min(8010) as f64) / 8010.0;
+            if (sum + 144.0).abs() < 1e-9 {
+                // Rounding decides on the boundary itself.
+            } else if sum < -144.0 {
+                assert!(
+                    x == 0.0,
+                    "block {block}, frame {n}: {x} with the sum at {sum} dB"
+                );
+            } else {
+                let want = 0.5 * 10f64.powf(sum / 20.0);
+                assert!(
+                    (x - want).abs() <= want * 1e-12,
+                    "block {block}, frame {n}: {x} vs {want}"
+                );
+            }
+        }
+    }
+}
