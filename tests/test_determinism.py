@@ -146,3 +146,44 @@ def test_the_demo_mix_renders_the_same_bits_on_one_thread_and_two(tmp_path: Path
     assert (tmp_path / "a.wav").read_bytes() == (tmp_path / "b.wav").read_bytes()
     assert a.clipped_samples == 0
     assert a.sample_peak_dbfs is not None and -12.0 < a.sample_peak_dbfs < -1.0
+
+
+FADER_LANES = {
+    "gain_db": "gain_db = [[0.0, 0.0], [1.0, 1.0]]",
+    "trim_db": "trim_db = [[0.0, -2.0], [0.01, 1.0]]",
+}
+
+
+@pytest.mark.parametrize(
+    ("lanes", "vca"),
+    [
+        (("gain_db",), True),
+        (("gain_db", "trim_db"), False),
+        (("trim_db",), True),
+        (("gain_db", "trim_db"), True),
+    ],
+    ids=["gain+vca", "gain+trim", "trim+vca", "gain+trim+vca"],
+)
+def test_fader_lanes_with_a_vca_or_trim_give_the_same_bits_at_every_block_size(
+    write_mix: MixWriter, lanes: tuple[str, ...], vca: bool
+) -> None:
+    # The fuzzer's minimised case: a slow fader ramp plus a VCA ramp that ends at frame 480.
+    automation = ", ".join(FADER_LANES[k] for k in lanes)
+    vca_text = (
+        '[[vca]]\nname = "V"\nmembers = ["D"]\nautomation = {gain_db = [[0.0, 0.0], [0.01, 1.0]]}\n'
+        if vca
+        else ""
+    )
+    text = (
+        'format = "mixrender/1"\n[session]\nsample_rate = 48000\n'
+        f'[[track]]\nname = "D"\nsource = "mono.wav"\nautomation = {{{automation}}}\n'
+        f"{vca_text}"
+    )
+    path = write_mix(text, mono__wav=(noise(1.2, seed=5), 48000))
+    mix = mixrender.load(path)
+    want = mix.render(dtype="float64", block_size=64, threads=1)
+    assert want.shape[0] >= 48000 and float(abs(want).max()) > 0.1
+    for block, threads in ((100, 1), (256, 1), (1000, 2), (4096, 1), (4096, 2)):
+        got = mix.render(dtype="float64", block_size=block, threads=threads)
+        diff = (got != want).any(axis=-1).nonzero()[0]
+        assert diff.size == 0, f"block {block}, {threads} threads: differs from frame {diff[0]}"

@@ -184,39 +184,55 @@ def test_a_wav_file_cut_short_during_the_render_is_named(
 
 
 @pytest.mark.parametrize(
-    ("given", "subtype", "rate", "bad"),
+    ("given", "ext", "subtype", "rate", "bad", "at"),
     [
-        ("file", "FLOAT", 48000, np.nan),  # read by the engine
-        ("file", "DOUBLE", 48000, np.inf),  # read through soundfile
-        ("file", "FLOAT", 44100, -np.inf),  # resampled
-        ("array", None, 48000, np.nan),
+        ("file", "wav", "FLOAT", 48000, np.nan, 30000),  # read by the engine
+        ("file", "wav", "DOUBLE", 48000, np.inf, 30000),  # read through soundfile
+        ("file", "aiff", "FLOAT", 48000, np.nan, 50),  # read through soundfile
+        ("file", "w64", "FLOAT", 48000, np.nan, 50),  # read through soundfile
+        ("file", "wav", "FLOAT", 44100, -np.inf, 30000),  # read by the engine, resampled
+        ("file", "w64", "DOUBLE", 44100, np.nan, 30000),  # read through soundfile, resampled
+        ("file", "aiff", "FLOAT", 32000, np.nan, 50),  # read through soundfile, resampled
+        ("array", "wav", None, 48000, np.nan, 30000),
+        ("array", "wav", None, 44100, np.nan, 30001),
     ],
 )
 def test_a_source_sample_that_is_not_finite_stops_the_render_and_says_where(
-    write_mix: MixWriter, tmp_path: Path, given: str, subtype: str | None, rate: int, bad: float
+    write_mix: MixWriter,
+    tmp_path: Path,
+    given: str,
+    ext: str,
+    subtype: str | None,
+    rate: int,
+    bad: float,
+    at: int,
 ) -> None:
-    # Track A (stereo, 48 kHz) plays from frame 0; its sample 30000 cannot be mixed: every
-    # filter after it would carry it on, silently.
+    # Track A (stereo) plays from frame 0; its sample `at` cannot be mixed: every filter after
+    # it would carry it on, silently. The message names the file (when there is one) and the
+    # frame of the mix that plays the sample: for a resampled source, the output frame
+    # nearest the sample's time.
     a = np.full((96000, 2), 0.25)
-    a[30000, 1] = bad
+    a[at, 1] = bad
     b = np.zeros(1000)
+    files: dict[str, tuple[object, ...]] = {f"b__{ext}": (b, 44100, "PCM_16")}
     if given == "file":
-        mix = write_mix(
-            ENGINE_MIX.format(ext="wav"), a__wav=(a, rate, subtype), b__wav=(b, 44100, "PCM_16")
-        )
-        loaded = mixrender.load(mix)
+        files[f"a__{ext}"] = (a, rate, subtype)
+        loaded = mixrender.load(write_mix(ENGINE_MIX.format(ext=ext), **files))
     else:
-        mix = write_mix(ENGINE_MIX.format(ext="wav"), b__wav=(b, 44100, "PCM_16"))
-        loaded = mixrender.load(mix, sources={"a.wav": (a.astype(np.float32), rate)})
+        mix = write_mix(ENGINE_MIX.format(ext=ext), **files)
+        loaded = mixrender.load(mix, sources={f"a.{ext}": (a.astype(np.float32), rate)})
     out = tmp_path / "out.wav"
     with pytest.raises(mixrender.SourceError) as e:
         loaded.render(out)
     assert isinstance(e.value, mixrender.MixrenderError) and e.value.path == 'track "A"'
     message = str(e.value)
     assert 'track "A"' in message and "NaN or infinity" in message, message
-    if rate == 48000:
-        assert "frame 30000 of the mix" in message, message
-    assert ("a.wav" in message) == (given == "file" and subtype == "FLOAT"), message
+    played = (2 * at * 48000 + rate) // (2 * rate)  # round(at * 48000 / rate)
+    assert f"played at frame {played} of the mix" in message, message
+    assert (f"a.{ext}" in message) == (given == "file"), message
+    if given == "file":
+        assert str(tmp_path / f"a.{ext}") in message, message
+    assert "\n" not in message.strip()
     assert not out.exists() and not list(tmp_path.glob(".out.wav.*")), list(tmp_path.iterdir())
 
 
@@ -257,3 +273,120 @@ def test_the_engines_header_probe_agrees_with_soundfile(
             _engine.probe_wav(path)
     else:
         assert _engine.probe_wav(path) is None
+
+
+PATH_MIX = """
+format = "mixrender/1"
+[session]
+sample_rate = 48000
+[[track]]
+name = "T"
+source = "{source}"
+  [[track.insert]]
+  type = "convolution"
+  ir = "{ir}"
+"""
+
+_LONG = "x" * 300 + ".wav"
+
+
+@pytest.mark.parametrize(
+    ("written", "reason"),
+    [
+        (_LONG, "its name is too long for the file system"),
+        ("loop_a.wav", "is a symlink loop"),
+        ("ok.wav/inside.wav", "a part of its path is a file, not a folder"),
+        ("dangling.wav", "a symlink to a file that does not exist"),
+        ("locked.wav", "permission denied"),
+        ("nowhere.wav", "file not found"),
+    ],
+)
+@pytest.mark.parametrize("key", ["source", "ir"])
+def test_a_path_that_leads_to_no_file_is_one_source_error_naming_the_track_and_the_path(
+    write_mix: MixWriter,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    written: str,
+    reason: str,
+    key: str,
+) -> None:
+    import os
+
+    (tmp_path / "loop_a.wav").symlink_to("loop_b.wav")
+    (tmp_path / "loop_b.wav").symlink_to("loop_a.wav")
+    (tmp_path / "dangling.wav").symlink_to("gone.wav")
+    ok = np.zeros(4800)
+    ok[0] = 0.5
+    paths = {"source": "ok.wav", "ir": "ok.wav", key: written}
+    mix = write_mix(PATH_MIX.format(**paths), ok__wav=(ok, 48000), locked__wav=(ok, 48000))
+    # The tests may run as root, whom no permission stops: the refusal is simulated.
+    locked = str(tmp_path / "locked.wav")
+    real_stat = os.stat
+
+    def stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+        if os.fspath(path) == locked:  # type: ignore[call-overload]
+            raise PermissionError(13, "Permission denied", locked)
+        return real_stat(path, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(os, "stat", stat)
+    with pytest.raises(mixrender.SourceError) as e:
+        mixrender.load(mix).render(dtype="float32")
+    message = str(e.value)
+    assert reason in message, message
+    where = 'track "T" > source' if key == "source" else 'insert "convolution" > ir'
+    assert where in message and str(tmp_path / written) in message, message
+    assert "\n" not in message and "Errno" not in message, message
+
+
+def test_a_nul_byte_in_a_source_path_is_escaped_in_the_message(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    mix = write_mix(
+        PATH_MIX.format(source="a\\u0000b.wav", ir="ok.wav"), ok__wav=(np.zeros(10), 48000)
+    )
+    with pytest.raises(mixrender.SourceError) as e:
+        mixrender.load(mix).render(dtype="float32")
+    message = str(e.value)
+    assert "\x00" not in message, repr(message)
+    assert "a\\x00b.wav" in message and "NUL byte" in message and 'track "T"' in message, message
+
+
+@pytest.mark.parametrize("source", [_LONG, "a\\u0000b.wav"])
+def test_the_cli_says_one_line_for_a_path_that_cannot_name_a_file(
+    write_mix: MixWriter, tmp_path: Path, source: str
+) -> None:
+    import subprocess
+    import sys
+
+    mix = write_mix(PATH_MIX.format(source=source, ir="ok.wav"), ok__wav=(np.zeros(10), 48000))
+    for args in (["render", str(mix), "-o", str(tmp_path / "o.wav")], ["check", str(mix)]):
+        run = subprocess.run(
+            [sys.executable, "-m", "mixrender", *args],
+            capture_output=True,
+            text=True,
+            check=False,
+            env={
+                "PYTHONPATH": str(Path(mixrender.__file__).parent.parent),
+                "PATH": "/usr/bin:/bin",
+            },
+        )
+        assert run.returncode != 0
+        lines = run.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("error: "), run.stderr
+        assert 'track "T" > source' in lines[0] and "\x00" not in lines[0], run.stderr
+
+
+def test_an_aiff_rate_beyond_a_doubles_range_is_a_damaged_header(
+    write_mix: MixWriter, tmp_path: Path
+) -> None:
+    # The fuzzer's case: an AIFF whose COMM chunk's 80-bit rate has an exponent of 0x5d95.
+    (tmp_path / "damaged.aiff").write_bytes(
+        bytes.fromhex(
+            "464f524d0000016a41494646434f4d4d0000001200010000a5752c095d95c424c20cfcdc2c00"
+        )
+    )
+    mix = write_mix(PATH_MIX.format(source="damaged.aiff", ir="damaged.aiff"))
+    with pytest.raises(mixrender.SourceError) as e:
+        mixrender.load(mix).render(dtype="float32")
+    message = str(e.value)
+    assert "damaged.aiff" in message and "sample rate inf Hz" in message, message

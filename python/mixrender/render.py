@@ -175,6 +175,14 @@ class BlockRender:
             and self.engine.open_file(i, info.path, info.frames, info.channels, info.sample_rate)
             for i, info in enumerate(self.infos)
         ]
+        # The engine names the files it reads in its errors; these it is handed.
+        self.engine.name_sources(
+            [
+                (track.name, str(info.path))
+                for track, info, own in zip(mix.tracks, self.infos, self.engine_reads, strict=True)
+                if info.path is not None and not own
+            ]
+        )
         if meter:
             self.engine.enable_meter(mix.session.sample_rate, clipped)
         if levels:

@@ -110,7 +110,10 @@ def unlink_quietly(path: Path | None) -> None:
 
 def _keys(path: Path) -> list[object]:
     """What makes two paths one file: the real path, and the device and inode if it exists."""
-    keys: list[object] = [os.path.realpath(path)]
+    try:
+        keys: list[object] = [os.path.realpath(path)]
+    except (OSError, ValueError):  # a NUL byte, a name too long: no file, judged at its read
+        keys = [os.path.normpath(os.path.abspath(path))]
     with contextlib.suppress(OSError, ValueError):
         st = os.stat(path)
         keys.append((st.st_dev, st.st_ino))
@@ -169,7 +172,10 @@ class Confinement:
         lexical = os.path.normpath(os.path.abspath(path))
         if not any(_inside(lexical, r) for r in self.lexical):
             return False
-        real = os.path.realpath(lexical)
+        try:
+            real = os.path.realpath(lexical)
+        except (OSError, ValueError):  # a NUL byte: no file it could reach; refused at its read
+            return True
         return any(_inside(real, r) for r in self.real)
 
     def message(self, what: str) -> str:

@@ -16,6 +16,8 @@ per render (`read_ir`), and refused beyond `MAX_IR_SECONDS`.
 from __future__ import annotations
 
 import contextlib
+import errno
+import os
 from collections import deque
 from collections.abc import Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -70,15 +72,58 @@ class _Unusable(Exception):
     """Why a source or impulse-response file cannot be used (the message, one line)."""
 
 
+def shown(path: str | os.PathLike[str]) -> str:
+    """A path for a one-line message: control characters (a NUL byte, a newline) escaped
+    as Python writes them (`\\x00`, `\\n`), the rest as it is."""
+    text = os.fspath(path)
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def _missing(path: Path) -> str | None:
+    """Why there is no file at `path` to read, as one line; None when `os.stat` finds one.
+    Every error the look-up can raise is mapped: no such file, a name longer than the file
+    system allows, a symlink loop, a file where a folder should be, no permission, a NUL
+    byte."""
+    where = f"looked for {shown(path)}"
+    if "\x00" in os.fspath(path):
+        return f"its path holds a NUL byte ({where}); a file name cannot hold one"
+    try:
+        os.stat(path)
+    except FileNotFoundError:
+        dangling = os.path.islink(path)
+        what = "a symlink to a file that does not exist" if dangling else "file not found"
+        return f"{what} ({where}); paths are relative to the mix file's folder"
+    except OSError as e:
+        if e.errno == errno.ENAMETOOLONG:
+            longest = max(len(os.fsencode(part)) for part in path.parts)
+            if longest > 255:
+                return (
+                    f"its name is too long for the file system ({where}; a part of it has "
+                    f"{longest} bytes, the limit is 255): rename the file"
+                )
+            size = len(os.fsencode(path))
+            return f"its path is too long for the file system ({size} bytes; {where})"
+        if e.errno == errno.ELOOP:
+            return f"is a symlink loop ({where}): its links lead back to themselves"
+        if e.errno == errno.ENOTDIR:
+            return (
+                f"file not found ({where}): a part of its path is a file, not a folder; "
+                "paths are relative to the mix file's folder"
+            )
+        if e.errno == errno.EACCES:
+            return f"cannot be reached: permission denied ({where})"
+        return f"cannot be reached ({e.strerror or e}; {where})"
+    return None
+
+
 def _probe_header(path: Path) -> tuple[int, int, int, str, bool]:
     """`(frames, channels, sample_rate, subtype, engine_reads)` of the audio file at `path`,
     from its header: the engine's own probe for the WAV files it reads, soundfile's for the
     rest, after `integrity.check_file` found the file whole (a seek and a header parse; see
     that module). Raises _Unusable with the reason."""
-    if not path.exists():
-        raise _Unusable(
-            f"file not found (looked for {path}); paths are relative to the mix file's folder"
-        )
+    missing = _missing(path)
+    if missing is not None:
+        raise _Unusable(missing)
     refused = not_regular(path)
     if refused is not None:
         raise _Unusable(refused)

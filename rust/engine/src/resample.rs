@@ -304,6 +304,12 @@ impl Resampler {
         &self.kernel
     }
 
+    /// Input frames pushed so far.
+    #[must_use]
+    pub fn pushed(&self) -> u64 {
+        self.pushed
+    }
+
     /// `ceil(source_frames * L / M)`: the resampled source's length.
     #[must_use]
     pub fn output_frames(&self) -> u64 {

@@ -57,13 +57,22 @@ impl SourceStage {
         ((lo - start) as usize, (hi - start) as usize)
     }
 
-    /// The mix frame at which the block of `n` frames at `start` plays its source block's
-    /// frame `i` (for a resampled source, where the block's sound begins).
+    /// The mix frame at which the block of `n` frames at `start` plays frame `i` of the
+    /// source block it consumes. A resampled source's frame `s` (counted from the source's
+    /// start) lies at output time `s·L/M` of the resampled source: the nearest output frame
+    /// plays it. Call before the block is pushed into the resampler.
     pub(crate) fn mix_frame(&self, start: u64, n: usize, i: usize) -> u64 {
-        let lo = start + self.span(start, n).0 as u64;
         match self {
-            Self::Direct { .. } => lo + i as u64,
-            Self::Resampled { .. } => lo,
+            Self::Direct { .. } => start + self.span(start, n).0 as u64 + i as u64,
+            Self::Resampled {
+                offset, resampler, ..
+            } => {
+                let s = u128::from(resampler.pushed()) + i as u128;
+                let (l, m) = resampler.kernel().ratio();
+                let (l, m) = (u128::from(l), u128::from(m));
+                let k = (2 * s * l + m) / (2 * m);
+                offset + u64::try_from(k).unwrap_or(u64::MAX)
+            }
         }
     }
 
@@ -518,35 +527,24 @@ impl StripState {
             }
             return;
         }
-        let vcas_constant = vcas
-            .iter()
-            .all(|v| v.constant.is_some_and(|db| db > OFF_DB));
-        let vca_db: f64 = vcas.iter().map(|v| v.constant.unwrap_or(0.0)).sum();
         let mut i = 0;
         while i < n {
-            // One cell of the control grid at a time, so that the result is the same for any
-            // block: inside a linear ramp (of the fader, the trim, or both), the gain is exact
-            // at the cell's first frame and steps by the ramp's constant ratio from there (one
-            // exp per 32 frames, not per frame; within a few ulps of the exact gain).
+            // One cell of the control grid at a time. Which path a cell takes, and every
+            // value it starts from, depend on the cell alone (never on where the block starts
+            // or ends), so the result is the same for every block size. A cell where every
+            // lane is constant takes the per-frame sum (the same bits as the whole-block
+            // shortcut above). Inside a linear ramp of the fader (or the trim, or both) under
+            // VCAs constant over the cell, the gain is exact at the cell's first frame and
+            // steps by the ramp's constant ratio from there (one exp per 32 frames, not per
+            // frame; within a few ulps of the exact gain).
             let frame = at + frames(i);
             let cell = grid_frame(frame);
             let len = (n - i).min(usize::try_from(cell + CELL - frame).expect("inside the cell"));
-            let trim_ramp = self
-                .trim_db
-                .constant_over(cell, CELL as usize)
-                .map(|t| (t, 0.0))
-                .or_else(|| self.trim_db.linear_over(cell, CELL as usize));
-            let ramp = self
-                .gain_db
-                .linear_over(cell, CELL as usize)
-                .filter(|&(db0, slope)| {
-                    let (first, last) = (db0 + vca_db, db0 + slope * (CELL - 1) as f64 + vca_db);
-                    vcas_constant && db0 > OFF_DB && first > OFF_DB && last > OFF_DB
-                })
-                .zip(trim_ramp);
-            if let Some(((db0, slope), (t0, t_slope))) = ramp {
-                let ratio = math::db_ratio(slope + t_slope);
-                let mut g = math::db_to_gain(db0 + t0 + vca_db);
+            let (own_db, trim_db) = (&self.gain_db, &self.trim_db);
+            let start = fast_ramp(own_db, trim_db, vcas, cell)
+                .filter(|_| !constant_cell(own_db, trim_db, vcas, cell));
+            if let Some((db0, ratio)) = start {
+                let mut g = math::db_to_gain(db0);
                 for _ in cell..frame {
                     g *= ratio;
                 }
@@ -642,6 +640,44 @@ impl StripState {
             }
         }
     }
+}
+
+/// True when the fader, the trim and every VCA hold one value over the grid cell at
+/// `cell`.
+fn constant_cell(own: &Lane, trim: &Lane, vcas: &[VcaLane], cell: i64) -> bool {
+    let len = CELL as usize;
+    own.constant_over(cell, len).is_some()
+        && trim.constant_over(cell, len).is_some()
+        && vcas
+            .iter()
+            .all(|v| v.lane.constant_over(cell, len).is_some())
+}
+
+/// For the grid cell at `cell`: when the fader is on a linear segment, the trim is constant
+/// or linear and every VCA is constant over the whole cell, and neither the fader's own level
+/// nor the sum reaches "off" in it, the summed level in dB at the cell's first frame and the
+/// gain ratio per frame. (Both levels move linearly in dB, so their ends bound them.)
+fn fast_ramp(own: &Lane, trim: &Lane, vcas: &[VcaLane], cell: i64) -> Option<(f64, f64)> {
+    let len = CELL as usize;
+    let last = cell + CELL - 1;
+    let (db0, slope) = own.linear_over(cell, len)?;
+    let own_last = own.value_at(last);
+    if db0 <= OFF_DB || own_last <= OFF_DB {
+        return None;
+    }
+    let (t0, t_slope) = trim
+        .constant_over(cell, len)
+        .map(|t| (t, 0.0))
+        .or_else(|| trim.linear_over(cell, len))?;
+    let mut vca_db = 0.0;
+    for vca in vcas {
+        vca_db += vca.lane.constant_over(cell, len).filter(|&v| v > OFF_DB)?;
+    }
+    let first = db0 + t0 + vca_db;
+    if first <= OFF_DB || own_last + trim.value_at(last) + vca_db <= OFF_DB {
+        return None;
+    }
+    Some((first, math::db_ratio(slope + t_slope)))
 }
 
 #[inline]

@@ -2,7 +2,7 @@
 
 use mixrender_engine::render::ImpulseResponse;
 use mixrender_engine::wav::{Expected, WavSink};
-use mixrender_engine::{Engine, EngineConfig, OutputBlock, Plan, SourceBlock};
+use mixrender_engine::{Engine, EngineConfig, EngineError, OutputBlock, Plan, SourceBlock};
 use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -97,6 +97,9 @@ pub(crate) struct PyRenderer {
     wanted: Vec<usize>,
     /// The WAV file the engine writes each block to, when `open_output` was called.
     sink: Option<WavSink>,
+    /// `(track, file)` for the sources whose blocks the caller hands in, to name the file in
+    /// the engine's errors about them.
+    labels: Vec<(String, String)>,
 }
 
 #[pymethods]
@@ -136,6 +139,7 @@ impl PyRenderer {
             engine,
             wanted,
             sink: None,
+            labels: Vec::new(),
         })
     }
 
@@ -174,6 +178,12 @@ impl PyRenderer {
         run(py, || engine.open_file(track, &path, expected))
     }
 
+    /// Names the file behind each `(track name, file)` whose blocks are handed to `process`,
+    /// so that an error about a sample of such a source names its file too.
+    fn name_sources(&mut self, labels: Vec<(String, String)>) {
+        self.labels = labels;
+    }
+
     /// Per track, the hex SHA-256 of the file the engine read (the rest of it is read now),
     /// None for a track whose blocks were passed in.
     fn source_digests(&mut self, py: Python<'_>) -> PyResult<Vec<Option<String>>> {
@@ -206,9 +216,11 @@ impl PyRenderer {
                 None => SourceBlock::F64(&[]),
             });
         }
-        let (engine, sink) = (&mut self.engine, &mut self.sink);
+        let (engine, sink, labels) = (&mut self.engine, &mut self.sink, &self.labels);
         run(py, || {
-            engine.process_block(&blocks, n)?;
+            engine
+                .process_block(&blocks, n)
+                .map_err(|e| labelled(labels, e))?;
             sink.as_mut().map_or(Ok(()), |s| s.write_from(engine))
         })
     }
@@ -306,5 +318,23 @@ impl PyRenderer {
     fn stats(&self) -> ((f64, f64), (u64, u64)) {
         let s = self.engine.stats();
         ((s.peak[0], s.peak[1]), (s.clipped[0], s.clipped[1]))
+    }
+}
+
+/// The error, naming the file of a source handed in (the engine knows only its own).
+fn labelled(labels: &[(String, String)], err: EngineError) -> EngineError {
+    match err {
+        EngineError::SourceNotFinite {
+            track,
+            path: None,
+            frame,
+        } => {
+            let path = labels
+                .iter()
+                .find(|(t, _)| *t == track)
+                .map(|(_, p)| p.clone());
+            EngineError::SourceNotFinite { track, path, frame }
+        }
+        other => other,
     }
 }
