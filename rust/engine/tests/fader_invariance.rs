@@ -161,7 +161,6 @@ fn the_fader_is_off_wherever_its_own_lane_is_at_or_below_minus_144_db() {
     for block in [64, 4096] {
         let [l, _] = render(&p, std::slice::from_ref(&src), block, 1);
         for (n, &x) in l.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
             let own = -140.0 - 10.0 * (n.min(8010) as f64) / 8010.0;
             if (own + 144.0).abs() < 1e-9 {
                 // Rounding decides on the boundary itself.
@@ -196,7 +195,6 @@ fn the_fader_is_off_wherever_its_summed_level_is_at_or_below_minus_144_db() {
     for block in [64, 4096] {
         let [l, _] = render(&p, std::slice::from_ref(&src), block, 1);
         for (n, &x) in l.iter().enumerate() {
-            #[allow(clippy::cast_precision_loss)]
             let sum = -138.0 - 10.0 * (n.min(8010) as f64) / 8010.0;
             if (sum + 144.0).abs() < 1e-9 {
                 // Rounding decides on the boundary itself.

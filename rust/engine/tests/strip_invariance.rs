@@ -143,7 +143,6 @@ fn invariance(part: usize) {
     let fs = 48000.0;
     let [l, r] = program(4500, fs, 21);
     let [kl, kr] = program(4500, fs, 22);
-    #[allow(clippy::cast_possible_wrap)]
     let start = START as i64;
     for (what, insert) in inserts().into_iter().skip(part).step_by(2) {
         // The oversampled FIRs are slow in a debug build: a shorter signal (still over

@@ -219,7 +219,7 @@ impl Level {
         let fft = 2 * size;
         let bins = size + 1;
         let transform = RealFft::new(fft);
-        #[allow(clippy::cast_precision_loss)] // a power of two well inside f64's range
+        // cast: a power of two well inside f64's range
         let norm = 1.0 / fft as f64;
         let mut real = vec![0.0; fft];
         let spectra = ir
@@ -499,9 +499,8 @@ impl Predelay {
 /// `round(ms · fs / 1000)` frames, within `0 ..= MAX_PREDELAY_MS`.
 fn predelay_frames(ms: f64, fs: f64) -> usize {
     let frames = (ms.clamp(0.0, MAX_PREDELAY_MS) * fs / 1000.0).round();
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 ..= 384000
-    let frames = frames as usize;
-    frames
+    // cast: 0 ..= 384000
+    frames as usize
 }
 
 /// The `convolution` insert. No latency; allocates in `new` and `prepare` only.
@@ -577,7 +576,7 @@ impl Convolution {
 
 impl Processor for Convolution {
     fn prepare(&mut self, sample_rate: f64, _max_block: usize) {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 8000 ..= 384000
+        // cast: 8000 ..= 384000
         let rate = sample_rate.round() as u32;
         let ir = if self.ir.sample_rate == rate {
             self.ir.planar()

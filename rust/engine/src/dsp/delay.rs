@@ -167,7 +167,7 @@ impl Processor for Delay {
     fn prepare(&mut self, sample_rate: f64, _max_block: usize) {
         self.sample_rate = sample_rate;
         let longest = self.frames(self.max_ms);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // <= 10 s of frames
+        // cast: <= 10 s of frames
         let longest = longest as usize;
         self.lines = [Ring::new(longest), Ring::new(longest)];
         self.glide = Glide::new(sample_rate);

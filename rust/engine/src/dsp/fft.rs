@@ -86,7 +86,7 @@ fn unit(t: usize, n: usize) -> Complex {
     let (q, r) = (t / quarter, t % quarter);
     // cos and sin of 2π r/n, r/n in [0, 1/4): directly below the octant, by the complement
     // above it.
-    #[allow(clippy::cast_precision_loss, reason = "powers of two and below, exact")]
+    // cast: powers of two and below, exact
     let angle = |k: usize| core::f64::consts::TAU * (k as f64 / n as f64);
     let (c, s) = if 8 * r == n {
         // The octant itself: cos = sin, correctly rounded.
@@ -386,7 +386,6 @@ mod tests {
                 s ^= s << 13;
                 s ^= s >> 7;
                 s ^= s << 17;
-                #[allow(clippy::cast_precision_loss)]
                 let v = (s >> 11) as f64 / (1u64 << 53) as f64;
                 v - 0.5
             })
@@ -403,7 +402,6 @@ mod tests {
             for t in 0..n {
                 assert_eq!(unit(n - t, n), unit(t, n).conj(), "{t}/{n}");
                 let w = unit(t, n);
-                #[allow(clippy::cast_precision_loss)]
                 let a = -core::f64::consts::TAU * t as f64 / n as f64;
                 // (The reference's own angle is rounded at up to 2π: 9e-16 of error.)
                 assert!((w.re - libm::cos(a)).abs() < 1e-15 && (w.im - libm::sin(a)).abs() < 1e-15);
@@ -420,7 +418,6 @@ mod tests {
             let mut spectrum = vec![Complex::default(); n / 2 + 1];
             fft.forward(&x, &mut spectrum);
             let reference = dft(&x);
-            #[allow(clippy::cast_precision_loss)]
             let tol = 1e-14 * (n as f64).sqrt() * (bits as f64);
             for (k, (a, b)) in spectrum.iter().zip(&reference).enumerate() {
                 assert!(
@@ -433,7 +430,6 @@ mod tests {
             let mut back = vec![0.0; n];
             let mut scratch = vec![Complex::default(); n / 2];
             fft.inverse(&mut spectrum, &mut back, &mut scratch);
-            #[allow(clippy::cast_precision_loss)]
             let scale = n as f64;
             for (j, (a, b)) in back.iter().zip(&x).enumerate() {
                 assert!(

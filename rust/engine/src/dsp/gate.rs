@@ -75,7 +75,7 @@ impl Gate {
             self.release_a = envelope::coefficient(a, fs);
         }
         if let (h, true) = self.hold.at(grid) {
-            #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 ..= 10 s
+            // cast: 0 ..= 10 s
             let frames = (h.max(0.0) * fs / 1000.0).round() as u64;
             self.hold_frames = frames;
         }

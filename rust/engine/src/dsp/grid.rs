@@ -51,7 +51,7 @@ pub(crate) fn chunks(start: i64, len: usize) -> impl Iterator<Item = Chunk> {
         }
         let frame = start + offset as i64;
         let grid = grid_frame(frame);
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 1 ..= 32
+        // cast: 1 ..= 32
         let room = (grid + GRID as i64 - frame) as usize;
         let n = room.min(len - offset);
         let chunk = Chunk {

@@ -170,7 +170,7 @@ impl BoxCar {
             self.sum = 0.0;
             return 0.0;
         }
-        #[allow(clippy::cast_precision_loss)] // windows are far below 2^53
+        // cast: windows are far below 2^53
         let n = self.ring.len() as f64;
         (self.sum / n).min(0.0)
     }
@@ -300,7 +300,7 @@ impl Limiter {
 
 impl Processor for Limiter {
     fn prepare(&mut self, sample_rate: f64, _max_block: usize) {
-        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 0 ..= 100 ms
+        // cast: 0 ..= 100 ms
         let lookahead =
             (self.lookahead_ms.clamp(0.0, 100.0) * sample_rate / 1000.0).round() as usize;
         let detector = if self.true_peak { TRUE_PEAK_DELAY } else { 0 };

@@ -42,7 +42,7 @@ fn half_band(stage: u32) -> Vec<f64> {
     // Transition width as a fraction of the stage's rate.
     let df = 0.5 - 2.0 * PASS / scale;
     let taps_minus_1 = (STOPBAND_DB - 7.95) / (2.285 * core::f64::consts::TAU * df);
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // a few dozen
+    // cast: a few dozen
     let mut j = ((taps_minus_1 + 2.0) / 4.0).ceil().max(1.0) as usize;
     loop {
         let c = kaiser_half_band(j);

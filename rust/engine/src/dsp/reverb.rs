@@ -168,7 +168,7 @@ fn frames(ms: f64, fs: f64) -> f64 {
     (ms / 1000.0 * fs).round()
 }
 
-#[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // short lengths
+// cast: short lengths
 fn whole(frames: f64) -> usize {
     frames.max(1.0) as usize
 }
@@ -288,7 +288,7 @@ impl Reverb {
             }
             used[i] = k;
         }
-        #[allow(clippy::cast_precision_loss)] // lengths far below 2^53
+        // cast: lengths far below 2^53
         used.map(|k| k as f64)
     }
 
@@ -320,7 +320,7 @@ impl Reverb {
         let shares = DIFFUSERS.iter().zip(self.diffusers.iter_mut());
         let early = EARLY.iter().zip(self.early.iter_mut());
         for (&(_, nominal), a) in shares.chain(early) {
-            #[allow(clippy::cast_precision_loss)] // short lengths
+            // cast: short lengths
             let len = a.len() as f64;
             let ring = math::exp(-6.0 * core::f64::consts::LN_10 * len / (fs * self.decay));
             a.set_gain(nominal.min(ring));

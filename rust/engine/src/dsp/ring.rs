@@ -51,9 +51,9 @@ pub(crate) fn hermite(xm1: f64, x0: f64, x1: f64, x2: f64, f: f64) -> f64 {
 pub(crate) fn read_frac(back: f64, at: impl Fn(usize) -> f64) -> f64 {
     // Truncation is the floor here (back >= 1); it compiles to one instruction, where
     // `ceil` is a library call on baseline x86-64.
-    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)] // 1 ..= capacity
+    // cast: 1 ..= capacity
     let whole = back as usize;
-    #[allow(clippy::cast_precision_loss)] // far below 2^53
+    // cast: far below 2^53
     let below = back - whole as f64;
     if below == 0.0 {
         return at(whole);

@@ -86,7 +86,7 @@ impl Processor for Saturation {
 
     fn process(&mut self, block: &mut AudioBlock<'_>) {
         let channels = block.channels;
-        #[allow(clippy::cast_possible_wrap)] // under 100 frames
+        // cast: under 100 frames
         let lat = self.os.latency() as i64;
         for chunk in grid::chunks(block.start, block.len()) {
             if let (d, true) = self.drive.at(chunk.grid) {

@@ -60,10 +60,9 @@ impl TiltDesign {
         let mut m = vec![0.0; n * n];
         let mut b = vec![0.0; n];
         let mut row = vec![0.0; n];
-        #[allow(clippy::cast_precision_loss)] // 200 points
+        // cast: 200 points
         let last = (FIT_POINTS - 1) as f64;
         for i in 0..FIT_POINTS {
-            #[allow(clippy::cast_precision_loss)]
             let f = lo * math::exp(math::ln(hi / lo) * i as f64 / last);
             let w2 = warped(f, sample_rate) * warped(f, sample_rate);
             for (r, c) in row.iter_mut().zip(&centres) {
