@@ -295,7 +295,6 @@ def render_mini(body: str, folder: Path) -> tuple[Array, Array]:
     return np.asarray(out, dtype=np.float64), x
 
 
-@pytest.mark.xfail(strict=True, reason="engine: a delay of 0 frames delays by 1 frame")
 def test_a_delay_of_zero_frames_passes_the_signal_as_it_is(tmp_path: Path) -> None:
     """'A static delay is round(t * fs) frames': 0 ms is 0 frames."""
     out, x = render_mini(
