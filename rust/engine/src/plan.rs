@@ -329,7 +329,7 @@ pub struct ConvolutionParams {
 pub struct DelayParams {
     pub name: String,
     pub bypass: bool,
-    /// 0..10000 ms; the delay is `round(time_ms / 1000 * fs)` frames (at least 1).
+    /// 0..10000 ms; the delay is `round(time_ms / 1000 * fs)` frames (0: none).
     pub time_ms: Lane,
     /// -0.99..0.99: the gain of each repeat relative to the one before.
     pub feedback: Lane,

@@ -140,11 +140,6 @@ impl SendState {
             }
         }
     }
-
-    fn silence(&mut self, n: usize) {
-        self.buf[0][..n].fill(0.0);
-        self.buf[1][..n].fill(0.0);
-    }
 }
 
 /// A sidechain key copied from another strip, delayed to the keyed insert's input.
@@ -480,7 +475,7 @@ impl StripState {
         }
         self.run_sends(Tap::PostFader, at_fader, n);
         self.width_and_pan(at_fader, n);
-        self.mute(at_fader, n);
+        self.mute(at_in, at_fader, n);
         self.out_comp.process(&mut self.out, n);
         for send in &mut self.sends {
             send.comp.process(&mut send.buf, n);
@@ -614,29 +609,56 @@ impl StripState {
         }
     }
 
-    /// Mute (a stepped lane) and solo silence the output and every send.
-    fn mute(&mut self, at: i64, n: usize) {
-        let muted = if self.solo_muted {
-            Some(1.0)
+    /// Mute (a stepped lane) and solo silence the output and every send, each where the
+    /// audio left the source while muted: the output and the pre- and post-fader sends by
+    /// the lane at the fader's time, a pre-inserts send by the lane at the strip's input
+    /// (earlier by the inserts' latency).
+    fn mute(&mut self, at_in: i64, at_fader: i64, n: usize) {
+        let muted = self.muted(at_fader, n);
+        let mask = &self.scratch[..n];
+        silence_muted(&mut self.out, muted, mask);
+        for s in self.sends.iter_mut().filter(|s| s.tap != Tap::PreInserts) {
+            silence_muted(&mut s.buf, muted, mask);
+        }
+        if !self.sends.iter().any(|s| s.tap == Tap::PreInserts) {
+            return;
+        }
+        let muted = if at_in == at_fader {
+            muted
         } else {
-            self.mute.fill(at, &mut self.scratch[..n])
+            self.muted(at_in, n)
         };
-        match muted {
-            Some(m) if m < 0.5 => {}
-            Some(_) => {
-                self.out[0][..n].fill(0.0);
-                self.out[1][..n].fill(0.0);
-                self.sends.iter_mut().for_each(|s| s.silence(n));
-            }
-            None => {
-                for i in (0..n).filter(|&i| self.scratch[i] >= 0.5) {
-                    self.out[0][i] = 0.0;
-                    self.out[1][i] = 0.0;
-                    for s in &mut self.sends {
-                        s.buf[0][i] = 0.0;
-                        s.buf[1][i] = 0.0;
-                    }
-                }
+        let mask = &self.scratch[..n];
+        for s in self.sends.iter_mut().filter(|s| s.tap == Tap::PreInserts) {
+            silence_muted(&mut s.buf, muted, mask);
+        }
+    }
+
+    /// Whether the strip is muted over the `n` frames from lane time `at`: `Some` when it is
+    /// the same for all of them, else `None` with the lane's values in `scratch` (muted
+    /// where `>= 0.5`).
+    fn muted(&mut self, at: i64, n: usize) -> Option<bool> {
+        if self.solo_muted {
+            return Some(true);
+        }
+        self.mute.fill(at, &mut self.scratch[..n]).map(|m| m >= 0.5)
+    }
+}
+
+/// Zeroes the frames of `buf` where [`StripState::muted`] says the strip is muted (`mask`:
+/// its per-frame values).
+fn silence_muted(buf: &mut [Vec<f64>; 2], muted: Option<bool>, mask: &[f64]) {
+    let n = mask.len();
+    match muted {
+        Some(false) => {}
+        Some(true) => {
+            buf[0][..n].fill(0.0);
+            buf[1][..n].fill(0.0);
+        }
+        None => {
+            for i in (0..n).filter(|&i| mask[i] >= 0.5) {
+                buf[0][i] = 0.0;
+                buf[1][i] = 0.0;
             }
         }
     }

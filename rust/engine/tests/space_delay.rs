@@ -46,7 +46,12 @@ fn a_static_delay_is_round_t_fs_frames_and_bit_exact() {
         (44100.0, 0.34, 15), // 14.994
         (96000.0, 15.625, 1500),
         (48000.0, 0.02, 1), // 0.96
-        (48000.0, 0.0, 1),  // the loop needs a frame: at least 1
+        (48000.0, 0.01, 0), // 0.48
+        (48000.0, 0.0, 0),
+        (48000.0, 1.0 / 48.0, 1),
+        (48000.0, 2.0 / 48.0, 2),
+        (48000.0, 47.0 / 48.0, 47),
+        (44100.0, 47.0 / 44.1, 47),
         // note values as the planner gives them
         (48000.0, note_ms(0.5, 120.0), 12000), // 1/8 at 120 = 250 ms
         (48000.0, note_ms(0.75, 120.0), 18000), // 1/8d = 375 ms
@@ -91,6 +96,98 @@ fn a_static_delay_is_round_t_fs_frames_and_bit_exact() {
         let peaks: Vec<usize> = (0..len).filter(|&i| y[i] != 0.0).collect();
         assert_eq!(peaks, vec![37 + d], "{ms} ms at {fs}");
         assert_eq!(y[37 + d], 1.0);
+    }
+}
+
+#[test]
+fn a_delay_of_zero_frames_is_the_input_itself_whatever_the_feedback() {
+    // "A static delay is round(t * fs) frames": 0 ms (and anything under half a frame) is 0
+    // frames. A loop without a frame of delay cannot run: the feedback has no effect.
+    let fs = 48000.0;
+    let [l, r] = program(5000, fs, 11);
+    for ms in [0.0, 0.01] {
+        for g in [0.0, 0.5, -0.99] {
+            for channels in [1, 2] {
+                let mut s = slot(
+                    &delay(&json!({"time_ms": c(ms), "feedback": c(g)})),
+                    fs,
+                    4096,
+                );
+                let (y, ch) = run_channels(&mut s, 0, 1000, channels, [&l, &r]);
+                assert_eq!(ch, channels);
+                assert!(y[0] == l, "{ms} ms, feedback {g}, {channels} ch: left");
+                if channels == 2 {
+                    assert!(y[1] == r, "{ms} ms, feedback {g}: right");
+                }
+            }
+            // Ping-pong: the mono sum on the left at once, nothing on the right.
+            let insert = delay(&json!({"time_ms": c(ms), "feedback": c(g), "ping_pong": true}));
+            let mut s = slot(&insert, fs, 4096);
+            let ([yl, yr], ch) = run_channels(&mut s, 0, 1000, 2, [&l, &r]);
+            assert_eq!(ch, 2);
+            assert!(
+                (0..l.len()).all(|i| yl[i] == 0.5 * (l[i] + r[i])),
+                "ping-pong left"
+            );
+            assert!(yr.iter().all(|&v| v == 0.0), "ping-pong right");
+        }
+    }
+}
+
+#[test]
+fn a_time_lane_glides_from_zero_frames_and_back_without_a_click() {
+    let fs = 48000.0;
+    let (a, w) = (0.5, core::f64::consts::TAU * 1000.0 / fs);
+    let len = 120_000;
+    let x: Vec<f64> = (0..len).map(|i| a * math::sin(w * i as f64)).collect();
+    // 0 ms, a jump to 2 ms (96 frames) at frame 4800, a jump back to 0 ms at frame 60000.
+    let time = lane(&[(0, 0.0, "step"), (4800, 2.0, "step"), (60000, 0.0, "step")]);
+    for (g, block) in [(0.0, 64), (0.0, 4096), (0.3, 64), (0.3, 4096)] {
+        let mut s = slot(
+            &delay(&json!({"time_ms": time, "feedback": c(g)})),
+            fs,
+            4096,
+        );
+        let ([y, _], _) = run_channels(&mut s, 0, block, 1, [&x, &x]);
+        let exact = |from: usize, to: usize, d: usize| {
+            (from..to).all(|i| y[i].to_bits() == x[i - d].to_bits())
+        };
+        assert!(exact(0, 4800, 0), "feedback {g}: 0 frames before the jump");
+        assert!(
+            !exact(4800, 60000, 0),
+            "feedback {g}: the delay did nothing"
+        );
+        if g == 0.0 {
+            // The bound of the glide test above (a comb of a few frames, with feedback,
+            // is not smooth while its length moves: no bound then).
+            let second = (1..len - 1)
+                .map(|i| (y[i + 1] - 2.0 * y[i] + y[i - 1]).abs())
+                .fold(0.0, f64::max);
+            let bound = a * (w * w * 2.25 + w * 0.5);
+            assert!(second <= bound, "a click: {second} > {bound}");
+            assert!(
+                exact(56000, 60000, 96),
+                "not a bit-exact delay of 96 frames"
+            );
+        } else {
+            // Landed before frame 50000: repeats from before then are below g^60.
+            let want = |i: usize| {
+                let (mut sum, mut gain) = (0.0, 1.0);
+                for k in 1..=60 {
+                    sum += gain * x[i - 96 * k];
+                    gain *= g;
+                }
+                sum
+            };
+            let err = (56000..60000)
+                .map(|i| (y[i] - want(i)).abs())
+                .fold(0.0, f64::max);
+            assert!(err < 1e-12, "feedback {g}: repeats at 96 frames ({err})");
+        }
+        assert!(
+            exact(110_000, len, 0),
+            "feedback {g}: 0 frames after the glide back"
+        );
     }
 }
 

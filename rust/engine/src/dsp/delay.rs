@@ -18,9 +18,12 @@
 //! `g` on the right at `2D`, `g^2` on the left at `3D`). A mono input leaves stereo.
 //! Otherwise each channel has its own line and a mono input stays mono.
 //!
-//! Time: the spec's static delay, `D = round(time_ms / 1000 * fs)` frames (at least 1, the
-//! loop needs a frame), read on the control grid. A change of `D` glides (see
-//! [`crate::dsp::ring`]: a speed-limited one-pole with Catmull-Rom reads), so time
+//! Time: the spec's static delay, `D = round(time_ms / 1000 * fs)` frames, read on the
+//! control grid. Below one frame (`D = 0`, or a glide between 0 and 1) the loop is open, as
+//! a loop without a frame of delay cannot run: each line stores `F` of its input alone (the
+//! feedback has no effect) and the wet signal is read `D` frames behind the sample just
+//! stored, so `D = 0` passes `F(x)` (the input itself without filters). A change of `D`
+//! glides (see [`crate::dsp::ring`]: a speed-limited one-pole with Catmull-Rom reads), so time
 //! automation never clicks, and a constant time reads whole frames: a bit-exact delay of
 //! the input. `feedback`, `lowcut_hz` and `highcut_hz` are read on the grid, `mix` per
 //! frame: `(1 - mix) dry + mix wet`. Latency 0 (the delay is the effect, not a latency to
@@ -112,9 +115,9 @@ impl Delay {
         }
     }
 
-    /// The spec's static delay in frames: `round(t * fs)`, at least 1.
+    /// The spec's static delay in frames: `round(t * fs)` (0 for 0 ms).
     fn frames(&self, ms: f64) -> f64 {
-        (ms / 1000.0 * self.sample_rate).round().max(1.0)
+        (ms / 1000.0 * self.sample_rate).round()
     }
 
     fn invalidate(&mut self) {
@@ -202,6 +205,33 @@ impl Processor for Delay {
                 let d = self.glide.tick();
                 let [a, b] = &mut self.lines;
                 let xl = block.left[i];
+                if d < 1.0 {
+                    // The open loop (module doc): push, then read `d` behind the push.
+                    let back = d + 1.0;
+                    let f = &mut self.filters;
+                    match mode {
+                        Mode::Mono => {
+                            a.push(Self::filter(f, 0, xl));
+                            block.left[i] = mix(xl, a.read(back), m);
+                        }
+                        Mode::Stereo => {
+                            let xr = block.right[i];
+                            a.push(Self::filter(f, 0, xl));
+                            b.push(Self::filter(f, 1, xr));
+                            block.left[i] = mix(xl, a.read(back), m);
+                            block.right[i] = mix(xr, b.read(back), m);
+                        }
+                        Mode::PingPong => {
+                            let xr = if mono_in { xl } else { block.right[i] };
+                            let input = if mono_in { xl } else { 0.5 * (xl + xr) };
+                            a.push(Self::filter(f, 0, input));
+                            b.push(Self::filter(f, 1, 0.0));
+                            block.left[i] = mix(xl, a.read(back), m);
+                            block.right[i] = mix(xr, b.read(back), m);
+                        }
+                    }
+                    continue;
+                }
                 match mode {
                     Mode::Mono => {
                         let w = a.read(d);
