@@ -5,10 +5,11 @@
 Prints, per outcome, how many seeds and the worst error, and for each failing seed what it
 contained. A failing seed is rendered again with what each engine fault of `refmix.FAULTS`
 needs left out of the generator (the rest of the mix unchanged): first all of them, then
-all but one at a time, to tell which faults explain it. Two are known and being fixed:
-"bus_polarity" (a bus's `polarity = true` ignored) and "master_latency" (stems early by the
-master's latency); the others were found by this comparison. A seed that still fails with
-all of them left out is "unexplained".
+all but one at a time, to tell which faults explain it. The faults are those this comparison
+has caught and the engine has fixed ("bus_polarity": a bus's `polarity = true` ignored;
+"master_latency": stems early by the master's latency; "zero_delay", "pre_inserts_mute",
+"vca_off_ramp"): a failing seed that one of them explains is a regression of that fix. A
+seed that still fails with all of them left out is "unexplained": a new fault.
 """
 
 from __future__ import annotations
@@ -26,7 +27,6 @@ from test_differential import differential
 
 import refmix
 
-KNOWN = ("bus_polarity", "master_latency")
 SHOWN = (
     *refmix.FAULTS,
     "bus_solo",
@@ -60,7 +60,7 @@ def classify(seed: int, outcome: refmix.Outcome) -> tuple[str, str]:
     for fault in refmix.FAULTS:
         alone = run(seed, **{**off, fault: True})
         if not alone.passed:
-            causes.append(fault if fault in KNOWN else f"{fault} (new)")
+            causes.append(f"{fault} (a regression)")
             if fault == "master_latency" and any(p.startswith("master") for p in alone.problems):
                 causes.append("(master latency reaching the master output!)")
     if not causes:
