@@ -743,6 +743,7 @@ def _translate_mix(
     master = np.zeros((job.frames, 2), dtype=np.float32)
     master_an = _Analyzer(fs, chosen)
     stem_an = [_Analyzer(fs, chosen) for _ in names]
+    stem_bufs = np.zeros((3, len(names), job.block, 2))
     analyzers = [master_an, *stem_an]
 
     def analyse(blocks: list[npt.NDArray[Any]]) -> None:
@@ -756,11 +757,13 @@ def _translate_mix(
         for pos, n in job.blocks():
             block = master[pos : pos + n]
             job.engine.write(block)
-            blocks: list[npt.NDArray[Any]] = [block]  # written once: not copied
+            # The master's block is written once (not copied); the stems' go to one of
+            # three sets of buffers, in turn: the one no waiting block holds.
+            bufs = stem_bufs[(pos // job.block) % 3]
+            blocks: list[npt.NDArray[Any]] = [block]
             for k in range(len(stem_an)):
-                stem = np.empty((n, 2))
-                job.engine.write_stem(k, stem)
-                blocks.append(stem)
+                job.engine.write_stem(k, bufs[k, :n])
+                blocks.append(bufs[k, :n])
             while len(pending) >= 2:
                 pending.popleft().result()
             pending.append(pool.submit(analyse, blocks))
