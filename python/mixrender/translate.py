@@ -8,9 +8,10 @@ with the system's chain as its master inserts and the matching gain as its maste
 The mix is rendered once, with its stems (every direct input of the master), whose
 spectra are taken block by block as they are made (`_Analyzer`). Then:
 
-* one render measures the master through every chain (`_measure_mix`): the loudness
-  (BS.1770 gating of K-weighted hop energies) and the sample peak after each chain; the
-  loudness change is that loudness minus the mix's (the render's meter);
+* the loudness through each chain is the master's on the spectra (`_Spectra`: BS.1770's
+  gating of K-weighted hop energies); one render of the master through every chain
+  (`_measure_mix`) gives the sample peak after each; the loudness change is that loudness
+  minus the mix's (the render's meter);
 * the previews, loudness-matched: every system's preview is brought to one target, the
   mix's integrated loudness, lowered for all of them alike when a preview's sample peak
   would pass the mix's `true_peak_ceiling_db`; the mix itself then needs
