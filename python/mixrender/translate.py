@@ -8,9 +8,10 @@ with the system's chain as its master inserts and the matching gain as its maste
 The mix is rendered once, with its stems (every direct input of the master), whose
 spectra are taken block by block as they are made (`_Analyzer`). Then:
 
-* one render measures the master through every chain (`_measure_mix`): the loudness
-  (BS.1770 gating of K-weighted hop energies) and the sample peak after each chain; the
-  loudness change is that loudness minus the mix's (the render's meter);
+* the loudness through each chain is the master's on the spectra (`_Spectra`: BS.1770's
+  gating of K-weighted hop energies); one render of the master through every chain
+  (`_measure_mix`) gives the sample peak after each; the loudness change is that loudness
+  minus the mix's (the render's meter);
 * the previews, loudness-matched: every system's preview is brought to one target, the
   mix's integrated loudness, lowered for all of them alike when a preview's sample peak
   would pass the mix's `true_peak_ceiling_db`; the mix itself then needs
@@ -400,67 +401,69 @@ class _Analyzer:
         self.w_m = banded(np.concatenate([wm, h, octaves], axis=1))
         self.w_s = banded(np.concatenate([ws, h, octaves], axis=1))
         self.half_window = 0.5 * self.window  # M = (L + R) / 2, S = (L - R) / 2
-        self.wbuf = np.zeros((self.CHUNK, n))
-        self.spec = np.zeros((self.CHUNK, len(freqs)), dtype=np.complex128)
-        self.bands = np.zeros((self.CHUNK, len(starts)))
-        self.tail = np.zeros((hop, 2))
-        self.pending: list[FloatArray] = []
-        self.pending_frames = 0
+        self.wbuf = np.zeros((self.CHUNK + 1, n))
+        self.spec = np.zeros((self.CHUNK + 1, len(freqs)), dtype=np.complex128)
+        self.bands = np.zeros((self.CHUNK + 1, len(starts)))
+        # The mid and side sums `L + R`, `L - R` of the hop before and of up to CHUNK hops
+        # (one more at the end), filled as blocks come.
+        self.sig = np.zeros((2, (self.CHUNK + 2) * hop))
+        self.fill = hop
         self.out: list[FloatArray] = []
         self.sums_m = np.zeros(self.w_m.shape[1] - self.columns)
         self.sums_s = np.zeros(self.w_s.shape[1] - self.columns)
 
     def feed(self, x: npt.NDArray[Any]) -> None:
-        """Takes the next frames; a float64 block is kept as it is (not copied), so that
-        the caller must not reuse it."""
+        """Takes the next frames (`(frames, 2)`, float32 or float64; not kept)."""
         import numpy as np
 
-        self.pending.append(np.asarray(x, dtype=np.float64))
-        self.pending_frames += len(x)
-        if self.pending_frames >= self.CHUNK * self.hop:
-            data = np.concatenate(self.pending)
-            m = len(data) // self.hop * self.hop
-            self._windows(data[:m])
-            self.pending = [data[m:]]
-            self.pending_frames = len(data) - m
+        full = (self.CHUNK + 1) * self.hop
+        pos = 0
+        while pos < len(x):
+            k = min(len(x) - pos, full - self.fill)
+            seg = x[pos : pos + k]
+            span = slice(self.fill, self.fill + k)
+            np.add(seg[:, 0], seg[:, 1], out=self.sig[0, span], dtype=np.float64)
+            np.subtract(seg[:, 0], seg[:, 1], out=self.sig[1, span], dtype=np.float64)
+            self.fill += k
+            pos += k
+            if self.fill == full:
+                self._windows(self.CHUNK)
 
-    def _windows(self, data: FloatArray) -> None:
-        """The windows over the hops of `data` (whole hops), each with the hop before it."""
+    def _windows(self, m: int) -> None:
+        """The windows over the first `m` hops after the kept one, each with the hop before
+        it; the last of them is kept for the next."""
         import numpy as np
 
         hop, n = self.hop, 2 * self.hop
-        buf = np.concatenate([self.tail, data])
-        self.tail = buf[-hop:].copy()
-        m = len(data) // hop
         energy = np.zeros((m, self.columns))
         for sig, w, acc in (
-            (buf[:, 0] + buf[:, 1], self.w_m, self.sums_m),
-            (buf[:, 0] - buf[:, 1], self.w_s, self.sums_s),
+            (self.sig[0, : (m + 1) * hop], self.w_m, self.sums_m),
+            (self.sig[1, : (m + 1) * hop], self.w_s, self.sums_s),
         ):
             if not sig.any():  # silence, or the side of a centred mono element: no energy
                 continue
             view = np.lib.stride_tricks.sliding_window_view(sig, n)[::hop]
-            # In batches, through buffers kept between calls (fresh arrays this size would
-            # each be mapped and faulted in anew).
-            for j0 in range(0, m, self.CHUNK):
-                j1 = min(m, j0 + self.CHUNK)
-                r = j1 - j0
-                windowed = np.multiply(view[j0:j1], self.half_window, out=self.wbuf[:r])
-                spec = np.fft.rfft(windowed, axis=1, out=self.spec[:r])
-                v = spec.view(np.float64)
-                np.square(v, out=v)
-                e = np.add.reduceat(v, self.starts, axis=1, out=self.bands[:r]) @ w
-                energy[j0:j1] += e[:, : self.columns]
-                acc += e[:, self.columns :].sum(axis=0)
+            # Through buffers kept between calls (fresh arrays this size would each be
+            # mapped and faulted in anew).
+            windowed = np.multiply(view[:m], self.half_window, out=self.wbuf[:m])
+            spec = np.fft.rfft(windowed, axis=1, out=self.spec[:m])
+            v = spec.view(np.float64)
+            np.square(v, out=v)
+            e = np.add.reduceat(v, self.starts, axis=1, out=self.bands[:m]) @ w
+            energy += e[:, : self.columns]
+            acc += e[:, self.columns :].sum(axis=0)
         self.out.append(energy)
+        self.sig[:, :hop] = self.sig[:, m * hop : (m + 1) * hop]
+        self.fill = hop
 
     def finish(self) -> _Spectra:
         import numpy as np
 
-        data = np.concatenate([*self.pending, np.zeros((0, 2))])
-        pad = (-len(data)) % self.hop
-        # The last partial hop, then one hop of zeros for the window over the last hop.
-        self._windows(np.concatenate([data, np.zeros((pad + self.hop, 2))]))
+        # The last partial hop padded with zeros, then one hop of zeros for the window over
+        # the last hop.
+        hops = -(-(self.fill - self.hop) // self.hop) + 1
+        self.sig[:, self.fill :] = 0.0
+        self._windows(hops)
         energies = np.concatenate(self.out) if self.out else np.zeros((0, self.columns))
         return _Spectra(energies, self.sums_m, self.sums_s, self.hop)
 
@@ -739,12 +742,12 @@ def _translate_mix(
     )
     names = job.engine.stem_names()
     master = np.zeros((job.frames, 2), dtype=np.float32)
-    buf = np.zeros((job.block, 2))
     master_an = _Analyzer(fs, chosen)
     stem_an = [_Analyzer(fs, chosen) for _ in names]
+    stem_bufs = np.zeros((3, len(names), job.block, 2))
     analyzers = [master_an, *stem_an]
 
-    def analyse(blocks: list[FloatArray]) -> None:
+    def analyse(blocks: list[npt.NDArray[Any]]) -> None:
         for an, b in zip(analyzers, blocks, strict=True):
             an.feed(b)
 
@@ -755,10 +758,13 @@ def _translate_mix(
         for pos, n in job.blocks():
             block = master[pos : pos + n]
             job.engine.write(block)
-            blocks: list[FloatArray] = [block.astype(np.float64)]
+            # The master's block is written once (not copied); the stems' go to one of
+            # three sets of buffers, in turn: the one no waiting block holds.
+            bufs = stem_bufs[(pos // job.block) % 3]
+            blocks: list[npt.NDArray[Any]] = [block]
             for k in range(len(stem_an)):
-                job.engine.write_stem(k, buf[:n])
-                blocks.append(buf[:n].copy())
+                job.engine.write_stem(k, bufs[k, :n])
+                blocks.append(bufs[k, :n])
             while len(pending) >= 2:
                 pending.popleft().result()
             pending.append(pool.submit(analyse, blocks))
@@ -829,58 +835,19 @@ def _translate_file(
     )
 
 
-def _hop_energies(
-    job: _render.BlockRender, frames: int, fs: int
-) -> tuple[FloatArray, dict[str, FloatArray], dict[str, float]]:
-    """Runs `job` (a render with stems) and returns the hop lengths and, per stem, the sum of
-    its squares over L and R in each whole 100 ms hop (BS.1770's hops: frame
-    `round(j fs / 10)`) and its sample peak (linear)."""
+def _chain_peaks(job: _render.BlockRender) -> dict[str, float]:
+    """Runs `job` (a render with stems) and returns each stem's sample peak (linear)."""
     import numpy as np
 
-    edges = (2 * np.arange(frames // max(1, fs // 10) + 3, dtype=np.int64) * fs + 10) // 20
-    edges = edges[edges < frames]
-    hops = len(edges)
-    lengths = np.diff(np.append(edges, frames)).astype(np.float64)
     names = job.engine.stem_names()
-    energies = {name: np.zeros(hops) for name in names if name.startswith("k_")}
-    peaks = {name: 0.0 for name in names if name not in energies}
+    peaks = {name: 0.0 for name in names}
     buf = np.zeros((job.block, 2))
-    for pos, n in job.blocks():
-        # The hops this block touches, as offsets into the block.
-        first = int(np.searchsorted(edges, pos, side="right")) - 1
-        last = int(np.searchsorted(edges, pos + n - 1, side="right")) - 1
-        starts = np.maximum(edges[first : last + 1] - pos, 0)
+    for _, n in job.blocks():
         b = buf[:n]
         for k, name in enumerate(names):
             job.engine.write_stem(k, b)
-            if name in peaks:
-                peaks[name] = max(peaks[name], float(b.max()), -float(b.min()))
-            else:
-                sq = np.einsum("ij,ij->i", b, b)
-                energies[name][first : last + 1] += np.add.reduceat(sq, starts)
-    # As the meter, only whole hops: a last hop cut short by the end is left out.
-    whole = hops if (2 * hops * fs + 10) // 20 == frames else hops - 1
-    return lengths[:whole], {k: e[:whole] for k, e in energies.items()}, peaks
-
-
-def _integrated(energies: FloatArray, lengths: FloatArray) -> float | None:
-    """BS.1770-4 integrated loudness from per-hop channel-summed squares (the K-weighted
-    signal): 400 ms blocks of 4 hops, the absolute and relative gates."""
-    import numpy as np
-
-    if len(energies) < 4:
-        return None
-    e = energies[:-3] + energies[1:-2] + energies[2:-1] + energies[3:]
-    n = lengths[:-3] + lengths[1:-2] + lengths[2:-1] + lengths[3:]
-    z = e / n
-    with np.errstate(divide="ignore"):
-        lev = -0.691 + 10 * np.log10(z)
-    above = z[lev > GATE_LUFS]
-    if len(above) == 0:
-        return None
-    relative = -0.691 + 10 * math.log10(float(above.mean())) - 10.0
-    gated = z[(lev > GATE_LUFS) & (lev > relative)]
-    return -0.691 + 10 * math.log10(float(gated.mean()))
+            peaks[name] = max(peaks[name], float(b.max()), -float(b.min()))
+    return peaks
 
 
 def _measure_mix(
@@ -891,13 +858,12 @@ def _measure_mix(
     chosen: Sequence[System],
     mid: str,
 ) -> MixFile:
-    """One mix measuring every system at once: per system a track of the master with the
-    system's chain as its inserts (a stem: the chain's output, for its sample peak), sent at
-    0 dB to a bus `k_<system>` whose insert is K-weighting (a stem: its hop energies give
-    the loudness through the chain). A system that folds to mono (width 0) reads the fold-down `mid`
+    """One mix putting the master through every chain at once, for the chains' sample peaks:
+    per system a track of the master with the system's chain as its inserts (a stem: the
+    chain's output). A system that folds to mono (width 0) reads the fold-down `mid`
     (`(L + R) / 2`, computed exactly in float64) as a mono source instead: half the work,
     the same samples (a mono track at pan 0 under the `0dB` law is that signal on both
-    sides)."""
+    sides). The loudness through each chain comes from the spectra (`_Analyzer`)."""
     lines = [
         'format = "mixrender/1"',
         "[session]",
@@ -907,7 +873,6 @@ def _measure_mix(
         "[render]",
         "bit_depth = 32",
     ]
-    k_bands = "bands = [" + ", ".join(b.toml() for b in _K_WEIGHTING) + "]"
     for system in chosen:
         width, bands = system_chain(system, fs)
         folded = width == 0.0
@@ -915,7 +880,6 @@ def _measure_mix(
             "[[track]]",
             f'name = "{system.name}"',
             f"source = {_toml_str(mid if folded else source)}",
-            f'sends = [{{ to = "k_{system.name}", level_db = 0.0 }}]',
         ]
         if width is not None and not folded:
             lines += ["[[track.insert]]", 'type = "width"', f"width = {width!r}"]
@@ -925,8 +889,6 @@ def _measure_mix(
                 'type = "eq"',
                 "bands = [" + ", ".join(b.toml() for b in bands) + "]",
             ]
-    for system in chosen:
-        lines += ["[[bus]]", f'name = "k_{system.name}"', "[[bus.insert]]", 'type = "eq"', k_bands]
     return parse_mixfile("\n".join(lines) + "\n", path)
 
 
@@ -958,8 +920,9 @@ def _finish(
     sources: dict[str, InMemorySource] = {key: (master, fs)}
     bit_depth, dither, seed = render_settings
 
-    # First pass: the master through every chain in one render (a track per system),
-    # measured: BS.1770 loudness from the K-weighted stems, the sample peak from the chains'.
+    # The loudness through each chain from the spectra (within a few thousandths of an LU
+    # of BS.1770's meter on the chain's output: docs/translate.md), and in one render of
+    # the master through every chain (a track per system), the chains' sample peaks.
     mid_key = "translate:mid"
     mid = (master[:, 0].astype(np.float64) + master[:, 1]) * 0.5
     probe = _measure_mix(
@@ -971,15 +934,15 @@ def _finish(
         threads=threads,
         meter=False,
         stems=True,
-        block_size=_render.STEMS_BLOCK * 4,
+        block_size=_render.MAX_BLOCK,
     )
-    lengths, energies, peaks = _hop_energies(job, frames, fs)
+    peaks = _chain_peaks(job)
     measured: list[tuple[float | None, float | None]] = []
-    for system in chosen:
+    for i, system in enumerate(chosen):
         peak = peaks[system.name]
         measured.append(
             (
-                _integrated(energies[f"k_{system.name}"], lengths),
+                _loudness(master_spectra.energies[:, i + 1], master_spectra.hop)[0],
                 20 * math.log10(peak) if peak > 0 else None,
             )
         )
