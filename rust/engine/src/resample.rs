@@ -354,17 +354,7 @@ impl Resampler {
     /// # Panics
     /// As [`Resampler::push`], and if the length is not a multiple of the channel count.
     pub fn push_interleaved_f32(&mut self, input: &[f32]) {
-        let frames = self.interleaved_frames(input.len());
-        let at = self.reserve(frames);
-        let channels = self.channels;
-        for (c, ch) in self.hist.chunks_exact_mut(self.cap).enumerate() {
-            for (dst, frame) in ch[at..at + frames]
-                .iter_mut()
-                .zip(input.chunks_exact(channels))
-            {
-                *dst = f64::from(frame[c]);
-            }
-        }
+        self.push_interleaved(input);
     }
 
     /// Push interleaved `f64` frames.
@@ -372,6 +362,11 @@ impl Resampler {
     /// # Panics
     /// As [`Resampler::push_interleaved_f32`].
     pub fn push_interleaved_f64(&mut self, input: &[f64]) {
+        self.push_interleaved(input);
+    }
+
+    /// Interleaved frames into the planar `f64` history (`f32` widens exactly).
+    fn push_interleaved<T: Copy + Into<f64>>(&mut self, input: &[T]) {
         let frames = self.interleaved_frames(input.len());
         let at = self.reserve(frames);
         let channels = self.channels;
@@ -380,7 +375,7 @@ impl Resampler {
                 .iter_mut()
                 .zip(input.chunks_exact(channels))
             {
-                *dst = frame[c];
+                *dst = frame[c].into();
             }
         }
     }
