@@ -181,7 +181,7 @@ def test_every_insert_with_every_key_and_every_lane_is_accepted_by_all_three(
 ) -> None:
     inserts = _table_text().split("pub static BANDS")[0]
     assert set(schema.INSERT_TYPES) == set(
-        re.findall(r'^        name: "([a-z_]+)",$', inserts, re.M)
+        re.findall(r'^    TableSpec \{ name: "([a-z_]+)",', inserts, re.M)
     )
     for kind, table in schema.INSERT_TYPES.items():
         case = base(kind, ir)

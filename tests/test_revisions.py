@@ -394,3 +394,30 @@ def test_a_name_with_apostrophes_keeps_the_lock_valid_toml(mix: Path) -> None:
     assert plan["strips"][1]["name"] == "Rock 'n' Roll '''"
     result = runner.invoke(app, ["verify", str(mix)])
     assert result.exit_code == 0, result.output
+
+
+def test_diff_names_each_send_and_insert_added_or_removed() -> None:
+    from dataclasses import replace
+
+    from mixrender.diff import describe
+    from mixrender.mixfile import load_mixfile
+
+    demo = load_mixfile(Path(__file__).parent.parent / "mixes" / "demo" / "demo.toml")
+    vox = demo.strip("Lead Vox")
+    eq, *rest = vox.inserts
+    cut = replace(vox, sends=vox.sends[:1], inserts=(*rest, replace(eq, bypass=True)))
+    other = replace(demo, tracks=tuple(cut if t.name == vox.name else t for t in demo.tracks))
+    assert describe(demo, other) == [
+        "removed send Lead Vox -> Slap",
+        "Lead Vox: eq bypass off -> on",
+    ]
+    gone = replace(cut, inserts=tuple(rest))
+    fewer = replace(demo, tracks=tuple(gone if t.name == vox.name else t for t in demo.tracks))
+    assert describe(demo, fewer) == [
+        "removed send Lead Vox -> Slap",
+        "Lead Vox: removed insert eq (eq)",
+    ]
+    assert describe(fewer, demo) == [
+        "new send Lead Vox -> Slap",
+        "Lead Vox: new insert eq (eq)",
+    ]

@@ -16,12 +16,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-import numpy as np
-import soundfile as sf
-
 from . import _engine
-from .errors import MixError
-from .files import c_stderr_silenced, not_regular
+from .files import feed_audio
 
 #: Frames read per block by default.
 DEFAULT_BLOCK = 65536
@@ -68,33 +64,7 @@ def analyze_file(
     """
     if block_size < 1:
         raise ValueError(f"block_size must be at least 1, not {block_size}")
-    reason = not_regular(path)
-    if reason is not None:
-        raise MixError(f"{path}: {reason}")
-    try:
-        with c_stderr_silenced():
-            f = sf.SoundFile(os.fspath(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise MixError(f"{path}: cannot be read as audio ({e})") from None
-    with f:
-        try:
-            meter = _engine.Meter(f.samplerate, f.channels)
-        except ValueError as e:
-            raise MixError(f"{path}: {e}") from None
-        dtype = np.float64 if f.subtype == "DOUBLE" else np.float32
-        buf = np.empty((min(block_size, max(f.frames, 1)), f.channels), dtype=dtype)
-        while True:
-            at = f.tell()
-            try:
-                block = f.read(out=buf)
-            except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
-                raise MixError(
-                    f"{path}: reading failed near frame {at} ({e}): the file is truncated or "
-                    "corrupt"
-                ) from None
-            if len(block) == 0:
-                break
-            meter.process(block)
+    meter = feed_audio(path, block_size, _engine.Meter, _engine.Meter.process)
     return meter.report()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -47,6 +48,8 @@ out = Console()
 MixArg = Annotated[
     Path, typer.Argument(help="The mix file (.toml).", exists=True, dir_okay=False, readable=True)
 ]
+
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead, for scripts.")]
 
 AllowRootOpt = Annotated[
     list[Path] | None,
@@ -118,6 +121,17 @@ def _length(frames: int, rate: int) -> str:
 
 def _db(value: float | None, unit: str) -> str:
     return "silent" if value is None else f"{value:.2f} {unit}"
+
+
+def _loudness_and_peak(figures: Mapping[str, Any], no_loudness: str, no_peak: str) -> str:
+    """ "-14.0 LUFS, true peak -1.00 dBTP" from `figures`' integrated_lufs and
+    true_peak_dbtp, with `no_loudness` and `no_peak` standing for a None."""
+    loud = figures.get("integrated_lufs")
+    tp = figures.get("true_peak_dbtp")
+    return (
+        f"{no_loudness if loud is None else f'{loud:.1f} LUFS'}, true peak "
+        f"{no_peak if tp is None else f'{tp:.2f} dBTP'}"
+    )
 
 
 def _summary(rep: RenderReport) -> None:
@@ -404,9 +418,7 @@ def analyze(
             dir_okay=False,
         ),
     ],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead, for scripts.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Meter an audio file, or show a mix's gain staging: levels at every point, warnings."""
     import json
@@ -483,14 +495,7 @@ def _print_staging(staging: Any) -> None:
             )
         table.add_section()
     out.print(table)
-    m = staging.master
-    loud = m.get("integrated_lufs")
-    tp = m.get("true_peak_dbtp")
-    _say(
-        out,
-        f"master: {'n/a' if loud is None else f'{loud:.1f} LUFS'}, true peak "
-        f"{'silent' if tp is None else f'{tp:.2f} dBTP'}",
-    )
+    _say(out, f"master: {_loudness_and_peak(staging.master, 'n/a', 'silent')}")
     warnings = [f"{s.name}: {w}" for s in staging.strips for w in s.warnings] + staging.warnings
     for w in warnings:
         _say(out, ("warning:", "yellow"), f" {w}")
@@ -518,9 +523,7 @@ def compare(
             show_default=False,
         ),
     ],
-    as_json: Annotated[
-        bool, typer.Option("--json", help="Print JSON instead, for scripts.")
-    ] = False,
+    as_json: JsonOpt = False,
 ) -> None:
     """Compare with reference tracks, loudness-matched: spectrum, regions, tilt, dynamics."""
     import json
@@ -793,14 +796,7 @@ def report_command(
         )
     except _ERRORS as e:
         raise _fail(e) from None
-    h = result.headline
-    loud = h.get("integrated_lufs")
-    tp = h.get("true_peak_dbtp")
-    _say(
-        out,
-        f"{result.index_html}: {'silent' if loud is None else f'{loud:.1f} LUFS'}, true peak "
-        f"{'n/a' if tp is None else f'{tp:.2f} dBTP'}",
-    )
+    _say(out, f"{result.index_html}: {_loudness_and_peak(result.headline, 'silent', 'n/a')}")
 
 
 def _version(value: bool) -> None:

@@ -499,39 +499,12 @@ def _integrate(hz: F64, density: F64, edges: F64, nyquist: float) -> F64:
 
 def measure_file(path: str | os.PathLike[str], *, block_size: int = BLOCK_FRAMES) -> Spectrum:
     """A file's figures, read `block_size` frames at a time (as `analyze_file` reads it)."""
-    import numpy as np
-    import soundfile as sf
-
-    from .files import c_stderr_silenced, not_regular
+    from .files import feed_audio
 
     name = os.fspath(path)
-    reason = not_regular(path)
-    if reason is not None:
-        raise MixError(f"{name}: {reason}")
-    try:
-        with c_stderr_silenced():
-            f = sf.SoundFile(name)
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise MixError(f"{name}: cannot be read as audio ({e})") from None
-    with f:
-        try:
-            welch = _Welch(f.samplerate, f.channels, name)
-        except ValueError as e:
-            raise MixError(f"{name}: {e}") from None
-        dtype = np.float64 if f.subtype == "DOUBLE" else np.float32
-        buf = np.empty((min(block_size, max(f.frames, 1)), f.channels), dtype=dtype)
-        while True:
-            at = f.tell()
-            try:
-                block = f.read(out=buf)
-            except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
-                raise MixError(
-                    f"{name}: reading failed near frame {at} ({e}): the file is truncated or "
-                    "corrupt"
-                ) from None
-            if len(block) == 0:
-                break
-            welch.feed(block)
+    welch = feed_audio(
+        name, block_size, lambda rate, channels: _Welch(rate, channels, name), _Welch.feed
+    )
     return welch.finish(name)
 
 

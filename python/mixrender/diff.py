@@ -13,7 +13,7 @@ import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -21,6 +21,8 @@ from . import _engine, schema
 from .errors import MixError
 from .mixfile import Insert, Lane, MixFile, Strip, load_mixfile, parse_mixfile
 from .render import STEMS_BLOCK, BlockRender, render
+
+T = TypeVar("T")
 
 
 def load_version(spec: str) -> MixFile:
@@ -266,19 +268,29 @@ def _changes(
             yield f"{who}: {what}{key} {_v(a)} -> {_v(b)}{mark}"
 
 
+def _matched(
+    old: Mapping[str, T], new: Mapping[str, T]
+) -> Iterator[tuple[str, T | None, T | None]]:
+    """`(key, old item, new item)`: first each key only `new` has (old item None), in its
+    order; then each of `old`'s keys in order, with None for the new item where it is gone."""
+    for key, item in new.items():
+        if key not in old:
+            yield key, None, item
+    for key, item in old.items():
+        yield key, item, new.get(key)
+
+
 def _inserts(
     who: str, old: tuple[Insert, ...], new: tuple[Insert, ...], lanes: Mapping[str, Lane]
 ) -> Iterator[str]:
-    olds = {i.name: i for i in old}
-    news = {i.name: i for i in new}
-    for name, ins in news.items():
-        if name not in olds:
-            yield f"{who}: new insert {name} ({ins.type})"
-    for name, ins in olds.items():
-        if name not in news:
+    for name, ins, other in _matched({i.name: i for i in old}, {i.name: i for i in new}):
+        if ins is None:
+            assert other is not None  # _matched gives at least one of the two
+            yield f"{who}: new insert {name} ({other.type})"
+            continue
+        if other is None:
             yield f"{who}: removed insert {name} ({ins.type})"
             continue
-        other = news[name]
         if other.type != ins.type:
             yield f"{who}: insert {name} is now {other.type} (was {ins.type})"
             continue
@@ -334,16 +346,13 @@ def _strip(old: Strip, new: Strip) -> Iterator[str]:
         {k: getattr(new, k) for k in STRIP_KEYS},
         overridden=_lane_in(lanes),
     )
-    sends_a = {s.to: s for s in old.sends}
-    sends_b = {s.to: s for s in new.sends}
-    for to in sends_b:
-        if to not in sends_a:
+    for to, s, t in _matched({s.to: s for s in old.sends}, {s.to: s for s in new.sends}):
+        if s is None:
             yield f"new send {who} -> {to}"
-    for to, s in sends_a.items():
-        if to not in sends_b:
+            continue
+        if t is None:
             yield f"removed send {who} -> {to}"
             continue
-        t = sends_b[to]
         yield from _changes(
             who,
             {"level_db": s.level_db, "tap": s.tap, "pan": s.pan},

@@ -15,9 +15,18 @@ import errno
 import os
 import stat
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING, Any, TypeVar
 
-__all__ = ["c_stderr_silenced", "not_regular", "read_regular"]
+from .errors import MixError
+
+if TYPE_CHECKING:
+    import numpy as np
+    import numpy.typing as npt
+
+T = TypeVar("T")
+
+__all__ = ["c_stderr_silenced", "feed_audio", "not_regular", "open_audio", "read_regular"]
 
 
 def _kind(mode: int) -> str:
@@ -88,3 +97,57 @@ def c_stderr_silenced() -> Iterator[None]:
             os.dup2(saved, 2)
     finally:
         os.close(saved)
+
+
+def open_audio(path: str | os.PathLike[str], read: Callable[[str], T]) -> T:
+    """`read(path)` (a soundfile open, info or read) once `path` is known to be a regular file,
+    with libsndfile's stderr silenced; `MixError` "PATH: cannot be read as audio (why)" for
+    what soundfile refuses (its errors derive from RuntimeError)."""
+    name = os.fspath(path)
+    reason = not_regular(name)
+    if reason is not None:
+        raise MixError(f"{name}: {reason}")
+    try:
+        with c_stderr_silenced():
+            return read(name)
+    except (RuntimeError, OSError) as e:
+        raise MixError(f"{name}: cannot be read as audio ({e})") from None
+
+
+def feed_audio(
+    path: str | os.PathLike[str],
+    block_size: int,
+    start: Callable[[int, int], T],
+    feed: Callable[[T, npt.NDArray[np.floating[Any]]], None],
+) -> T:
+    """The audio file at `path` handed to `feed`, `block_size` frames at a time, in one reused
+    buffer (float32, which holds 16- and 24-bit and float samples exactly; float64 for 64-bit
+    files), to the consumer `start(sample_rate, channels)` makes; returns that consumer.
+
+    `MixError` for a file that cannot be opened or read, and for a `ValueError` of `start`
+    (a channel count the consumer refuses), each naming the file."""
+    import numpy as np
+    import soundfile as sf
+
+    name = os.fspath(path)
+    f = open_audio(name, sf.SoundFile)
+    with f:
+        try:
+            consumer = start(f.samplerate, f.channels)
+        except ValueError as e:
+            raise MixError(f"{name}: {e}") from None
+        dtype = np.float64 if f.subtype == "DOUBLE" else np.float32
+        buf = np.empty((min(block_size, max(f.frames, 1)), f.channels), dtype=dtype)
+        while True:
+            at = f.tell()
+            try:
+                block = f.read(out=buf)
+            except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
+                raise MixError(
+                    f"{name}: reading failed near frame {at} ({e}): the file is truncated or "
+                    "corrupt"
+                ) from None
+            if len(block) == 0:
+                break
+            feed(consumer, block)
+    return consumer

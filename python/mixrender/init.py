@@ -44,7 +44,7 @@ import numpy.typing as npt
 import soundfile as sf
 
 from .errors import MixError
-from .files import c_stderr_silenced, not_regular
+from .files import open_audio
 
 AUDIO = frozenset({".wav", ".flac", ".aif", ".aiff", ".ogg", ".w64", ".caf", ".rf64"})
 CLIP_GAIN_RANGE = (-96.0, 48.0)
@@ -173,14 +173,7 @@ def scan(folder: Path) -> tuple[list[Stem], dict[str, str]]:
             path = here / file
             if path.suffix.lower() not in AUDIO:
                 continue
-            reason = not_regular(path)
-            if reason is not None:
-                raise MixError(f"{path}: {reason}")
-            try:
-                with c_stderr_silenced():
-                    info = sf.info(str(path))
-            except (RuntimeError, OSError) as e:  # soundfile's errors derive from RuntimeError
-                raise MixError(f"{path}: cannot be read as audio ({e})") from None
+            info = open_audio(path, sf.info)
             if info.channels > 2:
                 raise MixError(
                     f"{path}: has {info.channels} channels; mixrender mixes mono and stereo "

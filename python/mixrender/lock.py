@@ -29,7 +29,7 @@ from typing import Any
 from ._version import __version__
 from .errors import MixError
 from .files import not_regular, read_regular
-from .mixfile import MixFile
+from .mixfile import MixFile, toml_type
 from .render import (
     BlockRender,
     RenderReport,
@@ -212,22 +212,6 @@ _SOURCE_KEYS: dict[str, tuple[type, bool]] = {
 _TOML_TYPES = {str: "a string", int: "an integer", bool: "true/false", list: "a list"}
 
 
-def _toml_type(value: object) -> str:
-    if isinstance(value, bool):
-        return "true/false"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date/time"
-
-
 def _check_keys(
     path: Path, where: str, table: dict[str, Any], keys: dict[str, tuple[type, bool]]
 ) -> None:
@@ -243,8 +227,8 @@ def _check_keys(
         ok = isinstance(value, kind) and (kind is bool or not isinstance(value, bool))
         if not ok:
             raise MixError(
-                f"{path}: {where}{key} is {_toml_type(value)}, not {_TOML_TYPES[kind]}; the "
-                "lock is damaged: render the mix again to write a new one"
+                f"{path}: {where}{key} is {toml_type(value, integers=True)}, not "
+                f"{_TOML_TYPES[kind]}; the lock is damaged: render the mix again to write a new one"
             )
 
 
@@ -266,8 +250,8 @@ def check_lock_shape(path: Path, lock: dict[str, Any]) -> None:
         where = f"source[{number}] > "
         if not isinstance(entry, dict):
             raise MixError(
-                f"{path}: source[{number}] is {_toml_type(entry)}, not a table; write each "
-                "as [[source]] (or render the mix again to write a new lock)"
+                f"{path}: source[{number}] is {toml_type(entry, integers=True)}, not a table; "
+                "write each as [[source]] (or render the mix again to write a new lock)"
             )
         _check_keys(path, where, entry, _SOURCE_KEYS)
         name = "path" if entry.get("ir") else "track"

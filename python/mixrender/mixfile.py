@@ -269,9 +269,13 @@ def _show(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _type_of(value: object) -> str:
+def toml_type(value: object, *, integers: bool = False) -> str:
+    """What a TOML value is, for an error: "a string", "a number", "a table", ...; with
+    `integers`, "an integer" apart from "a number"."""
     if isinstance(value, bool):
         return "true/false"
+    if integers and isinstance(value, int):
+        return "an integer"
     if isinstance(value, int | float):
         return "a number"
     if isinstance(value, str):
@@ -467,7 +471,7 @@ class _Reader:
     ) -> dict[str, Any]:
         """Check a table's keys and fill defaults; compound values come back as checked raw."""
         if not isinstance(raw, dict):
-            self.fail(at, f"must be a table, not {_type_of(raw)} ({_show(raw)})")
+            self.fail(at, f"must be a table, not {toml_type(raw)} ({_show(raw)})")
         self.unknown_keys(at, raw, table.names, what)
         values: dict[str, Any] = {}
         for key in table.keys:
@@ -529,11 +533,11 @@ class _Reader:
             if key.name in _MULTIPLE_HEADERS:
                 header = ".".join(k for k in at.keys if isinstance(k, str))
                 how = f"; write each as [[{header}]] (double brackets)"
-            self.fail(at, f"{at.name} must be a list of tables, not {_type_of(raw)}{how}")
+            self.fail(at, f"{at.name} must be a list of tables, not {toml_type(raw)}{how}")
         for index, element in enumerate(raw):
             if not isinstance(element, dict):
                 self.fail(
-                    at.index(index), f"must be a table, not {_type_of(element)} ({_show(element)})"
+                    at.index(index), f"must be a table, not {toml_type(element)} ({_show(element)})"
                 )
         return raw
 
@@ -1124,10 +1128,10 @@ class _Reader:
             self.fail(
                 at,
                 f"a lane is a list of points [[time, value], ...] or a table "
-                f'{{ points = [...], curve = "smooth" }}, not {_type_of(value)}',
+                f'{{ points = [...], curve = "smooth" }}, not {toml_type(value)}',
             )
         if not isinstance(raw_points, list):
-            self.fail(at, f"points must be a list of [time, value], not {_type_of(raw_points)}")
+            self.fail(at, f"points must be a list of [time, value], not {toml_type(raw_points)}")
         if not raw_points:
             self.fail(at, "a lane needs at least one point [time, value]")
         if len(raw_points) > schema.MAX_LANE_POINTS:

@@ -583,13 +583,9 @@ def _read(path: Path) -> tuple[npt.NDArray[np.float32], int]:
     """The whole file as float32 (which holds 16- and 24-bit samples exactly)."""
     import soundfile as sf
 
-    from .files import c_stderr_silenced
+    from .files import open_audio
 
-    try:
-        with c_stderr_silenced():
-            data, rate = sf.read(os.fspath(path), dtype="float32", always_2d=True)
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise MixError(f"{path}: cannot be read as audio ({e})") from None
+    data, rate = open_audio(path, lambda name: sf.read(name, dtype="float32", always_2d=True))
     if data.shape[1] > 2:
         raise MixError(f"{path}: has {data.shape[1]} channels; report takes mono or stereo")
     return data, int(rate)
@@ -599,16 +595,9 @@ def _probe(path: Path) -> None:
     """MixError unless `path` is a regular file of mono or stereo audio."""
     import soundfile as sf
 
-    from .files import c_stderr_silenced, not_regular
+    from .files import open_audio
 
-    reason = not_regular(path)
-    if reason is not None:
-        raise MixError(f"{path}: {reason}")
-    try:
-        with c_stderr_silenced():
-            info = sf.info(os.fspath(path))
-    except (sf.LibsndfileError, RuntimeError, OSError) as e:
-        raise MixError(f"{path}: cannot be read as audio ({e})") from None
+    info = open_audio(path, sf.info)
     if info.channels > 2:
         raise MixError(f"{path}: has {info.channels} channels; report takes mono or stereo")
 

@@ -820,25 +820,21 @@ def _rust_specs(tables: dict[str, Table]) -> list[str]:
             for key in table.keys
             if key.kind in ("float", "int") and key.name not in INSERT_COMMON_NAMES
         ]
-        out.append("    TableSpec {")
-        out.append(f'        name: "{name}",')
         if not keys:
-            out += ["        params: &[],", "    },"]
+            out.append(f'    TableSpec {{ name: "{name}", params: &[] }},')
             continue
-        out.append("        params: &[")
+        out.append(f'    TableSpec {{ name: "{name}", params: &[')
         for key in keys:
             choices = ", ".join(_rust_float(c, "") for c in key.choices)
-            out += [
-                "            ParamSpec {",
-                f'                name: "{key.name}",',
-                f"                min: {_rust_float(key.min, 'f64::NEG_INFINITY')},",
-                f"                max: {_rust_float(key.max, 'f64::INFINITY')},",
-                f"                max_fs: {_rust_float(key.max_fs, 'f64::INFINITY')},",
-                f"                choices: &[{choices}],",
-                f"                automatable: {'true' if key.automatable else 'false'},",
-                "            },",
-            ]
-        out += ["        ],", "    },"]
+            out.append(
+                f'        ParamSpec {{ name: "{key.name}", '
+                f"min: {_rust_float(key.min, 'f64::NEG_INFINITY')}, "
+                f"max: {_rust_float(key.max, 'f64::INFINITY')}, "
+                f"max_fs: {_rust_float(key.max_fs, 'f64::INFINITY')}, "
+                f"choices: &[{choices}], "
+                f"automatable: {'true' if key.automatable else 'false'} }},"
+            )
+        out.append("    ] },")
     return out
 
 

@@ -354,17 +354,7 @@ impl Resampler {
     /// # Panics
     /// As [`Resampler::push`], and if the length is not a multiple of the channel count.
     pub fn push_interleaved_f32(&mut self, input: &[f32]) {
-        let frames = self.interleaved_frames(input.len());
-        let at = self.reserve(frames);
-        let channels = self.channels;
-        for (c, ch) in self.hist.chunks_exact_mut(self.cap).enumerate() {
-            for (dst, frame) in ch[at..at + frames]
-                .iter_mut()
-                .zip(input.chunks_exact(channels))
-            {
-                *dst = f64::from(frame[c]);
-            }
-        }
+        self.push_interleaved(input);
     }
 
     /// Push interleaved `f64` frames.
@@ -372,6 +362,11 @@ impl Resampler {
     /// # Panics
     /// As [`Resampler::push_interleaved_f32`].
     pub fn push_interleaved_f64(&mut self, input: &[f64]) {
+        self.push_interleaved(input);
+    }
+
+    /// Interleaved frames into the planar `f64` history (`f32` widens exactly).
+    fn push_interleaved<T: Copy + Into<f64>>(&mut self, input: &[T]) {
         let frames = self.interleaved_frames(input.len());
         let at = self.reserve(frames);
         let channels = self.channels;
@@ -380,7 +375,7 @@ impl Resampler {
                 .iter_mut()
                 .zip(input.chunks_exact(channels))
             {
-                *dst = frame[c];
+                *dst = frame[c].into();
             }
         }
     }
@@ -812,30 +807,19 @@ mod tests {
     }
 
     #[test]
-    fn sine_44k1_to_48k() {
-        tone_test(44_100, 48_000, 1000);
-    }
-
-    #[test]
-    fn sine_48k_to_44k1() {
-        tone_test(48_000, 44_100, 1000);
-    }
-
-    #[test]
-    fn sine_96k_to_48k() {
-        tone_test(96_000, 48_000, 1000);
-    }
-
-    #[test]
-    fn sine_24k_to_48k_no_images() {
-        // The 5 kHz tone's image at 19 kHz lies inside the output band.
-        tone_test(24_000, 48_000, 5000);
-    }
-
-    #[test]
-    fn passband_reaches_20k_at_44k1() {
-        tone_test(44_100, 48_000, 20_000);
-        tone_test(48_000, 44_100, 20_000);
+    fn sines_through_the_common_ratios() {
+        for (in_rate, out_rate, freq) in [
+            (44_100, 48_000, 1000),
+            (48_000, 44_100, 1000),
+            (96_000, 48_000, 1000),
+            // No images: the 5 kHz tone's image at 19 kHz lies inside the output band.
+            (24_000, 48_000, 5000),
+            // The passband reaches 20 kHz at 44.1 kHz, both ways.
+            (44_100, 48_000, 20_000),
+            (48_000, 44_100, 20_000),
+        ] {
+            tone_test(in_rate, out_rate, freq);
+        }
     }
 
     #[test]
