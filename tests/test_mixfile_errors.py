@@ -1318,3 +1318,17 @@ def test_every_value_is_finite_in_the_full_mix(tmp_path: Path) -> None:
     for strip in (*mix.tracks, *mix.buses):
         for lane in strip.automation.values():
             assert all(math.isfinite(p.seconds) and math.isfinite(p.value) for p in lane.points)
+
+
+def test_an_error_about_a_name_with_a_newline_is_one_line(tmp_path: Path) -> None:
+    # Found by the fuzzing harness: a routing cycle printed a name's newline raw.
+    mix = write(
+        tmp_path,
+        'format = "mixrender/1"\n[session]\nsample_rate = 48000\n'
+        '[[track]]\nname = "line\\nbreak"\nsource = "a.wav"\n'
+        'insert = [{type = "compressor", sidechain = "line\\nbreak"}]\n',
+    )
+    with pytest.raises(RoutingError) as caught:
+        load_mixfile(mix)
+    text = str(caught.value)
+    assert "\n" not in text and "line\\nbreak" in text, text

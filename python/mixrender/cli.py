@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 from . import __version__, load
 from .batch import BatchEvent, JobResult
-from .errors import MixError
+from .errors import MixError, one_line
 from .mixfile import MixFile
 from .render import (
     DECODED_BLOCK,
@@ -89,7 +89,7 @@ def _fail(e: BaseException) -> typer.Exit:
         message = "the input is nested too deeply to read"
     else:
         message = str(e)
-    _say(err, ("error:", "bold red"), f" {message}")
+    _say(err, ("error:", "bold red"), f" {one_line(message)}")
     return typer.Exit(1)
 
 

@@ -57,7 +57,14 @@ class MixFileError(MixError):
 
     def _format(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else f"{self.file}"
-        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        text = f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+        return one_line(text)
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters (a newline in a name, a NUL byte) escaped as
+    Python writes them (`\\n`, `\\x00`): an error is always one line."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 class RoutingError(MixFileError):
