@@ -657,15 +657,22 @@ def _derived_mix(
     ]
     if system is not None:
         width, bands = system_chain(system, fs)
-        if width is not None:
-            lines += ["[[master.insert]]", 'type = "width"', f"width = {width!r}"]
-        if bands:
-            lines += [
-                "[[master.insert]]",
-                'type = "eq"',
-                "bands = [" + ", ".join(b.toml() for b in bands) + "]",
-            ]
+        lines += _chain_toml("master", width, bands)
     return parse_mixfile("\n".join(lines) + "\n", path)
+
+
+def _chain_toml(table: str, width: float | None, bands: Sequence[Band]) -> list[str]:
+    """A system's chain as the inserts of `table` ("master", "track"), in TOML lines."""
+    lines: list[str] = []
+    if width is not None:
+        lines += [f"[[{table}.insert]]", 'type = "width"', f"width = {width!r}"]
+    if bands:
+        lines += [
+            f"[[{table}.insert]]",
+            'type = "eq"',
+            "bands = [" + ", ".join(b.toml() for b in bands) + "]",
+        ]
+    return lines
 
 
 def _pick(systems: Iterable[str] | None) -> list[System]:
@@ -881,14 +888,7 @@ def _measure_mix(
             f'name = "{system.name}"',
             f"source = {_toml_str(mid if folded else source)}",
         ]
-        if width is not None and not folded:
-            lines += ["[[track.insert]]", 'type = "width"', f"width = {width!r}"]
-        if bands:
-            lines += [
-                "[[track.insert]]",
-                'type = "eq"',
-                "bands = [" + ", ".join(b.toml() for b in bands) + "]",
-            ]
+        lines += _chain_toml("track", None if folded else width, bands)
     return parse_mixfile("\n".join(lines) + "\n", path)
 
 
