@@ -909,7 +909,7 @@ mod tests {
                     inter.extend([*l, *r]);
                 }
                 if as_f32 {
-                    #[expect(clippy::cast_possible_truncation, reason = "exact in f32")]
+                    // cast: exact in f32 (the test signal holds f32 values)
                     let v: Vec<f32> = inter.iter().map(|&s| s as f32).collect();
                     r.push_interleaved_f32(&v);
                 } else {
