@@ -21,7 +21,8 @@ if importlib.util.find_spec("mixrender") is None:  # not installed: use the sour
 
 from mixrender import schema
 from mixrender.errors import MixFileError, RoutingError
-from mixrender.mixfile import load_mixfile, mix_error, note_seconds, parse_mixfile
+from mixrender.mixfile import load_mixfile, note_seconds, parse_mixfile
+from mixrender.model import mix_error
 
 HEAD = """\
 format = "mixrender/1"

@@ -16,7 +16,7 @@ Two ways to name a place in a mix:
   ``track "Lead Vox" > sends[2] > level_db``.
 
 Later stages (plan building, source probing) raise errors at a place in the file with
-:func:`mix_error`::
+:func:`mixrender.model.mix_error`::
 
     at = (*mix.keypath_of(strip), "source")
     raise mix_error(mix, at, f"{strip.label} > source", "the file has 3 channels; ...")
@@ -53,10 +53,8 @@ from mixrender.model import (
     Send,
     Session,
     Strip,
-    Time,
     Vca,
     _locator,
-    mix_error,
 )
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli for older Pythons, as fastapi-cli)
@@ -64,23 +62,8 @@ if sys.version_info >= (3, 11):  # noqa: UP036 (tomli for older Pythons, as fast
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = [
-    "Insert",
-    "Lane",
-    "Master",
-    "MixFile",
-    "Point",
-    "RenderSettings",
-    "Send",
-    "Session",
-    "Strip",
-    "Time",
-    "Vca",
-    "load_mixfile",
-    "mix_error",
-    "note_seconds",
-    "parse_mixfile",
-]
+#: The reader's names and what it returns; the data model's names are :mod:`mixrender.model`'s.
+__all__ = ["MixFile", "load_mixfile", "note_seconds", "parse_mixfile"]
 
 
 def note_seconds(note: str, session: Session) -> float:

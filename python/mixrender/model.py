@@ -1,8 +1,9 @@
 """The mix as data: the typed, frozen dataclasses a mix file is read into.
 
-:mod:`mixrender.mixfile` reads a mix file into a :class:`MixFile` (and re-exports every name
-here). What a :class:`MixFile` holds is resolved: defaults filled, ``"bar:beat"`` turned into
-seconds, paths made absolute. :func:`mix_error` builds an error at a place in the file.
+:mod:`mixrender.mixfile` reads a mix file into a :class:`MixFile` (and re-exports that name;
+the other names are imported from here). What a :class:`MixFile` holds is resolved: defaults
+filled, ``"bar:beat"`` turned into seconds, paths made absolute. :func:`mix_error` builds an
+error at a place in the file.
 """
 
 from __future__ import annotations
