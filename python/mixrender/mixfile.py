@@ -55,6 +55,7 @@ from mixrender.model import (
     Strip,
     Vca,
     _locator,
+    from_values,
 )
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli for older Pythons, as fastapi-cli)
@@ -755,25 +756,19 @@ class _Reader:
                 f'tail_s only applies with end = "auto"; here end = {_show(raw["end"])}, '
                 'so remove tail_s or set end = "auto"',
             )
-        return Session(
-            name=values["name"],
-            sample_rate=values["sample_rate"],
+        return from_values(
+            Session,
+            values,
             tempo_bpm=self.tempo,
             meter=self.meter,
-            pan_law=values["pan_law"],
             end=None if isinstance(end, str) else end,
-            tail_s=values["tail_s"],
         )
 
     def render(self, doc: Mapping[str, Any]) -> RenderSettings:
         values = self.table(_At(("render",), ("render",)), doc.get("render", {}), schema.RENDER)
         bit_depth = values["bit_depth"]
-        return RenderSettings(
-            bit_depth=bit_depth,
-            dither=values["dither"] == "tpdf" and bit_depth != 32,
-            seed=values["seed"],
-            loudness_lufs=values["loudness_lufs"],
-            true_peak_ceiling_db=values["true_peak_ceiling_db"],
+        return from_values(
+            RenderSettings, values, dither=values["dither"] == "tpdf" and bit_depth != 32
         )
 
     # --- strips ------------------------------------------------------------------------------
@@ -806,23 +801,15 @@ class _Reader:
         source = values.get("source")
         if source is not None and not source.strip():
             self.fail(at.key("source"), 'source = "" is empty; name the audio file of this track')
-        strip = Strip(
+        strip = from_values(
+            Strip,
+            values,
             kind=kind,
-            name=values["name"],
             label=f"{kind} {_show(values['name'])}",
             source=source,
             source_path=None if source is None else self.folder / source,
             offset_s=values.get("offset_s", 0.0),
             clip_gain_db=values.get("clip_gain_db", 0.0),
-            gain_db=values["gain_db"],
-            trim_db=values["trim_db"],
-            pan=values["pan"],
-            width=values["width"],
-            polarity=values["polarity"],
-            mute=values["mute"],
-            solo=values["solo"],
-            output=values["output"],
-            pan_law=values["pan_law"],
             sends=sends,
             inserts=inserts,
             automation=automation,
@@ -844,16 +831,7 @@ class _Reader:
                     "at most one send per destination",
                 )
             first[to] = index + 1
-            sends.append(
-                Send(
-                    to=to,
-                    level_db=values["level_db"],
-                    tap=values["tap"],
-                    pan=values["pan"],
-                    index=index + 1,
-                    line=self.line(at),
-                )
-            )
+            sends.append(from_values(Send, values, index=index + 1, line=self.line(at)))
         return tuple(sends)
 
     # --- inserts -----------------------------------------------------------------------------
@@ -1223,7 +1201,7 @@ class _Reader:
         plain = schema.lane_keys(schema.MASTER_TABLE)
         targets = _Targets("the master", plain, None, {i.name: i for i in inserts})
         automation = self.lanes(at, values["automation"], targets)
-        return Master(gain_db=values["gain_db"], inserts=inserts, automation=automation)
+        return from_values(Master, values, inserts=inserts, automation=automation)
 
     def vcas(
         self, at_list: _At, raw_list: Sequence[Mapping[str, Any]], strips: Mapping[str, Strip]
@@ -1259,15 +1237,7 @@ class _Reader:
                 seen[member] = number
             targets = _Targets("a VCA", schema.lane_keys(schema.VCA), None, {})
             automation = self.lanes(at, values["automation"], targets)
-            vcas.append(
-                Vca(
-                    name=name,
-                    gain_db=values["gain_db"],
-                    members=values["members"],
-                    automation=automation,
-                    line=lines[name],
-                )
-            )
+            vcas.append(from_values(Vca, values, automation=automation, line=lines[name]))
         return tuple(vcas)
 
     def routes(
