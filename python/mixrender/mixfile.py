@@ -33,7 +33,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -366,6 +366,39 @@ class _Targets:
                     f"{name}.{key}" for key in schema.lane_keys(schema.INSERT_TYPES[insert.type])
                 ]
         return out
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A key that names where a strip's signal goes or a sidechain's comes from, with the
+    words of its errors."""
+
+    key: str
+    missing: str
+    """What a name of nothing is: "names no bus"."""
+    noun: str
+    """What the names offered instead are."""
+    master: str | None
+    """Why the master cannot be named; None where it can."""
+    track: str | None
+    """Where it goes instead of a track; None where a track can be named."""
+
+
+_OUTPUT = _Route("output", "names no bus", "outputs", None, 'output goes to a bus or "master"')
+_SEND = _Route(
+    "to",
+    "names no bus",
+    "buses",
+    'the master is no send destination; sends go to a bus (output = "master" feeds the master)',
+    "sends go to a bus",
+)
+_SIDECHAIN = _Route(
+    "sidechain",
+    "is no track or bus",
+    "tracks and buses",
+    "the master cannot key a sidechain; name a track or bus",
+    None,
+)
 
 
 @dataclass(frozen=True)
@@ -1249,53 +1282,32 @@ class _Reader:
     ) -> None:
         """Outputs, sends and sidechains name what exists, and make no cycle."""
         buses = [strip.name for strip, _ in strips if strip.kind == "bus"]
+        outputs = {*buses, schema.MASTER}
+        names = list(by_name)
         edges: dict[str, list[_Edge]] = {strip.name: [] for strip, _ in strips}
         for strip, at in strips:
             out_at = at.key("output")
             out = strip.output
             others = [bus for bus in buses if bus != strip.name]
-            if out == strip.name:
-                self.fail(
-                    out_at,
-                    f'routing cycle: "{out}" -> "{out}" ({strip.label} outputs to itself)',
-                    RoutingError,
-                )
+            self.route(
+                _OUTPUT,
+                out_at,
+                out,
+                strip.name,
+                f"({strip.label} outputs to itself)",
+                outputs,
+                by_name,
+                [*others, schema.MASTER],
+            )
             if out != schema.MASTER:
-                if out not in buses:
-                    if out in by_name:
-                        self.fail(
-                            out_at,
-                            f'output = {_show(out)} is a track; output goes to a bus or "master"',
-                        )
-                    self.fail(
-                        out_at,
-                        f"output = {_show(out)} names no bus"
-                        + _suggest(out, [*others, schema.MASTER], "outputs"),
-                    )
                 edges[strip.name].append(
                     _Edge(strip.name, out, f"{_show(strip.name)} outputs to {_show(out)}", out_at)
                 )
             for send in strip.sends:
                 to_at = at.key("sends").index(send.index - 1).key("to")
                 to = send.to
-                if to == strip.name:
-                    self.fail(
-                        to_at,
-                        f'routing cycle: "{to}" -> "{to}" ({strip.label} sends to itself)',
-                        RoutingError,
-                    )
-                if to not in buses:
-                    if to == schema.MASTER:
-                        self.fail(
-                            to_at,
-                            'to = "master": the master is no send destination; sends go to '
-                            'a bus (output = "master" feeds the master)',
-                        )
-                    if to in by_name:
-                        self.fail(to_at, f"to = {_show(to)} is a track; sends go to a bus")
-                    self.fail(
-                        to_at, f"to = {_show(to)} names no bus{_suggest(to, others, 'buses')}"
-                    )
+                cycle = f"({strip.label} sends to itself)"
+                self.route(_SEND, to_at, to, strip.name, cycle, buses, by_name, others)
                 edges[strip.name].append(
                     _Edge(strip.name, to, f"{_show(strip.name)} sends to {_show(to)}", to_at)
                 )
@@ -1311,29 +1323,41 @@ class _Reader:
                 insert_at = at.sub(
                     ("insert", insert.index - 1), f"insert {_show(insert.name)}"
                 ).key("sidechain")
-                if key == owner:
-                    self.fail(
-                        insert_at,
-                        f'routing cycle: "{key}" -> "{key}" (the sidechain of {label} is '
-                        f"{label} itself); leave sidechain out to key from the insert's own input",
-                        RoutingError,
-                    )
-                if key not in by_name:
-                    if key == schema.MASTER:
-                        self.fail(
-                            insert_at,
-                            'sidechain = "master": the master cannot key a sidechain; '
-                            "name a track or bus",
-                        )
-                    self.fail(
-                        insert_at,
-                        f"sidechain = {_show(key)} is no track or bus"
-                        + _suggest(key, list(by_name), "tracks and buses"),
-                    )
+                cycle = (
+                    f"(the sidechain of {label} is {label} itself); leave sidechain out to key "
+                    "from the insert's own input"
+                )
+                self.route(_SIDECHAIN, insert_at, key, owner, cycle, by_name, by_name, names)
                 if owner is not None:
                     how = f"{_show(key)} keys {_show(insert.name)} on {_show(owner)}"
                     edges[key].append(_Edge(key, owner, how, insert_at))
         self.cycles([strip.name for strip, _ in strips], edges)
+
+    def route(
+        self,
+        route: _Route,
+        at: _At,
+        name: str,
+        own: str | None,
+        cycle: str,
+        allowed: Collection[str],
+        strips: Collection[str],
+        options: Sequence[str],
+    ) -> None:
+        """`name`, written at `at` as the route's key, is one of `allowed` and not `own` (a
+        routing cycle, which `cycle` words); `strips` are the names of every track and bus,
+        `options` the names offered for a name that is none of them."""
+        if name == own:
+            self.fail(at, f'routing cycle: "{name}" -> "{name}" {cycle}', RoutingError)
+        if name in allowed:
+            return
+        if route.master is not None and name == schema.MASTER:
+            self.fail(at, f'{route.key} = "master": {route.master}')
+        if route.track is not None and name in strips:
+            self.fail(at, f"{route.key} = {_show(name)} is a track; {route.track}")
+        self.fail(
+            at, f"{route.key} = {_show(name)} {route.missing}" + _suggest(name, options, route.noun)
+        )
 
     def cycles(self, order: Sequence[str], edges: Mapping[str, Sequence[_Edge]]) -> None:
         """Depth-first search in declaration order; the first cycle found is reported."""
