@@ -24,6 +24,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fuzzgen import to_toml  # the mix as data, written as TOML (shared with the fuzzing harness)
+
 HERE = Path(__file__).resolve().parent
 RATE = 48000
 KINDS = ["drums", "bass", "pad", "vox"]
@@ -51,33 +55,30 @@ def mixes(folder: Path, count: int, seconds: float) -> list[Path]:
     """`count` mixes of the four stems: each its own faders, pans, a fader ride and an aux."""
     paths = []
     for n in range(count):
-        lines = [
-            'format = "mixrender/1"',
-            "[session]",
-            f"sample_rate = {RATE}",
-            'end = "auto"',
-            "tail_s = 0.5",
-            "[render]",
-            "bit_depth = 24",
-            f"seed = {n}",
+        tracks = [
+            {
+                "name": kind,
+                "source": f"stems/{kind}.wav",
+                "pan": round(((n * 3 + i * 5) % 11 - 5) / 10, 1),
+                "sends": [{"to": "aux", "level_db": -12.0}],
+                "automation": {
+                    "gain_db": [
+                        [round(seconds * k / 7, 3), -6.0 - ((n + i + k) % 5)] for k in range(8)
+                    ]
+                },
+            }
+            for i, kind in enumerate(KINDS)
         ]
-        for i, kind in enumerate(KINDS):
-            ride = ", ".join(
-                f"[{seconds * k / 7:.3f}, {-6.0 - ((n + i + k) % 5):.1f}]" for k in range(8)
-            )
-            lines += [
-                "[[track]]",
-                f'name = "{kind}"',
-                f'source = "stems/{kind}.wav"',
-                f"pan = {((n * 3 + i * 5) % 11 - 5) / 10:.1f}",
-                'sends = [{ to = "aux", level_db = -12.0 }]',
-                "[track.automation]",
-                f"gain_db = [{ride}]",
-            ]
-        lines += ["[[bus]]", 'name = "aux"', "[[bus.insert]]", 'type = "width"', "width = 1.4"]
-        lines += ["[master]", f"gain_db = {-3.0 - n % 3:.1f}"]
+        mix = {
+            "format": "mixrender/1",
+            "session": {"sample_rate": RATE, "end": "auto", "tail_s": 0.5},
+            "render": {"bit_depth": 24, "seed": n},
+            "track": tracks,
+            "bus": [{"name": "aux", "insert": [{"type": "width", "width": 1.4}]}],
+            "master": {"gain_db": -3.0 - n % 3},
+        }
         path = folder / f"mix_{n:02d}.toml"
-        path.write_text("\n".join(lines) + "\n")
+        path.write_text(to_toml(mix))
         paths.append(path)
     return paths
 

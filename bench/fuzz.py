@@ -301,31 +301,24 @@ def show(case: Case) -> str:
     return body
 
 
+#: The options that take a share of cases or seconds: (flag, default, help).
+FRACTIONS_AND_SECONDS = [
+    ("--valid", 0.4, "share of valid mix cases"),
+    ("--render", 0.1, "share of valid mixes rendered (4 times)"),
+    ("--broken-render", 0.2, "share of broken mixes rendered when they pass check and are short"),
+    ("--timeout", 30.0, "seconds per mix case"),
+    ("--audio-timeout", 5.0, "seconds per audio case (check, render)"),
+    ("--special", 0.02, "share of audio cases that are no regular file (FIFO, folder, device...)"),
+]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mix-cases", type=int, default=1000)
     parser.add_argument("--audio-cases", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0, help="the first case's seed")
-    parser.add_argument("--valid", type=float, default=0.4, help="share of valid mix cases")
-    parser.add_argument(
-        "--render", type=float, default=0.1, help="share of valid mixes rendered (4 times)"
-    )
-    parser.add_argument(
-        "--broken-render",
-        type=float,
-        default=0.2,
-        help="share of broken mixes rendered when they pass check and are short",
-    )
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per mix case")
-    parser.add_argument(
-        "--audio-timeout", type=float, default=5.0, help="seconds per audio case (check, render)"
-    )
-    parser.add_argument(
-        "--special",
-        type=float,
-        default=0.02,
-        help="share of audio cases that are no regular file (FIFO, folder, device...)",
-    )
+    for flag, default, text in FRACTIONS_AND_SECONDS:
+        parser.add_argument(flag, type=float, default=default, help=text)
     parser.add_argument("--save", type=Path, help="write a minimised reproducer per failure here")
     parser.add_argument("--no-minimise", action="store_true")
     parser.add_argument(

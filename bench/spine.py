@@ -18,6 +18,10 @@ import sys
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from fuzzgen import to_toml  # the mix as data, written as TOML (shared with the fuzzing harness)
+
 HERE = Path(__file__).resolve().parent
 GEN = HERE.parent.parent / "shared" / "bench" / "gen_stems.py"
 KINDS = ["drums", "bass", "pad", "vox"]
@@ -37,37 +41,33 @@ def stems(scratch: Path, tracks: int, seconds: int) -> Path:
 
 def mix_file(stem_dir: Path, tracks: int, seconds: int) -> Path:
     """Faders, pans, a 20-point fader ride per track, four group buses and an aux."""
-    lines = [
-        'format = "mixrender/1"',
-        "[session]",
-        "sample_rate = 48000",
-        "end = \"auto\"",
-        "tail_s = 0.0",
-        "[render]",
-        "bit_depth = 24",
-    ]
+    strips = []
     for i in range(tracks):
         kind = KINDS[i % 4]
-        ride = ", ".join(
-            f"[{seconds * k / 19:.3f}, {-6.0 + 2.0 * ((k * 7 + i) % 5 - 2) / 2:.2f}]" for k in range(20)
-        )
-        lines += [
-            "[[track]]",
-            f'name = "t{i:02d}"',
-            f'source = "{stem_dir}/t{i:02d}_{kind}.wav"',
-            f"clip_gain_db = {((i * 3) % 9 - 4) / 2:.1f}",
-            f"pan = {((i * 5) % 11 - 5) / 10:.1f}",
-            f'output = "{kind}"',
-            'sends = [{ to = "aux", level_db = -14.0 }]',
-            "[track.automation]",
-            f"gain_db = [{ride}]",
+        ride = [
+            [round(seconds * k / 19, 3), round(-6.0 + 2.0 * ((k * 7 + i) % 5 - 2) / 2, 2)]
+            for k in range(20)
         ]
-    for kind in KINDS:
-        lines += ["[[bus]]", f'name = "{kind}"']
-    lines += ["[[bus]]", 'name = "aux"', "[[bus.insert]]", 'type = "width"', "width = 1.3"]
-    lines += ["[master]", "gain_db = -6.0"]
+        strips.append({
+            "name": f"t{i:02d}",
+            "source": f"{stem_dir}/t{i:02d}_{kind}.wav",
+            "clip_gain_db": round(((i * 3) % 9 - 4) / 2, 1),
+            "pan": round(((i * 5) % 11 - 5) / 10, 1),
+            "output": kind,
+            "sends": [{"to": "aux", "level_db": -14.0}],
+            "automation": {"gain_db": ride},
+        })
+    mix = {
+        "format": "mixrender/1",
+        "session": {"sample_rate": 48000, "end": "auto", "tail_s": 0.0},
+        "render": {"bit_depth": 24},
+        "track": strips,
+        "bus": [*({"name": kind} for kind in KINDS),
+                {"name": "aux", "insert": [{"type": "width", "width": 1.3}]}],
+        "master": {"gain_db": -6.0},
+    }
     path = stem_dir / "mix.toml"
-    path.write_text("\n".join(lines) + "\n")
+    path.write_text(to_toml(mix))
     return path
 
 

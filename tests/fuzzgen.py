@@ -7,7 +7,8 @@ makes a hypothesis example (which hypothesis can shrink) or a seeded random case
 
 A mix is generated as plain data (dicts, lists, scalars), written as TOML by `to_toml`, and
 mutated either as data (wrong types, ranges, names, cycles...) or as text (bad TOML, deep
-nesting). Sources are tiny files written once per session by `make_sources`.
+nesting). Sources are tiny files written once per session by `make_sources`. `to_toml` also
+writes the mixes of `bench/batch.py` and `bench/spine.py`.
 """
 
 from __future__ import annotations

@@ -21,7 +21,8 @@ if importlib.util.find_spec("mixrender") is None:  # not installed: use the sour
 
 from mixrender import schema
 from mixrender.errors import MixFileError, RoutingError
-from mixrender.mixfile import load_mixfile, mix_error, note_seconds, parse_mixfile
+from mixrender.mixfile import load_mixfile, note_seconds, parse_mixfile
+from mixrender.model import mix_error
 
 HEAD = """\
 format = "mixrender/1"
@@ -922,6 +923,96 @@ def test_sidechain_unknown(tmp_path: Path) -> None:
         path='bus "Plate" > insert "gate" > sidechain',
         contains=('did you mean "Lead Vox"?',),
     )
+
+
+#: Every refusal of an output, a send's `to` and a sidechain, as the whole message words it
+#: after the path: (what ROUTED's bus "Plate" gets appended, the line, the path, the words).
+ROUTE_REFUSALS = [
+    (
+        'output = "Plate"\n',
+        13,
+        'bus "Plate" > output',
+        'routing cycle: "Plate" -> "Plate" (bus "Plate" outputs to itself)',
+    ),
+    (
+        'output = "Lead Vox"\n',
+        13,
+        'bus "Plate" > output',
+        'output = "Lead Vox" is a track; output goes to a bus or "master"',
+    ),
+    (
+        'output = "Zzz"\n',
+        13,
+        'bus "Plate" > output',
+        'output = "Zzz" names no bus; outputs: "Vocals", "master"',
+    ),
+    (
+        'sends = [{ to = "Plate", level_db = -6.0 }]\n',
+        13,
+        'bus "Plate" > sends[1] > to',
+        'routing cycle: "Plate" -> "Plate" (bus "Plate" sends to itself)',
+    ),
+    (
+        'sends = [{ to = "master", level_db = -6.0 }]\n',
+        13,
+        'bus "Plate" > sends[1] > to',
+        'to = "master": the master is no send destination; sends go to a bus '
+        '(output = "master" feeds the master)',
+    ),
+    (
+        'sends = [{ to = "Lead Vox", level_db = -6.0 }]\n',
+        13,
+        'bus "Plate" > sends[1] > to',
+        'to = "Lead Vox" is a track; sends go to a bus',
+    ),
+    (
+        'sends = [{ to = "Zzz", level_db = -6.0 }]\n',
+        13,
+        'bus "Plate" > sends[1] > to',
+        'to = "Zzz" names no bus; buses: "Vocals"',
+    ),
+    (
+        '[[bus.insert]]\ntype = "gate"\nsidechain = "Plate"\n',
+        15,
+        'bus "Plate" > insert "gate" > sidechain',
+        'routing cycle: "Plate" -> "Plate" (the sidechain of bus "Plate" is bus "Plate" '
+        "itself); leave sidechain out to key from the insert's own input",
+    ),
+    (
+        '[[bus.insert]]\ntype = "gate"\nsidechain = "master"\n',
+        15,
+        'bus "Plate" > insert "gate" > sidechain',
+        'sidechain = "master": the master cannot key a sidechain; name a track or bus',
+    ),
+    (
+        '[[bus.insert]]\ntype = "gate"\nsidechain = "Zzz"\n',
+        15,
+        'bus "Plate" > insert "gate" > sidechain',
+        'sidechain = "Zzz" is no track or bus; tracks and buses: "Lead Vox", "Vocals", "Plate"',
+    ),
+]
+
+
+@pytest.mark.parametrize(("appended", "line", "path", "words"), ROUTE_REFUSALS)
+def test_route_refusals_word_by_word(
+    tmp_path: Path, appended: str, line: int, path: str, words: str
+) -> None:
+    exc = refused(tmp_path, ROUTED + appended, line=line, path=path)
+    assert str(exc).endswith(f": {path}: {words}"), str(exc)
+
+
+def test_master_sidechain_refusals(tmp_path: Path) -> None:
+    """The master's own inserts: a sidechain names a track or bus, never the master."""
+    master = '[master]\n[[master.insert]]\ntype = "compressor"\nsidechain = "master"\n'
+    exc = refused(
+        tmp_path,
+        ROUTED + master,
+        line=16,
+        path='master > insert "compressor" > sidechain',
+    )
+    assert str(exc).endswith(
+        'sidechain = "master": the master cannot key a sidechain; name a track or bus'
+    ), str(exc)
 
 
 # --- inserts --------------------------------------------------------------------------------------

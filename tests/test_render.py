@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import soundfile as sf
 
 import mixrender
 from conftest import MixWriter, noise, tone
+from mixrender.mix import Mix, RenderOptions
 
 HEAD = """
 format = "mixrender/1"
@@ -412,3 +414,14 @@ def test_the_engine_writes_wav_as_soundfile_would(
     a, _ = sf.read(str(tmp_path / "engine.wav"), dtype=dtype)
     b, _ = sf.read(str(tmp_path / "soundfile.wav"), dtype=dtype)
     assert np.array_equal(a, b) and np.abs(a).max() > 0
+
+
+def test_render_options_name_every_keyword_of_render() -> None:
+    """`Mix.render`'s overloads take `**RenderOptions`; its implementation lists the same
+    keywords with their defaults, so that neither can gain or lose one alone."""
+    params = inspect.signature(Mix.render).parameters.values()
+    keywords = {p.name for p in params if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    declared = RenderOptions.__required_keys__ | RenderOptions.__optional_keys__
+    assert declared == keywords
+    assert not RenderOptions.__required_keys__
+    assert "threads" in keywords and "lock" in keywords

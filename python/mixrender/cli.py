@@ -61,6 +61,21 @@ AllowRootOpt = Annotated[
     ),
 ]
 
+NoLockOpt = Annotated[
+    bool, typer.Option("--no-lock", help="Do not write the lock file beside each mix.")
+]
+
+
+def _folder_opt(of: str, command: str) -> Any:
+    """The -o/--output option of a command that writes a folder beside its target."""
+    return typer.Option(
+        "-o",
+        "--output",
+        file_okay=False,
+        help=f"Folder of the {of} (default: <name>.{command}/ beside the mix or file).",
+    )
+
+
 #: Renders shorter than this show no progress bar.
 _PROGRESS_AFTER_S = 0.5
 
@@ -243,9 +258,7 @@ def render(
         Path | None,
         typer.Option("--report", help="Write every figure of the render as JSON to this file."),
     ] = None,
-    no_lock: Annotated[
-        bool, typer.Option("--no-lock", help="Do not write the lock file beside the mix.")
-    ] = False,
+    no_lock: NoLockOpt = False,
     allow_root: AllowRootOpt = None,
 ) -> None:
     """Render MIX to a stereo file, block by block, and print a summary."""
@@ -666,15 +679,7 @@ def translate_command(
             help="A mix file (.toml), or a rendered audio file.", exists=True, dir_okay=False
         ),
     ],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o",
-            "--output",
-            file_okay=False,
-            help="Folder of the previews (default: <name>.translate/ beside the mix or file).",
-        ),
-    ] = None,
+    output: Annotated[Path | None, _folder_opt("previews", "translate")] = None,
     systems: Annotated[
         str | None,
         typer.Option(
@@ -762,15 +767,7 @@ def report_command(
             dir_okay=False,
         ),
     ],
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "-o",
-            "--output",
-            file_okay=False,
-            help="Folder of the page (default: <name>.report/ beside the mix or file).",
-        ),
-    ] = None,
+    output: Annotated[Path | None, _folder_opt("page", "report")] = None,
     references: Annotated[
         list[Path] | None,
         typer.Option(
@@ -853,9 +850,7 @@ def batch_command(
         Path | None,
         typer.Option("--report", dir_okay=False, help="Write every job's result as JSON."),
     ] = None,
-    no_lock: Annotated[
-        bool, typer.Option("--no-lock", help="Do not write the lock files beside the mixes.")
-    ] = False,
+    no_lock: NoLockOpt = False,
     allow_root: AllowRootOpt = None,
 ) -> None:
     """Render many mixes into OUTPUT (their paths kept relative to their common folder)."""

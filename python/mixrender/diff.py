@@ -19,7 +19,8 @@ import numpy as np
 
 from . import _engine, schema
 from .errors import MixError
-from .mixfile import Insert, Lane, MixFile, Strip, load_mixfile, parse_mixfile
+from .mixfile import MixFile, load_mixfile, parse_mixfile
+from .model import Insert, Lane, Strip
 from .render import STEMS_BLOCK, BlockRender, render
 
 T = TypeVar("T")

@@ -98,6 +98,16 @@ class _File:
         return data
 
 
+def _chunk(file: _File, pos: int, id_size: int, size_format: str) -> tuple[bytes, int, int]:
+    """The header of the chunk at `pos` (an id of `id_size` bytes, then its size as
+    `size_format` says): its id, its size and where its body starts; Damaged (cut inside the
+    header) when the file ends first."""
+    width = struct.calcsize(size_format)
+    head = file.at(pos, id_size + width)
+    (size,) = struct.unpack(size_format, head[id_size:])
+    return head[:id_size], size, pos + id_size + width
+
+
 def sniff(head: bytes) -> str | None:
     """The container of a file starting with `head` (64 bytes or fewer), by its magic."""
     if head[:4] in (b"RIFF", b"RIFX") and head[8:12] == b"WAVE":
@@ -169,13 +179,9 @@ def _riff(file: _File) -> None:
     fact: int | None = None
     data: tuple[int, int] | None = None  # start, stated bytes
     while True:
-        if pos + 8 > file.size:
-            if data is not None:
-                raise Damaged("it has no fmt chunk")
-            raise _header_cut(file.size)
-        cid = file.at(pos, 4)
-        (csize,) = struct.unpack(u32, file.at(pos + 4, 4))
-        body = pos + 8
+        if data is not None and pos + 8 > file.size:
+            raise Damaged("it has no fmt chunk")
+        cid, csize, body = _chunk(file, pos, 4, u32)
         if cid == b"ds64":
             if csize < 24:
                 raise Damaged(f"its ds64 chunk has {csize} bytes, fewer than the 24 it needs")
@@ -234,11 +240,7 @@ def _w64(file: _File) -> None:
     fmt: tuple[int, int, int, int] | None = None
     fact: int | None = None
     while True:
-        if pos + 24 > file.size:
-            raise _header_cut(file.size)
-        guid = file.at(pos, 16)
-        (csize,) = struct.unpack("<Q", file.at(pos + 16, 8))
-        body = pos + 24
+        guid, csize, body = _chunk(file, pos, 16, "<Q")
         if csize < 24:
             raise Damaged(f"a chunk at byte {pos} has size {csize}, less than its own header")
         tag = guid[:4]
@@ -282,13 +284,9 @@ def _aiff(file: _File) -> None:
     comm: tuple[int, int] | None = None  # frames, bytes per frame (0: coded)
     ssnd: tuple[int, int] | None = None  # the samples' bytes: stated, present
     while comm is None or ssnd is None:
-        if pos + 8 > file.size:
-            if ssnd is not None:
-                raise Damaged(f"it has no COMM chunk; {ADVICE}")
-            raise _header_cut(file.size)
-        cid = file.at(pos, 4)
-        (csize,) = struct.unpack(">I", file.at(pos + 4, 4))
-        body = pos + 8
+        if ssnd is not None and pos + 8 > file.size:
+            raise Damaged(f"it has no COMM chunk; {ADVICE}")
+        cid, csize, body = _chunk(file, pos, 4, ">I")
         if cid == b"COMM":
             channels, frames, bits = struct.unpack(">HIH", file.at(body, 8))
             _rate(_extended(file.at(body + 8, 10)))
@@ -328,11 +326,7 @@ def _caf(file: _File) -> None:
     pakt: tuple[int, int, int] | None = None  # packets, valid frames, table start
     pakt_size = 0
     while True:
-        if pos + 12 > file.size:
-            raise _header_cut(file.size)
-        cid = file.at(pos, 4)
-        (csize,) = struct.unpack(">q", file.at(pos + 4, 8))
-        body = pos + 12
+        cid, csize, body = _chunk(file, pos, 4, ">q")
         if cid == b"desc":
             rate, _fmt, _flags, bpp, fpp, _ch, _bits = struct.unpack(">d4sIIIII", file.at(body, 32))
             _rate(rate)

@@ -10,7 +10,7 @@ import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, TypedDict, Unpack, overload
 
 from . import render as _render
 from .errors import MixFileError
@@ -24,6 +24,20 @@ from .sources import InMemorySource, probe_irs, probe_sources
 if TYPE_CHECKING:
     import numpy as np
     import numpy.typing as npt
+
+
+class RenderOptions(TypedDict, total=False):
+    """The keyword arguments of :meth:`Mix.render` (its signature gives their defaults), with
+    or without `out`."""
+
+    rough: bool
+    block_size: int | None
+    threads: int | None
+    stems: str | os.PathLike[str] | None
+    report: str | os.PathLike[str] | None
+    dtype: str
+    progress: Progress | None
+    lock: bool
 
 
 @dataclass(frozen=True)
@@ -54,32 +68,12 @@ class Mix:
 
     @overload
     def render(
-        self,
-        out: None = None,
-        *,
-        rough: bool = ...,
-        block_size: int | None = ...,
-        threads: int | None = ...,
-        stems: str | os.PathLike[str] | None = ...,
-        report: str | os.PathLike[str] | None = ...,
-        dtype: str = ...,
-        progress: Progress | None = ...,
-        lock: bool = ...,
+        self, out: None = None, **options: Unpack[RenderOptions]
     ) -> npt.NDArray[np.floating[Any]]: ...
 
     @overload
     def render(
-        self,
-        out: str | os.PathLike[str],
-        *,
-        rough: bool = ...,
-        block_size: int | None = ...,
-        threads: int | None = ...,
-        stems: str | os.PathLike[str] | None = ...,
-        report: str | os.PathLike[str] | None = ...,
-        dtype: str = ...,
-        progress: Progress | None = ...,
-        lock: bool = ...,
+        self, out: str | os.PathLike[str], **options: Unpack[RenderOptions]
     ) -> RenderReport: ...
 
     def render(

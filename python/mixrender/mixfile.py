@@ -16,7 +16,7 @@ Two ways to name a place in a mix:
   ``track "Lead Vox" > sends[2] > level_db``.
 
 Later stages (plan building, source probing) raise errors at a place in the file with
-:func:`mix_error`::
+:func:`mixrender.model.mix_error`::
 
     at = (*mix.keypath_of(strip), "source")
     raise mix_error(mix, at, f"{strip.label} > source", "the file has 3 channels; ...")
@@ -33,7 +33,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import MappingProxyType
@@ -53,10 +53,9 @@ from mixrender.model import (
     Send,
     Session,
     Strip,
-    Time,
     Vca,
     _locator,
-    mix_error,
+    from_values,
 )
 
 if sys.version_info >= (3, 11):  # noqa: UP036 (tomli for older Pythons, as fastapi-cli)
@@ -64,23 +63,8 @@ if sys.version_info >= (3, 11):  # noqa: UP036 (tomli for older Pythons, as fast
 else:  # pragma: no cover
     import tomli as tomllib
 
-__all__ = [
-    "Insert",
-    "Lane",
-    "Master",
-    "MixFile",
-    "Point",
-    "RenderSettings",
-    "Send",
-    "Session",
-    "Strip",
-    "Time",
-    "Vca",
-    "load_mixfile",
-    "mix_error",
-    "note_seconds",
-    "parse_mixfile",
-]
+#: The reader's names and what it returns; the data model's names are :mod:`mixrender.model`'s.
+__all__ = ["MixFile", "load_mixfile", "note_seconds", "parse_mixfile"]
 
 
 def note_seconds(note: str, session: Session) -> float:
@@ -382,6 +366,39 @@ class _Targets:
                     f"{name}.{key}" for key in schema.lane_keys(schema.INSERT_TYPES[insert.type])
                 ]
         return out
+
+
+@dataclass(frozen=True)
+class _Route:
+    """A key that names where a strip's signal goes or a sidechain's comes from, with the
+    words of its errors."""
+
+    key: str
+    missing: str
+    """What a name of nothing is: "names no bus"."""
+    noun: str
+    """What the names offered instead are."""
+    master: str | None
+    """Why the master cannot be named; None where it can."""
+    track: str | None
+    """Where it goes instead of a track; None where a track can be named."""
+
+
+_OUTPUT = _Route("output", "names no bus", "outputs", None, 'output goes to a bus or "master"')
+_SEND = _Route(
+    "to",
+    "names no bus",
+    "buses",
+    'the master is no send destination; sends go to a bus (output = "master" feeds the master)',
+    "sends go to a bus",
+)
+_SIDECHAIN = _Route(
+    "sidechain",
+    "is no track or bus",
+    "tracks and buses",
+    "the master cannot key a sidechain; name a track or bus",
+    None,
+)
 
 
 @dataclass(frozen=True)
@@ -772,25 +789,19 @@ class _Reader:
                 f'tail_s only applies with end = "auto"; here end = {_show(raw["end"])}, '
                 'so remove tail_s or set end = "auto"',
             )
-        return Session(
-            name=values["name"],
-            sample_rate=values["sample_rate"],
+        return from_values(
+            Session,
+            values,
             tempo_bpm=self.tempo,
             meter=self.meter,
-            pan_law=values["pan_law"],
             end=None if isinstance(end, str) else end,
-            tail_s=values["tail_s"],
         )
 
     def render(self, doc: Mapping[str, Any]) -> RenderSettings:
         values = self.table(_At(("render",), ("render",)), doc.get("render", {}), schema.RENDER)
         bit_depth = values["bit_depth"]
-        return RenderSettings(
-            bit_depth=bit_depth,
-            dither=values["dither"] == "tpdf" and bit_depth != 32,
-            seed=values["seed"],
-            loudness_lufs=values["loudness_lufs"],
-            true_peak_ceiling_db=values["true_peak_ceiling_db"],
+        return from_values(
+            RenderSettings, values, dither=values["dither"] == "tpdf" and bit_depth != 32
         )
 
     # --- strips ------------------------------------------------------------------------------
@@ -823,23 +834,15 @@ class _Reader:
         source = values.get("source")
         if source is not None and not source.strip():
             self.fail(at.key("source"), 'source = "" is empty; name the audio file of this track')
-        strip = Strip(
+        strip = from_values(
+            Strip,
+            values,
             kind=kind,
-            name=values["name"],
             label=f"{kind} {_show(values['name'])}",
             source=source,
             source_path=None if source is None else self.folder / source,
             offset_s=values.get("offset_s", 0.0),
             clip_gain_db=values.get("clip_gain_db", 0.0),
-            gain_db=values["gain_db"],
-            trim_db=values["trim_db"],
-            pan=values["pan"],
-            width=values["width"],
-            polarity=values["polarity"],
-            mute=values["mute"],
-            solo=values["solo"],
-            output=values["output"],
-            pan_law=values["pan_law"],
             sends=sends,
             inserts=inserts,
             automation=automation,
@@ -861,16 +864,7 @@ class _Reader:
                     "at most one send per destination",
                 )
             first[to] = index + 1
-            sends.append(
-                Send(
-                    to=to,
-                    level_db=values["level_db"],
-                    tap=values["tap"],
-                    pan=values["pan"],
-                    index=index + 1,
-                    line=self.line(at),
-                )
-            )
+            sends.append(from_values(Send, values, index=index + 1, line=self.line(at)))
         return tuple(sends)
 
     # --- inserts -----------------------------------------------------------------------------
@@ -1240,7 +1234,7 @@ class _Reader:
         plain = schema.lane_keys(schema.MASTER_TABLE)
         targets = _Targets("the master", plain, None, {i.name: i for i in inserts})
         automation = self.lanes(at, values["automation"], targets)
-        return Master(gain_db=values["gain_db"], inserts=inserts, automation=automation)
+        return from_values(Master, values, inserts=inserts, automation=automation)
 
     def vcas(
         self, at_list: _At, raw_list: Sequence[Mapping[str, Any]], strips: Mapping[str, Strip]
@@ -1276,15 +1270,7 @@ class _Reader:
                 seen[member] = number
             targets = _Targets("a VCA", schema.lane_keys(schema.VCA), None, {})
             automation = self.lanes(at, values["automation"], targets)
-            vcas.append(
-                Vca(
-                    name=name,
-                    gain_db=values["gain_db"],
-                    members=values["members"],
-                    automation=automation,
-                    line=lines[name],
-                )
-            )
+            vcas.append(from_values(Vca, values, automation=automation, line=lines[name]))
         return tuple(vcas)
 
     def routes(
@@ -1296,53 +1282,32 @@ class _Reader:
     ) -> None:
         """Outputs, sends and sidechains name what exists, and make no cycle."""
         buses = [strip.name for strip, _ in strips if strip.kind == "bus"]
+        outputs = {*buses, schema.MASTER}
+        names = list(by_name)
         edges: dict[str, list[_Edge]] = {strip.name: [] for strip, _ in strips}
         for strip, at in strips:
             out_at = at.key("output")
             out = strip.output
             others = [bus for bus in buses if bus != strip.name]
-            if out == strip.name:
-                self.fail(
-                    out_at,
-                    f'routing cycle: "{out}" -> "{out}" ({strip.label} outputs to itself)',
-                    RoutingError,
-                )
+            self.route(
+                _OUTPUT,
+                out_at,
+                out,
+                strip.name,
+                f"({strip.label} outputs to itself)",
+                outputs,
+                by_name,
+                [*others, schema.MASTER],
+            )
             if out != schema.MASTER:
-                if out not in buses:
-                    if out in by_name:
-                        self.fail(
-                            out_at,
-                            f'output = {_show(out)} is a track; output goes to a bus or "master"',
-                        )
-                    self.fail(
-                        out_at,
-                        f"output = {_show(out)} names no bus"
-                        + _suggest(out, [*others, schema.MASTER], "outputs"),
-                    )
                 edges[strip.name].append(
                     _Edge(strip.name, out, f"{_show(strip.name)} outputs to {_show(out)}", out_at)
                 )
             for send in strip.sends:
                 to_at = at.key("sends").index(send.index - 1).key("to")
                 to = send.to
-                if to == strip.name:
-                    self.fail(
-                        to_at,
-                        f'routing cycle: "{to}" -> "{to}" ({strip.label} sends to itself)',
-                        RoutingError,
-                    )
-                if to not in buses:
-                    if to == schema.MASTER:
-                        self.fail(
-                            to_at,
-                            'to = "master": the master is no send destination; sends go to '
-                            'a bus (output = "master" feeds the master)',
-                        )
-                    if to in by_name:
-                        self.fail(to_at, f"to = {_show(to)} is a track; sends go to a bus")
-                    self.fail(
-                        to_at, f"to = {_show(to)} names no bus{_suggest(to, others, 'buses')}"
-                    )
+                cycle = f"({strip.label} sends to itself)"
+                self.route(_SEND, to_at, to, strip.name, cycle, buses, by_name, others)
                 edges[strip.name].append(
                     _Edge(strip.name, to, f"{_show(strip.name)} sends to {_show(to)}", to_at)
                 )
@@ -1358,29 +1323,41 @@ class _Reader:
                 insert_at = at.sub(
                     ("insert", insert.index - 1), f"insert {_show(insert.name)}"
                 ).key("sidechain")
-                if key == owner:
-                    self.fail(
-                        insert_at,
-                        f'routing cycle: "{key}" -> "{key}" (the sidechain of {label} is '
-                        f"{label} itself); leave sidechain out to key from the insert's own input",
-                        RoutingError,
-                    )
-                if key not in by_name:
-                    if key == schema.MASTER:
-                        self.fail(
-                            insert_at,
-                            'sidechain = "master": the master cannot key a sidechain; '
-                            "name a track or bus",
-                        )
-                    self.fail(
-                        insert_at,
-                        f"sidechain = {_show(key)} is no track or bus"
-                        + _suggest(key, list(by_name), "tracks and buses"),
-                    )
+                cycle = (
+                    f"(the sidechain of {label} is {label} itself); leave sidechain out to key "
+                    "from the insert's own input"
+                )
+                self.route(_SIDECHAIN, insert_at, key, owner, cycle, by_name, by_name, names)
                 if owner is not None:
                     how = f"{_show(key)} keys {_show(insert.name)} on {_show(owner)}"
                     edges[key].append(_Edge(key, owner, how, insert_at))
         self.cycles([strip.name for strip, _ in strips], edges)
+
+    def route(
+        self,
+        route: _Route,
+        at: _At,
+        name: str,
+        own: str | None,
+        cycle: str,
+        allowed: Collection[str],
+        strips: Collection[str],
+        options: Sequence[str],
+    ) -> None:
+        """`name`, written at `at` as the route's key, is one of `allowed` and not `own` (a
+        routing cycle, which `cycle` words); `strips` are the names of every track and bus,
+        `options` the names offered for a name that is none of them."""
+        if name == own:
+            self.fail(at, f'routing cycle: "{name}" -> "{name}" {cycle}', RoutingError)
+        if name in allowed:
+            return
+        if route.master is not None and name == schema.MASTER:
+            self.fail(at, f'{route.key} = "master": {route.master}')
+        if route.track is not None and name in strips:
+            self.fail(at, f"{route.key} = {_show(name)} is a track; {route.track}")
+        self.fail(
+            at, f"{route.key} = {_show(name)} {route.missing}" + _suggest(name, options, route.noun)
+        )
 
     def cycles(self, order: Sequence[str], edges: Mapping[str, Sequence[_Edge]]) -> None:
         """Depth-first search in declaration order; the first cycle found is reported."""

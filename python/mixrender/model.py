@@ -1,22 +1,29 @@
 """The mix as data: the typed, frozen dataclasses a mix file is read into.
 
-:mod:`mixrender.mixfile` reads a mix file into a :class:`MixFile` (and re-exports every name
-here). What a :class:`MixFile` holds is resolved: defaults filled, ``"bar:beat"`` turned into
-seconds, paths made absolute. :func:`mix_error` builds an error at a place in the file.
+:mod:`mixrender.mixfile` reads a mix file into a :class:`MixFile` (and re-exports that name;
+the other names are imported from here). What a :class:`MixFile` holds is resolved: defaults
+filled, ``"bar:beat"`` turned into seconds, paths made absolute. :func:`mix_error` builds an
+error at a place in the file.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from mixrender.errors import MixFileError
 from mixrender.locate import KeyPath, Locator
 
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+    D = TypeVar("D", bound=DataclassInstance)
+
 __all__ = [
+    "Automated",
     "Insert",
     "Lane",
     "Master",
@@ -28,6 +35,7 @@ __all__ = [
     "Strip",
     "Time",
     "Vca",
+    "from_values",
     "mix_error",
 ]
 
@@ -93,7 +101,16 @@ class Insert:
 
 
 @dataclass(frozen=True)
-class Strip:
+class Automated:
+    """What a strip, a VCA and the master have alike: a fader and automation lanes."""
+
+    gain_db: float
+    automation: Mapping[str, Lane]
+    """By canonical target, in file order."""
+
+
+@dataclass(frozen=True)
+class Strip(Automated):
     """A track or a bus, with everything resolved."""
 
     kind: str
@@ -107,7 +124,6 @@ class Strip:
     """Absolute: resolved against the mix file's folder unless already absolute."""
     offset_s: float
     clip_gain_db: float
-    gain_db: float
     trim_db: float
     """Added in dB to the fader (and its lane), after it: the revision knob of an automated
     fader."""
@@ -122,26 +138,20 @@ class Strip:
     """An override of the session's, or None."""
     sends: tuple[Send, ...]
     inserts: tuple[Insert, ...]
-    automation: Mapping[str, Lane]
-    """By canonical target, in file order."""
     line: int
     """The line of its [[track]] / [[bus]] header."""
 
 
 @dataclass(frozen=True)
-class Vca:
+class Vca(Automated):
     name: str
-    gain_db: float
     members: tuple[str, ...]
-    automation: Mapping[str, Lane]
     line: int
 
 
 @dataclass(frozen=True)
-class Master:
-    gain_db: float
+class Master(Automated):
     inserts: tuple[Insert, ...]
-    automation: Mapping[str, Lane]
 
 
 @dataclass(frozen=True)
@@ -199,6 +209,14 @@ class MixFile:
             if candidate.name == strip.name:
                 return (strip.kind, index)
         raise KeyError(strip.name)
+
+
+def from_values(cls: type[D], values: Mapping[str, Any], **given: Any) -> D:
+    """A `cls` (a dataclass) with the fields `given`, and every other field the value of the
+    same name in `values` (a checked table of the mix, a meter report): KeyError if it has
+    none; what else `values` holds is not used."""
+    taken = {f.name: values[f.name] for f in fields(cls) if f.init and f.name not in given}
+    return cls(**taken, **given)
 
 
 def mix_error(

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import schema
-from .mixfile import Insert, Lane, MixFile
+from .mixfile import MixFile
+from .model import Insert, Lane
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ from typing import Any
 
 from . import _engine, schema
 from .errors import MixFileError, RenderError
-from .mixfile import Insert, Lane, MixFile, Strip, note_seconds
+from .mixfile import MixFile, note_seconds
+from .model import Insert, Lane, Strip
 from .sources import SourceInfo, impulse_responses
 
 PLAN_VERSION: int = _engine.PLAN_VERSION

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 from . import _engine
 from .errors import RenderError, SourceError
 from .mixfile import MixFile
+from .model import from_values
 from .plan import build_plan, loudness_at_input, plan_bytes
 from .safepath import (
     Confinement,
@@ -697,25 +698,15 @@ def _report(
 ) -> RenderReport:
     frames = job.frames
     peak, clipped = job.peak_and_clips()
-    m = job.meters()
-    return RenderReport(
+    return from_values(
+        RenderReport,
+        job.meters(),  # the figures of the meter, each under the name of its field
         mix=str(mix.path),
         output=str(out) if out is not None else None,
         frames=frames,
         sample_rate=mix.session.sample_rate,
         bit_depth=bit_depth,
         audio_sha256=audio_sha256,
-        sample_peak_dbfs=m["sample_peak_dbfs"],
-        true_peak_dbtp=m["true_peak_dbtp"],
-        integrated_lufs=m["integrated_lufs"],
-        loudness_range_lu=m["loudness_range_lu"],
-        max_momentary_lufs=m["max_momentary_lufs"],
-        max_short_term_lufs=m["max_short_term_lufs"],
-        rms_dbfs=m["rms_dbfs"],
-        crest_db=m["crest_db"],
-        correlation=m["correlation"],
-        dc_offset=m["dc_offset"],
-        octave_bands_db=m["octave_bands_db"],
         clipped_samples=clipped,
         peak_before_clip_dbfs=peak,
         loudness_gain_db=job.loudness_gain_db,

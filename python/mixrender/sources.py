@@ -28,7 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 from . import _engine, integrity
 from .errors import SourceError
 from .files import not_regular
-from .mixfile import Insert, MixFile, Strip
+from .mixfile import MixFile
+from .model import Insert, Strip
 
 if TYPE_CHECKING:
     # numpy and soundfile are imported where used: a render of WAV files needs neither.

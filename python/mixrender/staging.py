@@ -12,7 +12,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from . import schema
-from .mixfile import MixFile, Strip
+from .mixfile import MixFile
+from .model import Strip
 from .render import BlockRender, Progress, loudness_gain
 
 DYNAMICS = frozenset(name for name, t in schema.INSERT_TYPES.items() if t.group == "dynamics")
