@@ -167,6 +167,11 @@ def _freq(name: str, doc: str, default: float | None, **kw: Any) -> Key:
     return _f(name, doc, default, 1.0, max_fs=0.49, **kw)
 
 
+def _off_hz(name: str, doc: str, **kw: Any) -> Key:
+    """A frequency that is off unless the mix gives it."""
+    return _freq(name, f"{doc}; default off", None, **kw)
+
+
 def _ms(
     name: str,
     doc: str,
@@ -331,7 +336,7 @@ INSERT_TYPES: Final = {
             _enum("detector", "level detector", ("peak", "rms"), "peak"),
             _ms("rms_ms", "RMS averaging time constant", 10.0, lo=0.01),
             _SIDECHAIN,
-            _freq("sidechain_hpf_hz", "high-pass on the detector; default off", None),
+            _off_hz("sidechain_hpf_hz", "high-pass on the detector"),
             _bool("stereo_link", "one gain for both channels", True),
             _MIX,
         ),
@@ -400,8 +405,8 @@ INSERT_TYPES: Final = {
             ),
             _f("feedback", "feedback gain", 0.3, -0.99, 0.99),
             _bool("ping_pong", "alternate left and right (makes the signal stereo)", False),
-            _freq("lowcut_hz", "high-pass in the feedback path; default off", None),
-            _freq("highcut_hz", "low-pass in the feedback path; default off", None),
+            _off_hz("lowcut_hz", "high-pass in the feedback path"),
+            _off_hz("highcut_hz", "low-pass in the feedback path"),
             _MIX,
         ),
         _insert(
@@ -435,11 +440,10 @@ INSERT_TYPES: Final = {
             "stereo",
             "stereo width (mid/side)",
             _f("width", "0 = mono, 1 = as is, up to 2", 1.0, 0.0, 2.0),
-            _freq(
+            _off_hz(
                 "mono_below_hz",
                 "the side signal is high-passed here (2nd-order Butterworth), so the low end "
-                "folds to mono; default off",
-                None,
+                "folds to mono",
                 automatable=False,
             ),
         ),
