@@ -968,6 +968,9 @@ def _rust_params(table: Table) -> list[str]:
             doc += " (the plan carries its index in `Plan::strips`)"
         elif key.index_of == "ir":
             doc += " (the plan carries its index among the impulse responses beside the plan)"
+        for other in table.keys:
+            if other.resolves_to == key.name:
+                doc += f" (always in the plan: `{other.name}` resolves into it)"
         lines += [_rust_doc(doc, "    "), f"    pub {key.name}: {_plan_type(table, key)},"]
         if key.kind == "enum":
             enums += [

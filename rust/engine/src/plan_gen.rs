@@ -155,7 +155,7 @@ pub enum SaturationShape {
 pub struct DelayParams {
     pub name: String,
     pub bypass: bool,
-    /// The delay time in milliseconds.
+    /// The delay time in milliseconds (always in the plan: `time` resolves into it).
     pub time_ms: Lane,
     /// Feedback gain.
     pub feedback: Lane,
