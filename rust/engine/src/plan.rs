@@ -172,18 +172,6 @@ pub struct Band {
     pub slope_db_oct: Option<u32>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BandType {
-    Highpass,
-    Lowpass,
-    Bell,
-    Lowshelf,
-    Highshelf,
-    Notch,
-    Bandpass,
-}
-
 #[rustfmt::skip] // generated: kept exactly as `python -m mixrender.schema --rust` writes it
 #[path = "params_gen.rs"]
 mod params_gen;
@@ -296,18 +284,6 @@ impl Band {
             _ => return None,
         })
     }
-
-    fn type_name(&self) -> &'static str {
-        match self.kind {
-            BandType::Highpass => "highpass",
-            BandType::Lowpass => "lowpass",
-            BandType::Bell => "bell",
-            BandType::Lowshelf => "lowshelf",
-            BandType::Highshelf => "highshelf",
-            BandType::Notch => "notch",
-            BandType::Bandpass => "bandpass",
-        }
-    }
 }
 
 impl Insert {
@@ -331,7 +307,7 @@ impl Insert {
         }
         if let Self::Eq(p) = self {
             for b in &p.bands {
-                let Some(spec) = TableSpec::find(BANDS, b.type_name()) else {
+                let Some(spec) = TableSpec::find(BANDS, b.kind.name()) else {
                     continue;
                 };
                 for k in spec.params.iter().filter(|k| k.automatable) {
@@ -378,7 +354,7 @@ impl Insert {
             for (i, b) in p.bands.iter().enumerate() {
                 let at = |what: &str| format!("bands.{}: {what}", i + 1);
                 let pass = matches!(b.kind, BandType::Highpass | BandType::Lowpass);
-                let spec = TableSpec::find(BANDS, b.type_name())
+                let spec = TableSpec::find(BANDS, b.kind.name())
                     .ok_or_else(|| at("band type not declared"))?;
                 for k in spec.params {
                     let param = b.param(k.name).ok_or_else(|| at(k.name))?;

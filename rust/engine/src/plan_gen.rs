@@ -231,6 +231,41 @@ pub struct TiltParams {
     pub freq_hz: Lane,
 }
 
+/// An eq band's type: one variant per declared band type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum BandType {
+    #[serde(rename = "highpass")]
+    Highpass,
+    #[serde(rename = "lowpass")]
+    Lowpass,
+    #[serde(rename = "bell")]
+    Bell,
+    #[serde(rename = "lowshelf")]
+    Lowshelf,
+    #[serde(rename = "highshelf")]
+    Highshelf,
+    #[serde(rename = "notch")]
+    Notch,
+    #[serde(rename = "bandpass")]
+    Bandpass,
+}
+
+impl BandType {
+    /// The band type, as the mix format names it.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Highpass => "highpass",
+            Self::Lowpass => "lowpass",
+            Self::Bell => "bell",
+            Self::Lowshelf => "lowshelf",
+            Self::Highshelf => "highshelf",
+            Self::Notch => "notch",
+            Self::Bandpass => "bandpass",
+        }
+    }
+}
+
 /// An insert of the plan, tagged by its `type`: one variant per declared insert type.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(tag = "type", deny_unknown_fields)]
