@@ -951,6 +951,9 @@ def _param_expr(field: str, rust_type: str) -> str:
     }[rust_type]
 
 
+_COPY_ENUM = "Debug, Clone, Copy, PartialEq, Eq"
+
+
 def _rust_params(table: Table) -> list[str]:
     ident = rust_ident(table.name)
     lines = [
@@ -973,16 +976,24 @@ def _rust_params(table: Table) -> list[str]:
                 doc += f" (always in the plan: `{other.name}` resolves into it)"
         lines += [_rust_doc(doc, "    "), f"    pub {key.name}: {_plan_type(table, key)},"]
         if key.kind == "enum":
-            enums += [
-                "",
-                _rust_doc(f"`{table.name}.{key.name}`: {key.doc}"),
-                "#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]",
-                f"pub enum {ident}{rust_ident(key.name)} {{",
-            ]
-            for choice in key.choices:
-                enums += [f'    #[serde(rename = "{choice}")]', f"    {rust_ident(choice)},"]
-            enums.append("}")
+            enums += _rust_enum(
+                f"`{table.name}.{key.name}`: {key.doc}",
+                f"{ident}{rust_ident(key.name)}",
+                {choice: rust_ident(choice) for choice in key.choices},
+            )
     return [*lines, "}", *enums]
+
+
+def _rust_enum(
+    doc: str, name: str, variants: dict[str, str], derive: str = _COPY_ENUM, serde: str = ""
+) -> list[str]:
+    """A serde enum whose variants are renamed to the declared names they stand for."""
+    lines = ["", _rust_doc(doc), f"#[derive({derive}, Deserialize)]"]
+    lines += [serde] if serde else []
+    lines.append(f"pub enum {name} {{")
+    for declared, variant in variants.items():
+        lines += [f'    #[serde(rename = "{declared}")]', f"    {variant},"]
+    return [*lines, "}"]
 
 
 def _rust_accessor(doc: str, signature: str, arms: list[str]) -> list[str]:
@@ -1015,31 +1026,22 @@ def rust_plan() -> str:
     for table in INSERT_TYPES.values():
         lines += ["", *_rust_params(table)]
     bands = {name: rust_ident(name) for name in BAND_TYPES}
-    lines += [
-        "",
-        "/// An eq band's type: one variant per declared band type.",
-        "#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]",
-        "pub enum BandType {",
-    ]
-    for name, ident in bands.items():
-        lines += [f'    #[serde(rename = "{name}")]', f"    {ident},"]
-    lines += ["}", "", "impl BandType {"]
+    lines += _rust_enum("an eq band's type: one variant per declared band type", "BandType", bands)
+    lines += ["", "impl BandType {"]
     lines += _rust_accessor(
         "the band type, as the mix format names it",
         "name(self) -> &'static str",
         [f'Self::{ident} => "{name}"' for name, ident in bands.items()],
     )[1:]
     lines += ["}"]
-    lines += [
-        "",
-        "/// An insert of the plan, tagged by its `type`: one variant per declared insert type.",
-        "#[derive(Debug, Clone, Deserialize)]",
-        '#[serde(tag = "type", deny_unknown_fields)]',
-        "pub enum Insert {",
-    ]
-    for name, ident in idents.items():
-        lines += [f'    #[serde(rename = "{name}")]', f"    {ident}({ident}Params),"]
-    lines += ["}", "", "impl Insert {"]
+    lines += _rust_enum(
+        "an insert of the plan, tagged by its `type`: one variant per declared insert type",
+        "Insert",
+        {name: f"{ident}({ident}Params)" for name, ident in idents.items()},
+        derive="Debug, Clone",
+        serde='#[serde(tag = "type", deny_unknown_fields)]',
+    )
+    lines += ["", "impl Insert {"]
     variants = [f"Self::{ident}(p)" for ident in idents.values()]
     lines += _rust_accessor(
         "the insert's type, as the mix format names it",
