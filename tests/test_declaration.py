@@ -24,11 +24,65 @@ from mixrender.plan import build_plan, plan_bytes
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_engine_table_is_current() -> None:
-    committed = (ROOT / schema.RUST_TABLE).read_text(encoding="utf-8")
-    assert committed == schema.rust_table(), (
-        f"{schema.RUST_TABLE} is stale: python -m mixrender.schema --rust {schema.RUST_TABLE}"
-    )
+def test_the_generated_rust_is_current() -> None:
+    for path, text in schema.rust_sources().items():
+        committed = (ROOT / path).read_text(encoding="utf-8")
+        assert committed == text, f"{path} is stale: python -m mixrender.schema --rust"
+
+
+def test_a_stale_generated_file_is_told_apart() -> None:
+    """The staleness check compares the whole text: a key added to the declaration changes
+    both generated files."""
+    before = schema.rust_sources()
+    tilt = schema.INSERT_TYPES["tilt"]
+    extra = schema.Key("spare_db", "float", "a key only this test declares", 0.0, automatable=True)
+    patched = dict(schema.INSERT_TYPES, tilt=schema.Table(tilt.name, tilt.doc, (*tilt.keys, extra)))
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(schema, "INSERT_TYPES", patched)
+        after = schema.rust_sources()
+    assert after.keys() == before.keys()
+    for path in before:
+        assert after[path] != before[path], path
+    assert "pub spare_db: Lane," in after[schema.RUST_PLAN]
+    assert '(Self::Tilt(p), "spare_db") => Some((&p.spare_db).into()),' in after[schema.RUST_PLAN]
+
+
+# --- the registry: each declared insert type has its processor, registered once -------------
+
+REGISTRY = ROOT / "rust/engine/src/dsp/mod.rs"
+
+
+def registered(text: str) -> list[tuple[str, str]]:
+    """The (module, processor) lines of the `inserts! { ... }` registration in dsp/mod.rs."""
+    found = re.search(r"^inserts! \{\n(.*?)^\}", text, re.M | re.S)
+    assert found, f"{REGISTRY} has no inserts! {{ ... }} registration"
+    return re.findall(r"^\s*([a-z_]+) => ([A-Za-z]+)\b", found.group(1), re.M)
+
+
+def test_every_declared_insert_is_registered_once_and_nothing_else_is() -> None:
+    lines = registered(REGISTRY.read_text(encoding="utf-8"))
+    modules = [module for module, _ in lines]
+    assert len(modules) == len(set(modules)), f"registered twice: {modules}"
+    missing = set(schema.INSERT_TYPES) - set(modules)
+    assert not missing, f"declared in schema.py but not registered in {REGISTRY}: {missing}"
+    undeclared = set(modules) - set(schema.INSERT_TYPES)
+    assert not undeclared, f"registered in {REGISTRY} but not declared in schema.py: {undeclared}"
+    for module, processor in lines:
+        assert processor == schema.rust_ident(module), (module, processor)
+        source = (REGISTRY.parent / f"{module}.rs").read_text(encoding="utf-8")
+        assert f"pub struct {processor} {{" in source, f"{module}.rs: no struct {processor}"
+        constructor = rf"pub fn new\(\w+: &{processor}Params\b"
+        assert re.search(constructor, source), f"{module}.rs: no {processor}::new"
+
+
+def test_the_registry_check_sees_a_missing_and_an_extra_line() -> None:
+    text = REGISTRY.read_text(encoding="utf-8")
+    lines = registered(text)
+    assert ("tilt", "Tilt") in lines and ("convolution", "Convolution") in lines
+    without = re.sub(r"^\s*tilt => Tilt[,;]\n", "", text, flags=re.M)
+    assert "tilt" not in dict(registered(without))
+    extra = text.replace("    gain => Gain,\n", "    gain => Gain,\n    fuzz => Fuzz,\n")
+    assert set(dict(registered(extra))) - set(schema.INSERT_TYPES) == {"fuzz"}
 
 
 def test_the_engine_table_lists_every_insert_and_band_with_its_numeric_keys() -> None:

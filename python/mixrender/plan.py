@@ -64,21 +64,25 @@ class _Planner:
         they are (the declaration in `schema` decides; the loader refused lanes on others)."""
         out: Json = {"type": ins.type, "name": ins.name, "bypass": ins.bypass}
         params = dict(ins.params)
-        if params.get("time") is not None:  # a note value: its length at the session's tempo
-            params["time_ms"] = 1000.0 * note_seconds(params["time"], self.mix.session)
-        for key in schema.INSERT_TYPES[ins.type].keys:
+        keys = schema.INSERT_TYPES[ins.type].keys
+        for key in keys:
+            if key.resolves_to is not None and params.get(key.name) is not None:
+                # a note value: its length at the session's tempo
+                seconds = note_seconds(params[key.name], self.mix.session)
+                params[key.resolves_to] = 1000.0 * seconds
+        for key in keys:
             name = key.name
-            if name in schema.INSERT_COMMON_NAMES or name == "time":
+            if name in schema.INSERT_COMMON_NAMES or key.resolves_to is not None:
                 continue
             value = params.get(name)
-            if name == "ir":
+            if key.index_of == "ir":
                 out[name] = self.impulse_responses.index(ins.params["ir_path"])
+            elif key.index_of == "strip":
+                out[name] = None if value is None else self.index[value]
             elif name == "bands":
                 prefix = f"{ins.name}.bands"
                 bands = value or ()
                 out[name] = [self.band(auto, f"{prefix}.{i}", b) for i, b in enumerate(bands, 1)]
-            elif name == "sidechain":
-                out[name] = None if value is None else self.index[value]
             elif not key.automatable or key.kind not in ("float", "int") or value is None:
                 out[name] = value  # a plain value: the engine never moves it while rendering
             else:

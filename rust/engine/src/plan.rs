@@ -147,48 +147,16 @@ pub struct Output {
     pub seed: u64,
 }
 
-/// An insert; the variants are exactly the types whose processing has landed.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
-pub enum Insert {
-    Gain {
-        name: String,
-        bypass: bool,
-        gain_db: Lane,
-        polarity: bool,
-    },
-    Width {
-        name: String,
-        bypass: bool,
-        width: Lane,
-        /// The side's high-pass corner in Hz, fixed for the render; null when off.
-        mono_below_hz: Option<f64>,
-    },
-    Eq(EqParams),
-    Compressor(CompressorParams),
-    Gate(GateParams),
-    Limiter(LimiterParams),
-    Deesser(DeesserParams),
-    Saturation(SaturationParams),
-    Delay(DelayParams),
-    Reverb(ReverbParams),
-    Convolution(ConvolutionParams),
-    Tilt(TiltParams),
-}
+// The channel strip's inserts: their params structs, the `Insert` enum and its accessors are
+// generated from the declaration (`plan_gen.rs`). Automatable numeric keys are lanes; keys
+// that fix the latency or the structure of a processor are plain values; keys that may be off
+// are `Option` (JSON null when off). `Insert::check` verifies them against `params_gen.rs`.
 
-// The channel strip's inserts. Automatable numeric keys are lanes; keys that fix the
-// latency or the structure of a processor are plain values; keys that may be off are
-// `Option` (JSON null when off). Ranges are the mix-format spec's; `Insert::check`
-// verifies what the engine relies on.
+#[rustfmt::skip] // generated: kept exactly as `python -m mixrender.schema --rust` writes it
+#[path = "plan_gen.rs"]
+mod plan_gen;
 
-/// `eq`: bands in order, each a cookbook biquad or a Butterworth cascade.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EqParams {
-    pub name: String,
-    pub bypass: bool,
-    pub bands: Vec<Band>,
-}
+pub use plan_gen::*;
 
 /// One EQ band. `gain_db` is always present (0 for types without gain); `q` is null for
 /// high- and low-pass at slopes other than 12 dB/oct (Butterworth), and `slope_db_oct` is
@@ -202,163 +170,6 @@ pub struct Band {
     pub gain_db: Lane,
     pub q: Option<Lane>,
     pub slope_db_oct: Option<u32>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BandType {
-    Highpass,
-    Lowpass,
-    Bell,
-    Lowshelf,
-    Highshelf,
-    Notch,
-    Bandpass,
-}
-
-/// `compressor`: GMR feed-forward compressor, optionally keyed by another strip.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct CompressorParams {
-    pub name: String,
-    pub bypass: bool,
-    pub threshold_db: Lane,
-    pub ratio: Lane,
-    pub knee_db: Lane,
-    pub attack_ms: Lane,
-    pub release_ms: Lane,
-    pub makeup_db: Lane,
-    pub detector: Detector,
-    pub rms_ms: Lane,
-    /// Index of the key strip in [`Plan::strips`]; the engine routes its pre-fader signal
-    /// into the block's sidechain.
-    pub sidechain: Option<usize>,
-    /// A cookbook 2nd-order high-pass (Q 0.7071) on the detector's input; null when off.
-    pub sidechain_hpf_hz: Option<Lane>,
-    pub stereo_link: bool,
-    pub mix: Lane,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Detector {
-    Peak,
-    Rms,
-}
-
-/// `gate`: opens above the threshold, holds, then closes to `range_db`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct GateParams {
-    pub name: String,
-    pub bypass: bool,
-    pub threshold_db: Lane,
-    pub range_db: Lane,
-    pub attack_ms: Lane,
-    pub hold_ms: Lane,
-    pub release_ms: Lane,
-    pub sidechain: Option<usize>,
-}
-
-/// `limiter`: lookahead peak limiter; `lookahead_ms` fixes its latency.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct LimiterParams {
-    pub name: String,
-    pub bypass: bool,
-    pub ceiling_db: Lane,
-    pub release_ms: Lane,
-    pub lookahead_ms: f64,
-    pub true_peak: bool,
-}
-
-/// `deesser`: a compressor keyed by the band above `freq_hz`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DeesserParams {
-    pub name: String,
-    pub bypass: bool,
-    pub freq_hz: Lane,
-    pub threshold_db: Lane,
-    pub range_db: Lane,
-    pub split: bool,
-}
-
-/// `saturation`: an oversampled static curve; `oversample` fixes its latency.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct SaturationParams {
-    pub name: String,
-    pub bypass: bool,
-    pub drive_db: Lane,
-    pub shape: SaturationShape,
-    /// 1, 2, 4, 8 or 16.
-    pub oversample: u32,
-    pub output_db: Lane,
-    pub mix: Lane,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum SaturationShape {
-    Tanh,
-    Soft,
-}
-
-/// `convolution`: an impulse response, handed to the engine beside the plan (the plan
-/// carries its index only: samples are data, not plan), with a predelay and a gain on the
-/// wet path, and the mix.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ConvolutionParams {
-    pub name: String,
-    pub bypass: bool,
-    /// Index into the impulse responses given to
-    /// [`Engine::with_impulse_responses`](crate::Engine::with_impulse_responses).
-    pub ir: usize,
-    /// 0..1000 ms, read on the control grid.
-    pub predelay_ms: Lane,
-    pub gain_db: Lane,
-    pub mix: Lane,
-}
-
-/// `delay`: a feedback delay (`dsp::delay`). `time_ms` is always present: the planner
-/// turns a note value into milliseconds at the session's tempo.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct DelayParams {
-    pub name: String,
-    pub bypass: bool,
-    /// 0..10000 ms; the delay is `round(time_ms / 1000 * fs)` frames (0: none).
-    pub time_ms: Lane,
-    /// -0.99..0.99: the gain of each repeat relative to the one before.
-    pub feedback: Lane,
-    /// Repeats alternate left and right; a mono input leaves stereo.
-    pub ping_pong: bool,
-    /// A cookbook 2nd-order high-pass in the loop; null when off.
-    pub lowcut_hz: Option<Lane>,
-    /// A cookbook 2nd-order low-pass in the loop; null when off.
-    pub highcut_hz: Option<Lane>,
-    pub mix: Lane,
-}
-
-/// `reverb`: the algorithmic reverb (`dsp::reverb`, a feedback delay network).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ReverbParams {
-    pub name: String,
-    pub bypass: bool,
-    /// The RT60 it produces, 0.01..60 s.
-    pub decay_s: Lane,
-    /// 0..1000 ms.
-    pub predelay_ms: Lane,
-    /// 0..1: the lengths of the network's lines.
-    pub size: Lane,
-    /// Where the decay time has fallen to half of `decay_s`.
-    pub damping_hz: Lane,
-    /// Mid/side width of the wet signal, 0..2.
-    pub width: Lane,
-    pub mix: Lane,
 }
 
 #[rustfmt::skip] // generated: kept exactly as `python -m mixrender.schema --rust` writes it
@@ -473,146 +284,13 @@ impl Band {
             _ => return None,
         })
     }
-
-    fn type_name(&self) -> &'static str {
-        match self.kind {
-            BandType::Highpass => "highpass",
-            BandType::Lowpass => "lowpass",
-            BandType::Bell => "bell",
-            BandType::Lowshelf => "lowshelf",
-            BandType::Highshelf => "highshelf",
-            BandType::Notch => "notch",
-            BandType::Bandpass => "bandpass",
-        }
-    }
-}
-
-/// `tilt`: `gain_db` dB per octave (-6..6) pivoting at `freq_hz` (`dsp::tilt`).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TiltParams {
-    pub name: String,
-    pub bypass: bool,
-    pub gain_db: Lane,
-    pub freq_hz: Lane,
 }
 
 impl Insert {
-    /// The strip that keys this insert's sidechain, if any.
-    #[must_use]
-    pub fn sidechain(&self) -> Option<usize> {
-        match self {
-            Self::Compressor(p) => p.sidechain,
-            Self::Gate(p) => p.sidechain,
-            _ => None,
-        }
-    }
-
-    /// The insert's type, as the mix format names it.
-    #[must_use]
-    pub fn type_name(&self) -> &'static str {
-        match self {
-            Self::Gain { .. } => "gain",
-            Self::Width { .. } => "width",
-            Self::Eq(_) => "eq",
-            Self::Compressor(_) => "compressor",
-            Self::Gate(_) => "gate",
-            Self::Limiter(_) => "limiter",
-            Self::Deesser(_) => "deesser",
-            Self::Saturation(_) => "saturation",
-            Self::Delay(_) => "delay",
-            Self::Reverb(_) => "reverb",
-            Self::Convolution(_) => "convolution",
-            Self::Tilt(_) => "tilt",
-        }
-    }
-
     /// The declaration of this insert's type (every planned type has one: a test checks it).
     #[must_use]
     pub fn spec(&self) -> Option<&'static TableSpec> {
         TableSpec::find(INSERTS, self.type_name())
-    }
-
-    /// The insert's numeric key `name`, as the declaration names it; `None` for a name the
-    /// insert does not have. The one place where the declaration's names meet the fields.
-    #[must_use]
-    pub fn param(&self, name: &str) -> Option<Param<'_>> {
-        let lane = |l| Some(Param::Lane(l));
-        match (self, name) {
-            (Self::Gain { gain_db, .. }, "gain_db") => lane(gain_db),
-            (Self::Width { width, .. }, "width") => lane(width),
-            (Self::Width { mono_below_hz, .. }, "mono_below_hz") => {
-                Some(mono_below_hz.map_or(Param::Off, Param::Value))
-            }
-            (Self::Compressor(p), _) => Some(match name {
-                "threshold_db" => (&p.threshold_db).into(),
-                "ratio" => (&p.ratio).into(),
-                "knee_db" => (&p.knee_db).into(),
-                "attack_ms" => (&p.attack_ms).into(),
-                "release_ms" => (&p.release_ms).into(),
-                "makeup_db" => (&p.makeup_db).into(),
-                "rms_ms" => (&p.rms_ms).into(),
-                "sidechain_hpf_hz" => (&p.sidechain_hpf_hz).into(),
-                "mix" => (&p.mix).into(),
-                _ => return None,
-            }),
-            (Self::Gate(p), _) => Some(match name {
-                "threshold_db" => (&p.threshold_db).into(),
-                "range_db" => (&p.range_db).into(),
-                "attack_ms" => (&p.attack_ms).into(),
-                "hold_ms" => (&p.hold_ms).into(),
-                "release_ms" => (&p.release_ms).into(),
-                _ => return None,
-            }),
-            (Self::Limiter(p), _) => Some(match name {
-                "ceiling_db" => (&p.ceiling_db).into(),
-                "release_ms" => (&p.release_ms).into(),
-                "lookahead_ms" => Param::Value(p.lookahead_ms),
-                _ => return None,
-            }),
-            (Self::Deesser(p), _) => Some(match name {
-                "freq_hz" => (&p.freq_hz).into(),
-                "threshold_db" => (&p.threshold_db).into(),
-                "range_db" => (&p.range_db).into(),
-                _ => return None,
-            }),
-            (Self::Saturation(p), _) => Some(match name {
-                "drive_db" => (&p.drive_db).into(),
-                "oversample" => Param::Value(p.oversample.into()),
-                "output_db" => (&p.output_db).into(),
-                "mix" => (&p.mix).into(),
-                _ => return None,
-            }),
-            (Self::Delay(p), _) => Some(match name {
-                "time_ms" => (&p.time_ms).into(),
-                "feedback" => (&p.feedback).into(),
-                "lowcut_hz" => (&p.lowcut_hz).into(),
-                "highcut_hz" => (&p.highcut_hz).into(),
-                "mix" => (&p.mix).into(),
-                _ => return None,
-            }),
-            (Self::Reverb(p), _) => Some(match name {
-                "decay_s" => (&p.decay_s).into(),
-                "predelay_ms" => (&p.predelay_ms).into(),
-                "size" => (&p.size).into(),
-                "damping_hz" => (&p.damping_hz).into(),
-                "width" => (&p.width).into(),
-                "mix" => (&p.mix).into(),
-                _ => return None,
-            }),
-            (Self::Tilt(p), _) => Some(match name {
-                "gain_db" => (&p.gain_db).into(),
-                "freq_hz" => (&p.freq_hz).into(),
-                _ => return None,
-            }),
-            (Self::Convolution(p), _) => Some(match name {
-                "predelay_ms" => (&p.predelay_ms).into(),
-                "gain_db" => (&p.gain_db).into(),
-                "mix" => (&p.mix).into(),
-                _ => return None,
-            }),
-            _ => None,
-        }
     }
 
     /// Every automation lane of the insert, for the plan's lane checks: the lanes of the
@@ -629,7 +307,7 @@ impl Insert {
         }
         if let Self::Eq(p) = self {
             for b in &p.bands {
-                let Some(spec) = TableSpec::find(BANDS, b.type_name()) else {
+                let Some(spec) = TableSpec::find(BANDS, b.kind.name()) else {
                     continue;
                 };
                 for k in spec.params.iter().filter(|k| k.automatable) {
@@ -676,7 +354,7 @@ impl Insert {
             for (i, b) in p.bands.iter().enumerate() {
                 let at = |what: &str| format!("bands.{}: {what}", i + 1);
                 let pass = matches!(b.kind, BandType::Highpass | BandType::Lowpass);
-                let spec = TableSpec::find(BANDS, b.type_name())
+                let spec = TableSpec::find(BANDS, b.kind.name())
                     .ok_or_else(|| at("band type not declared"))?;
                 for k in spec.params {
                     let param = b.param(k.name).ok_or_else(|| at(k.name))?;

@@ -22,7 +22,7 @@ use crate::dsp::envelope::{self, SmoothBranching};
 use crate::dsp::grid::{self, GRID, GridParam};
 use crate::dsp::{AudioBlock, Processor};
 use crate::math;
-use crate::plan::{CompressorParams, Detector as DetectorKind, Lane};
+use crate::plan::{CompressorDetector as DetectorKind, CompressorParams, Lane};
 
 /// The static curve and ballistics, as read from the grid.
 #[derive(Debug, Clone, Copy)]

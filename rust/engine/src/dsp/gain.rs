@@ -2,7 +2,7 @@
 
 use crate::dsp::{AudioBlock, Processor};
 use crate::math;
-use crate::plan::Lane;
+use crate::plan::{GainParams, Lane};
 
 pub struct Gain {
     gain_db: Lane,
@@ -12,10 +12,10 @@ pub struct Gain {
 
 impl Gain {
     #[must_use]
-    pub fn new(gain_db: Lane, polarity: bool) -> Self {
+    pub fn new(p: &GainParams) -> Self {
         Self {
-            gain_db,
-            sign: if polarity { -1.0 } else { 1.0 },
+            gain_db: p.gain_db.clone(),
+            sign: if p.polarity { -1.0 } else { 1.0 },
             scratch: Vec::new(),
         }
     }

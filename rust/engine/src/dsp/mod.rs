@@ -4,38 +4,83 @@
 //! latency, and processes planar f64 blocks in place. Parameters come from automation
 //! lanes evaluated at timeline frames, so a block's size is never audible.
 
+// The processors' building blocks.
 mod allpass;
 pub mod biquad;
-mod compressor;
-pub mod convolution;
-mod deesser;
-mod delay;
 pub mod envelope;
-mod eq;
 pub mod fft;
-mod gain;
-mod gate;
 mod grid;
-mod limiter;
 pub mod oversample;
-mod reverb;
 mod ring;
-mod saturation;
-pub mod tilt;
-mod width;
 
-pub use compressor::Compressor;
-pub use convolution::{Convolution, Convolver, ImpulseResponse};
-pub use deesser::Deesser;
-pub use delay::Delay;
-pub use eq::Eq;
-pub use gain::Gain;
-pub use gate::Gate;
-pub use limiter::{Limiter, TRUE_PEAK_DELAY};
-pub use reverb::Reverb;
-pub use saturation::Saturation;
-pub use tilt::Tilt;
-pub use width::{Width, apply as apply_width};
+/// The registry of the inserts: one line per insert type, `module => Processor`, where
+/// `module` is the type as the mix format declares it (`python/mixrender/schema.py`) and
+/// `dsp/<module>.rs` holds `Processor` with `Processor::new(&ProcessorParams)`, built from the
+/// plan's `Insert::Processor(ProcessorParams)` (generated from the declaration). The types
+/// after `beside the plan:` take data that is handed beside the plan (an impulse response):
+/// the engine builds them with the constructor named after `by` (`Slot::convolution`). The
+/// macro declares each module, re-exports its processor, lists the types in [`REGISTERED`]
+/// and writes [`Slot::from_plan`]; a type declared but not registered (or registered but not
+/// declared) does not compile, and `tests/test_declaration.py` names it.
+macro_rules! inserts {
+    (
+        $($module:ident => $processor:ident),+ ;
+        beside the plan: $($beside:ident => $beside_processor:ident by $constructor:ident),+ $(,)?
+    ) => {
+        $(pub mod $module; pub use $module::$processor;)+
+        $(pub mod $beside; pub use $beside::$beside_processor;)+
+
+        /// Every registered insert type, as the mix format names it, in registry order.
+        pub const REGISTERED: &[&str] = &[$(stringify!($module),)+ $(stringify!($beside),)+];
+
+        impl Slot {
+            /// Builds the processor for a planned insert.
+            ///
+            /// # Panics
+            /// For an insert that takes data beside the plan (registered after `beside the
+            /// plan:`): the engine builds those slots with their own constructor
+            /// ([`Slot::convolution`]) and never calls this with one.
+            #[must_use]
+            pub fn from_plan(insert: &Insert) -> Self {
+                let processor: Box<dyn Processor> = match insert {
+                    $(Insert::$processor(p) => Box::new($processor::new(p)),)+
+                    $(Insert::$beside_processor(p) => panic!(
+                        "{} insert \"{}\" takes data beside the plan: build it with Slot::{}",
+                        stringify!($beside),
+                        p.name,
+                        stringify!($constructor),
+                    ),)+
+                };
+                Self {
+                    name: insert.name().to_owned(),
+                    bypass: insert.bypass(),
+                    sidechain: insert.sidechain(),
+                    processor,
+                }
+            }
+        }
+    };
+}
+
+inserts! {
+    gain => Gain,
+    eq => Eq,
+    compressor => Compressor,
+    gate => Gate,
+    limiter => Limiter,
+    deesser => Deesser,
+    saturation => Saturation,
+    delay => Delay,
+    reverb => Reverb,
+    width => Width,
+    tilt => Tilt;
+    beside the plan:
+    convolution => Convolution by convolution,
+}
+
+pub use convolution::{Convolver, ImpulseResponse};
+pub use limiter::TRUE_PEAK_DELAY;
+pub use width::apply as apply_width;
 
 use std::sync::Arc;
 
@@ -105,56 +150,6 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// Builds the processor for a planned insert.
-    ///
-    /// # Panics
-    /// For a `convolution` insert, whose impulse response is data beside the plan: the
-    /// engine builds those slots with [`Slot::convolution`].
-    #[must_use]
-    pub fn from_plan(insert: &Insert) -> Self {
-        let (name, bypass, processor): (&String, bool, Box<dyn Processor>) = match insert {
-            Insert::Gain {
-                name,
-                bypass,
-                gain_db,
-                polarity,
-            } => (
-                name,
-                *bypass,
-                Box::new(Gain::new(gain_db.clone(), *polarity)),
-            ),
-            Insert::Width {
-                name,
-                bypass,
-                width,
-                mono_below_hz,
-            } => (
-                name,
-                *bypass,
-                Box::new(Width::new(width.clone(), *mono_below_hz)),
-            ),
-            Insert::Tilt(p) => (&p.name, p.bypass, Box::new(Tilt::new(p))),
-            Insert::Eq(p) => (&p.name, p.bypass, Box::new(Eq::new(p))),
-            Insert::Compressor(p) => (&p.name, p.bypass, Box::new(Compressor::new(p))),
-            Insert::Gate(p) => (&p.name, p.bypass, Box::new(Gate::new(p))),
-            Insert::Limiter(p) => (&p.name, p.bypass, Box::new(Limiter::new(p))),
-            Insert::Deesser(p) => (&p.name, p.bypass, Box::new(Deesser::new(p))),
-            Insert::Saturation(p) => (&p.name, p.bypass, Box::new(Saturation::new(p))),
-            Insert::Delay(p) => (&p.name, p.bypass, Box::new(Delay::new(p))),
-            Insert::Reverb(p) => (&p.name, p.bypass, Box::new(Reverb::new(p))),
-            Insert::Convolution(p) => panic!(
-                "convolution insert \"{}\" needs its impulse response: use Slot::convolution",
-                p.name
-            ),
-        };
-        Self {
-            name: name.clone(),
-            bypass,
-            sidechain: insert.sidechain(),
-            processor,
-        }
-    }
-
     /// A `convolution` insert with its impulse response (at the session's rate).
     #[must_use]
     pub fn convolution(p: &ConvolutionParams, ir: Arc<ImpulseResponse>) -> Self {
@@ -173,5 +168,22 @@ impl Slot {
         } else {
             self.processor.process(block);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::REGISTERED;
+    use crate::plan::INSERTS;
+
+    /// The registry and the declaration name the same insert types (the generated `Insert`
+    /// enum makes a missing line a compile error; this names it).
+    #[test]
+    fn the_registry_is_the_declared_inserts() {
+        let mut registered = REGISTERED.to_vec();
+        let mut declared: Vec<&str> = INSERTS.iter().map(|t| t.name).collect();
+        registered.sort_unstable();
+        declared.sort_unstable();
+        assert_eq!(registered, declared);
     }
 }

@@ -9,7 +9,7 @@
 use crate::dsp::biquad::{Biquad, BiquadCoefficients, Omega};
 use crate::dsp::grid;
 use crate::dsp::{AudioBlock, Processor};
-use crate::plan::Lane;
+use crate::plan::{Lane, WidthParams};
 
 pub struct Width {
     width: Lane,
@@ -23,11 +23,11 @@ pub struct Width {
 
 impl Width {
     #[must_use]
-    pub fn new(width: Lane, mono_below_hz: Option<f64>) -> Self {
+    pub fn new(p: &WidthParams) -> Self {
         Self {
-            width,
+            width: p.width.clone(),
             scratch: Vec::new(),
-            mono_below_hz,
+            mono_below_hz: p.mono_below_hz,
             side_hpf: BiquadCoefficients::IDENTITY,
             side_state: Biquad::default(),
             side: Vec::new(),
