@@ -127,6 +127,54 @@ def test_unusable_irs_are_refused_with_the_reason(
         mixrender.load(mix).check()
 
 
+def test_an_ir_cut_short_or_not_audio_fails_the_render_in_one_line_naming_it(
+    write_mix: MixWriter, irs: Path, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from mixrender.cli import app
+
+    mix = write_mix(MIX, tone__wav=(tone(0.2), 48000))
+    sf.write(str(irs / "hall.wav"), impulse(4800, 0), 48000, subtype="PCM_24")
+    whole = (irs / "hall.wav").read_bytes()
+    cases = {
+        "cut short": (whole[: len(whole) // 2], "the file is cut short"),
+        "not audio": (b"not audio", "cannot be read as audio"),
+    }
+    line = ir_line(mix)
+    for content, reason in cases.values():
+        (irs / "hall.wav").write_bytes(content)
+        loaded = mixrender.load(mix)  # loading reads no impulse response; the render does
+        with pytest.raises(mixrender.SourceError) as e:
+            loaded.render()
+        message = str(e.value)
+        assert "\n" not in message and reason in message, message
+        assert message.startswith(f"{mix}:{line}: "), message
+        assert 'bus "Plate" > insert "convolution" > ir' in message, message
+        assert e.value.source == Path("irs/hall.wav"), e.value.source
+        out = tmp_path / "out.wav"
+        result = CliRunner().invoke(app, ["render", str(mix), "-o", str(out)])
+        assert result.exit_code == 1 and not out.exists()
+        assert result.output == f"error: {message}\n", result.output
+
+
+def test_a_response_the_engine_refuses_is_named_by_its_file(
+    write_mix: MixWriter, irs: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The reader checks every sample first; a response that gets past it (here: read as
+    # NaN) is refused by the engine, which names the file the render handed it.
+    mix = write_mix(MIX, tone__wav=(tone(0.2), 48000))
+    sf.write(str(irs / "hall.wav"), impulse(64, 0), 48000)
+    monkeypatch.setattr(
+        "mixrender.render.read_ir", lambda info: (np.full((64, 1), np.nan), info.sample_rate)
+    )
+    with pytest.raises(mixrender.SourceError) as e:
+        mixrender.load(mix).render()
+    hall = irs / "hall.wav"
+    assert str(e.value) == f"impulse response {hall}: sample 1 of frame 0 is not finite"
+    assert e.value.source == hall
+
+
 def test_the_lock_lists_the_ir_and_verify_names_it_when_its_bytes_change(
     write_mix: MixWriter, irs: Path, tmp_path: Path
 ) -> None:

@@ -95,8 +95,47 @@ def test_a_source_block_cut_short_is_a_source_error_naming_the_track(plan: bytes
     assert r.position == 64
 
 
+CONVOLUTION = (
+    MIX
+    + """
+  [[bus.insert]]
+  type = "convolution"
+  ir = "ir.wav"
+"""
+)
+
+
+def test_an_impulse_response_the_engine_refuses_is_a_source_error_naming_its_file(
+    write_mix: MixWriter,
+) -> None:
+    mix = write_mix(
+        CONVOLUTION, a__wav=(np.full(4800, 0.25), 48000), ir__wav=(np.linspace(1, 0, 64), 48000)
+    )
+    plan = BlockRender(mixrender.load(mix).file, block_size=64).plan
+    nan = np.array([0.5, 0.25, np.nan, 0.0])  # frame 2 of a mono response
+    three = np.zeros((4, 3))
+    cases = [(nan, "sample 1 of frame 2 is not finite"), (three, "3 channels (1 or 2 allowed)")]
+    for ir, reason in cases:
+        with pytest.raises(errors.SourceError) as e:
+            _engine.Renderer(plan, 64, 1, irs=[(ir, 48000)], ir_paths=["irs/hall.wav"])
+        assert str(e.value) == f"impulse response irs/hall.wav: {reason}"
+        assert (e.value.path, e.value.source) == ("impulse response 0", Path("irs/hall.wav"))
+        assert not isinstance(e.value, errors.RenderError)
+        # Without its file, the response is named by its place in `irs`.
+        with pytest.raises(errors.SourceError) as e:
+            _engine.Renderer(plan, 64, 1, irs=[(ir, 48000)])
+        assert str(e.value) == f"impulse response 0: {reason}"
+    # Fewer responses than the plan indexes: the caller's misuse, not a source's.
+    with pytest.raises(errors.RenderError) as r:
+        _engine.Renderer(plan, 64, 1, irs=[])
+    assert str(r.value) == 'convolution "convolution": impulse response 0 was not given (0 given)'
+    assert not isinstance(r.value, errors.SourceError)
+    with pytest.raises(ValueError, match="not 3-D"):
+        _engine.Renderer(plan, 64, 1, irs=[(np.zeros((4, 1, 1)), 48000)])
+
+
 def test_source_errors_cross_a_process_boundary_whole(tmp_path: Path) -> None:
-    engine = errors.SourceError.from_engine('track "A": reading a.wav failed', "A", "a.wav")
+    engine = errors.SourceError.from_engine('track "A": reading a.wav failed', 'track "A"', "a.wav")
     checked = errors.SourceError(tmp_path / "m.toml", 3, 'track "A" > source', "a.wav", "gone")
     for e in (engine, checked):
         back = pickle.loads(pickle.dumps(e))

@@ -25,7 +25,8 @@ class Renderer:
     Every method that runs the engine releases the GIL and raises, for what the engine
     refuses: `mixrender.errors.MixError` for the plan, `SourceError` for a source that
     fails during the render (cut short, unreadable, holding NaN or infinity, another channel
-    count than planned; built with `SourceError.from_engine`), `RenderError` for the rest
+    count than planned) or an impulse response the engine refuses (built with
+    `SourceError.from_engine`), `RenderError` for the rest
     (misuse, thread pool, output file). A Ctrl-C during a call is raised as
     `KeyboardInterrupt` when the call returns."""
 
@@ -36,11 +37,13 @@ class Renderer:
         threads: int,
         irs: Sequence[tuple[npt.NDArray[np.floating[Any]], int]] | None = None,
         stems: bool = False,
+        ir_paths: Sequence[str] | None = None,
     ) -> Renderer:
         """`irs`: the impulse responses the plan's convolution inserts index, each
         `(array, sample_rate)` with a C-contiguous (frames,) or (frames, channels) float32 or
-        float64 array; copied into the engine, which resamples any at another rate. `stems`:
-        whether `write_stem` will be called."""
+        float64 array; copied into the engine, which resamples any at another rate; one it
+        refuses (not 1 or 2 channels of finite samples) is a `SourceError` naming its file
+        from `ir_paths`. `stems`: whether `write_stem` will be called."""
     @property
     def frames(self) -> int: ...
     @property

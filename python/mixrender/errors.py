@@ -15,8 +15,9 @@ base of every other class (as it was before :class:`MixrenderError` existed), so
 ``except MixError`` - the CLI's and the batch runner's included - still catches them all.
 
 The engine's errors are mapped once, in the binding (``rust/py/src/errors.rs``): a plan it
-refuses is a :class:`MixError`, a source that fails during the render a :class:`SourceError`
-(:meth:`SourceError.from_engine`), anything else a :class:`RenderError`.
+refuses is a :class:`MixError`, a source that fails during the render (or an impulse response
+the engine refuses) a :class:`SourceError` (:meth:`SourceError.from_engine`), anything else a
+:class:`RenderError`.
 
 Errors about a place in a mix file carry the file, the line and the path inside the mix
 (``track "Lead Vox" > sends[2] > level_db``) so that the message alone says where to look
@@ -86,15 +87,16 @@ class SourceError(MixFileError):
         super().__init__(file, line, path, f"source {str(source)!r}: {reason}")
 
     @classmethod
-    def from_engine(cls, message: str, track: str, source: str | None) -> SourceError:
-        """A source that failed while the engine rendered it (its file changed, cut short
-        or holding NaN): `message` is the engine's whole line, `source` its file when the
-        engine read it."""
+    def from_engine(cls, message: str, where: str, source: str | None) -> SourceError:
+        """A source that failed while the engine rendered it (a track's file changed, cut
+        short or holding NaN; an impulse response the engine refused): `message` is the
+        engine's whole line, `where` what it was reading (`track "A"`, `impulse response
+        0`), `source` its file when known."""
         e = cls.__new__(cls)
         Exception.__init__(e, message)
         e.file = None
         e.line = None
-        e.path = f'track "{track}"'
+        e.path = where
         e.message = message
         e.source = Path(source) if source is not None else Path()
         e.reason = message

@@ -168,7 +168,8 @@ class BlockRender:
         # Read whole (they are short) and copied into the engine, which resamples any at
         # another rate than the session's; the arrays are dropped once the engine holds them.
         irs = [read_ir(info) for info in self.ir_infos]
-        self.engine = _engine.Renderer(self.plan, self.block, threads, irs, stems)
+        ir_paths = [str(info.path) for info in self.ir_infos]
+        self.engine = _engine.Renderer(self.plan, self.block, threads, irs, stems, ir_paths)
         #: Per track, whether the engine reads the source file itself.
         self.engine_reads = [
             info.path is not None

@@ -2,8 +2,9 @@
 //!
 //! Three kinds, which the binding maps to three Python classes: the plan (what the mix
 //! file says: [`EngineError::Plan`], [`EngineError::RoutingCycle`]), a source (missing,
-//! unreadable, cut short, not finite, another shape than planned: the `Source*` variants)
-//! and the render (a caller's misuse of the API, the thread pool, the output file).
+//! unreadable, cut short, not finite, another shape than planned: the `Source*` variants,
+//! and [`EngineError::ImpulseResponse`] for a convolution's response) and the render (a
+//! caller's misuse of the API, the thread pool, the output file).
 
 use core::fmt;
 
@@ -12,7 +13,9 @@ pub type Result<T, E = EngineError> = core::result::Result<T, E>;
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// The plan is malformed or refers to something that does not exist.
+    /// The plan is malformed or refers to something that does not exist: malformed JSON,
+    /// another version, a value outside its declared range, a dangling index, a bus before
+    /// a track.
     Plan { reason: String },
     /// Outputs and sends form a cycle; the names in order, the first repeated last.
     RoutingCycle { names: Vec<String> },
@@ -41,6 +44,21 @@ pub enum EngineError {
         path: String,
         planned: usize,
         found: usize,
+    },
+    /// An impulse response given for the plan's convolution inserts that is not 1 or 2
+    /// channels of finite samples at a rate above 0: `index` in the list given, `path` its
+    /// file when the caller named it.
+    ImpulseResponse {
+        index: usize,
+        path: Option<String>,
+        reason: String,
+    },
+    /// A convolution insert (`insert`, its name) indexes impulse response `index`, but only
+    /// `given` were given.
+    NoImpulseResponse {
+        insert: String,
+        index: usize,
+        given: usize,
     },
     /// `process_block` was given another number of source blocks than there are tracks.
     SourceCount { given: usize, tracks: usize },
@@ -104,6 +122,22 @@ impl fmt::Display for EngineError {
             } => write!(
                 f,
                 "track \"{track}\" has {planned} source channels in the plan, {found} in {path}"
+            ),
+            Self::ImpulseResponse {
+                index,
+                path,
+                reason,
+            } => match path {
+                Some(path) => write!(f, "impulse response {path}: {reason}"),
+                None => write!(f, "impulse response {index}: {reason}"),
+            },
+            Self::NoImpulseResponse {
+                insert,
+                index,
+                given,
+            } => write!(
+                f,
+                "convolution \"{insert}\": impulse response {index} was not given ({given} given)"
             ),
             Self::SourceCount { given, tracks } => {
                 write!(f, "{given} source blocks for {tracks} tracks")

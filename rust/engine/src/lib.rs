@@ -9,6 +9,7 @@
 
 pub mod automation;
 pub mod block;
+mod chain;
 pub mod delay;
 pub mod dither;
 pub mod dsp;

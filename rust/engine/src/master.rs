@@ -2,12 +2,13 @@
 //! beside the strips (it has no sends, no pan, no output of its own); and what is measured
 //! at its output (peaks, clips, the output meter).
 
-use crate::dsp::{AudioBlock, Slot};
+use crate::chain::{Inserts, frames};
+use crate::dsp::Slot;
 use crate::graph::Timing;
 use crate::math;
 use crate::meter::Meter;
 use crate::plan::{Lane, LoudnessAt, Plan};
-use crate::strip::{KeyInput, frames, scale};
+use crate::strip::scale;
 
 /// A stretch of a call: `len` frames, kept (at `out` in the call's output) or pre-roll.
 #[derive(Debug, Clone, Copy)]
@@ -57,8 +58,7 @@ pub(crate) struct MasterState {
     /// inserts) before the inserts.
     loudness_gain: f64,
     loudness_at: LoudnessAt,
-    inserts: Vec<Slot>,
-    pub(crate) keys: Vec<KeyInput>,
+    pub(crate) inserts: Inserts,
     timing: Timing,
     pub(crate) sig: [Vec<f64>; 2],
     gain: Vec<f64>,
@@ -66,13 +66,11 @@ pub(crate) struct MasterState {
 
 impl MasterState {
     pub(crate) fn new(plan: &Plan, inserts: Vec<Slot>, timing: Timing, max_block: usize) -> Self {
-        let keys = KeyInput::for_chain(&inserts, &timing.key_comp, max_block);
         Self {
             gain_db: plan.master.gain_db.clone(),
             loudness_gain: math::db_to_gain(plan.master.loudness_gain_db),
             loudness_at: plan.master.loudness_gain_at,
-            inserts,
-            keys,
+            inserts: Inserts::new(inserts, &timing, max_block),
             timing,
             sig: [vec![0.0; max_block], vec![0.0; max_block]],
             gain: vec![0.0; max_block],
@@ -108,19 +106,8 @@ impl MasterState {
             scale(l, loudness);
             scale(r, loudness);
         }
-        let mut block = AudioBlock {
-            start: now,
-            channels: 2,
-            left: &mut l[..],
-            right: &mut r[..],
-            sidechain: None,
-        };
-        let mut keys = self.keys.iter().peekable();
-        for (i, slot) in self.inserts.iter_mut().enumerate() {
-            block.start = now - frames(self.timing.insert_delay[i]);
-            block.sidechain = keys.next_if(|k| k.insert == i).map(|k| k.sidechain(n));
-            slot.process(&mut block);
-        }
+        self.inserts
+            .process(now, 2, (&mut l[..], &mut r[..]), |_, _, _| {});
         let at = now - frames(self.timing.fader_delay);
         match self.gain_db.fill(at, &mut self.gain[..n]) {
             Some(db) => {

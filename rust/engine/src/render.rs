@@ -71,14 +71,13 @@ fn slots(
     for insert in inserts {
         let mut slot = match insert {
             Insert::Convolution(p) => {
-                let ir = irs.get(p.ir).ok_or_else(|| EngineError::Plan {
-                    reason: format!(
-                        "convolution \"{}\": impulse response {} was not given ({} given)",
-                        p.name,
-                        p.ir,
-                        irs.len()
-                    ),
-                })?;
+                let ir = irs
+                    .get(p.ir)
+                    .ok_or_else(|| EngineError::NoImpulseResponse {
+                        insert: p.name.clone(),
+                        index: p.ir,
+                        given: irs.len(),
+                    })?;
                 Slot::convolution(p, Arc::clone(ir))
             }
             _ => Slot::from_plan(insert),
@@ -117,8 +116,9 @@ impl Engine {
     /// ([`ImpulseResponse::resampled`]), and shared by every insert that uses it.
     ///
     /// # Errors
-    /// As [`Engine::new`]; [`EngineError::Plan`] also for an impulse response that is not
-    /// 1 or 2 channels of finite samples, or an `ir` index beyond `irs`.
+    /// As [`Engine::new`]; [`EngineError::ImpulseResponse`] for an impulse response that is
+    /// not 1 or 2 channels of finite samples, [`EngineError::NoImpulseResponse`] for an `ir`
+    /// index beyond `irs`.
     pub fn with_impulse_responses(
         plan: &Plan,
         config: EngineConfig,
@@ -130,8 +130,10 @@ impl Engine {
             .into_iter()
             .enumerate()
             .map(|(i, ir)| {
-                ir.check().map_err(|reason| EngineError::Plan {
-                    reason: format!("impulse response {i}: {reason}"),
+                ir.check().map_err(|reason| EngineError::ImpulseResponse {
+                    index: i,
+                    path: None,
+                    reason,
                 })?;
                 Ok(Arc::new(if ir.sample_rate == sample_rate {
                     ir

@@ -13,11 +13,12 @@
 use rayon::prelude::*;
 
 use crate::block::SourceBlock;
+use crate::chain::KeyInput;
 use crate::delay::StereoDelay;
 use crate::error::{EngineError, Result};
 use crate::graph::{Feed, Routing};
 use crate::master::{MasterState, OutputMeter, Span, Stats};
-use crate::strip::{KeyInput, SourceStage, StripState};
+use crate::strip::{SourceStage, StripState};
 
 /// The strips, the master and the state of the calls that run them; the engine's API
 /// ([`crate::Engine`]) owns one.
@@ -200,9 +201,9 @@ impl Scheduler {
         let feeds = &self.routing.master_feeds[..];
         let sums = std::iter::once((feeds, &mut self.master.sig));
         sum_all(self.pool.as_ref(), &self.strips, sums, n);
-        let mut keys = std::mem::take(&mut self.master.keys);
+        let mut keys = std::mem::take(&mut self.master.inserts.keys);
         load_keys_from(&self.strips, 0, &mut keys, n);
-        self.master.keys = keys;
+        self.master.inserts.keys = keys;
         let span = Span {
             len: n,
             keep,
@@ -378,12 +379,12 @@ impl Back<'_> {
         for (bus, sig) in self.buses.iter_mut().zip(boxes) {
             std::mem::swap(&mut bus.sig, sig);
             bus.channels = 2;
-            load_keys_from(tracks, 0, &mut bus.keys, n);
+            load_keys_from(tracks, 0, &mut bus.inserts.keys, n);
         }
         for (dst, src) in self.master_in.iter_mut().zip(&master_box[0]) {
             dst[..n].copy_from_slice(&src[..n]);
         }
-        load_keys_from(tracks, 0, &mut self.master.keys, n);
+        load_keys_from(tracks, 0, &mut self.master.inserts.keys, n);
     }
 
     /// Runs the buses level by level, then the master, over `span` from `clock`.
@@ -411,7 +412,7 @@ impl Back<'_> {
         for (dst, src) in self.master.sig.iter_mut().zip(&*self.master_in) {
             dst[span.out..span.out + n].copy_from_slice(&src[..n]);
         }
-        load_keys_from(self.buses, nt, &mut self.master.keys, n);
+        load_keys_from(self.buses, nt, &mut self.master.inserts.keys, n);
         self.master.run(now, span, self.stats, self.meter);
     }
 }
@@ -473,9 +474,9 @@ fn run_levels(
             }
         }
         for &s in members.iter().filter(|&&s| s >= base) {
-            let mut keys = std::mem::take(&mut strips[s - base].keys);
+            let mut keys = std::mem::take(&mut strips[s - base].inserts.keys);
             load_keys_from(strips, base, &mut keys, n);
-            strips[s - base].keys = keys;
+            strips[s - base].inserts.keys = keys;
         }
         let run = |(j, strip): (usize, &mut StripState)| {
             let i = base + j;

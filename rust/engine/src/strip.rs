@@ -10,8 +10,9 @@ use std::sync::Arc;
 use crate::EngineError;
 use crate::automation::{CONTROL_GRID, grid_frame};
 use crate::block::SourceBlock;
+use crate::chain::{Inserts, frames};
 use crate::delay::StereoDelay;
-use crate::dsp::{AudioBlock, Sidechain, Slot};
+use crate::dsp::Slot;
 use crate::graph::Timing;
 use crate::math::{self, OFF_DB};
 use crate::pan;
@@ -142,63 +143,8 @@ impl SendState {
     }
 }
 
-/// A sidechain key copied from another strip, delayed to the keyed insert's input.
-pub(crate) struct KeyInput {
-    pub(crate) insert: usize,
-    pub(crate) key: usize,
-    pub(crate) channels: usize,
-    pub(crate) buf: [Vec<f64>; 2],
-    comp: StereoDelay,
-}
-
-impl KeyInput {
-    pub(crate) fn new(insert: usize, key: usize, comp: usize, max_block: usize) -> Self {
-        Self {
-            insert,
-            key,
-            channels: 2,
-            buf: stereo(max_block),
-            comp: StereoDelay::new(comp),
-        }
-    }
-
-    /// One per keyed insert of `inserts`, in order, each delayed by its `key_comp`.
-    pub(crate) fn for_chain(inserts: &[Slot], key_comp: &[usize], max_block: usize) -> Vec<Self> {
-        inserts
-            .iter()
-            .enumerate()
-            .filter_map(|(i, slot)| slot.sidechain.map(|key| (i, key)))
-            .zip(key_comp)
-            .map(|((insert, key), &comp)| Self::new(insert, key, comp, max_block))
-            .collect()
-    }
-
-    /// Copies the key strip's pre-fader block, delayed to the keyed insert's input.
-    pub(crate) fn load(&mut self, tap: &[Vec<f64>; 2], channels: usize, n: usize) {
-        self.channels = channels;
-        for (dst, src) in self.buf.iter_mut().zip(tap) {
-            dst[..n].copy_from_slice(&src[..n]);
-        }
-        self.comp.process(&mut self.buf, n);
-    }
-
-    pub(crate) fn sidechain(&self, n: usize) -> Sidechain<'_> {
-        Sidechain {
-            channels: self.channels,
-            left: &self.buf[0][..n],
-            right: &self.buf[self.channels - 1][..n],
-        }
-    }
-}
-
 /// The control grid's cell, in signed frames.
 const CELL: i64 = CONTROL_GRID as i64;
-
-/// Frames as a signed count, for lane time.
-#[inline]
-pub(crate) fn frames(n: usize) -> i64 {
-    i64::try_from(n).expect("delays fit in i64")
-}
 
 pub(crate) struct StripState {
     pub(crate) name: String,
@@ -219,8 +165,7 @@ pub(crate) struct StripState {
     solo_muted: bool,
     vcas: Vec<VcaLane>,
     pub(crate) sends: Vec<SendState>,
-    pub(crate) inserts: Vec<Slot>,
-    pub(crate) keys: Vec<KeyInput>,
+    pub(crate) inserts: Inserts,
     timing: Timing,
     in_comp: StereoDelay,
     out_comp: StereoDelay,
@@ -306,7 +251,6 @@ impl StripState {
         });
         let timing = setup.timing.clone();
         let sign = if strip.polarity { -1.0 } else { 1.0 };
-        let keys = KeyInput::for_chain(&inserts, &timing.key_comp, max_block);
         let channels = source.as_ref().map_or(2, SourceStage::channels);
         Self {
             name: strip.name.clone(),
@@ -349,8 +293,7 @@ impl StripState {
                     comp: StereoDelay::new(comp),
                 })
                 .collect(),
-            inserts,
-            keys,
+            inserts: Inserts::new(inserts, &timing, max_block),
             in_comp: StereoDelay::new(timing.in_comp),
             out_comp: StereoDelay::new(timing.out_comp),
             timing,
@@ -437,29 +380,18 @@ impl StripState {
             measure(&mut levels[0], &self.sig, self.channels, (0, n));
         }
         self.run_sends(Tap::PreInserts, at_in, n);
-        {
-            let [l, r] = &mut self.sig;
-            let mut block = AudioBlock {
-                start: 0,
-                channels: self.channels,
-                left: &mut l[..n],
-                right: &mut r[..n],
-                sidechain: None,
-            };
-            let mut keys = self.keys.iter().peekable();
-            for (i, slot) in self.inserts.iter_mut().enumerate() {
-                block.start = now - frames(self.timing.insert_delay[i]);
-                block.sidechain = keys.next_if(|k| k.insert == i).map(|k| k.sidechain(n));
-                slot.process(&mut block);
-                if let Some(levels) = &mut self.levels {
-                    let delay = self.timing.insert_delay[i] + slot.processor.latency();
-                    let (lo, hi) = active(self.source.as_ref(), self.clock, delay, n);
+        let [l, r] = &mut self.sig;
+        let (levels, source, clock) = (&mut self.levels, self.source.as_ref(), self.clock);
+        let sig = (&mut l[..n], &mut r[..n]);
+        self.channels = self
+            .inserts
+            .process(now, self.channels, sig, |i, delay, block| {
+                if let Some(levels) = levels {
+                    let (lo, hi) = active(source, clock, delay, n);
                     let right = (block.channels == 2).then(|| &block.right[lo..hi]);
                     levels[first + i].add(&block.left[lo..hi], right);
                 }
-            }
-            self.channels = block.channels;
-        }
+            });
         if let Some((tap, channels)) = &mut self.key_tap {
             for (dst, src) in tap.iter_mut().zip(&self.sig) {
                 dst[..n].copy_from_slice(&src[..n]);

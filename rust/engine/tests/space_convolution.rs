@@ -399,7 +399,7 @@ fn a_response_at_another_rate_is_resampled_and_keeps_its_level() {
 }
 
 #[test]
-fn missing_or_broken_responses_are_plan_errors() {
+fn a_missing_response_is_the_callers_error_and_a_broken_one_the_responses() {
     let mut t = common::track("t", 1, 48000, 100, 0);
     t["inserts"] = json!([convolution_insert(1, 1.0)]);
     let plan = Plan::from_json(common::plan(vec![t], 100).to_string().as_bytes()).unwrap();
@@ -408,25 +408,29 @@ fn missing_or_broken_responses_are_plan_errors() {
         threads: 1,
         stems: false,
     };
-    let missing = |r: Result<Engine, EngineError>| match r {
-        Err(EngineError::Plan { reason }) => reason,
-        Err(e) => panic!("not a plan error: {e}"),
+    let refused = |r: Result<Engine, EngineError>| match r {
+        Err(e) => e,
         Ok(_) => panic!("accepted"),
     };
-    let reason = missing(Engine::new(&plan, config));
-    assert!(
-        reason.contains("impulse response 1 was not given (0 given)"),
-        "{reason}"
-    );
-    let reason = missing(Engine::with_impulse_responses(
-        &plan,
-        config,
-        vec![unit_impulse(10, 1, 48000)],
-    ));
-    assert!(
-        reason.contains("impulse response 1 was not given (1 given)"),
-        "{reason}"
-    );
+    // The plan's index beyond the responses given: the caller's misuse, not the plan's.
+    for given in [0, 1] {
+        let irs = vec![unit_impulse(10, 1, 48000); given];
+        let err = refused(Engine::with_impulse_responses(&plan, config, irs));
+        assert_eq!(
+            err,
+            EngineError::NoImpulseResponse {
+                insert: "conv".into(),
+                index: 1,
+                given
+            }
+        );
+        assert_eq!(
+            err.to_string(),
+            format!("convolution \"conv\": impulse response 1 was not given ({given} given)")
+        );
+    }
+    // A response that is not 1 or 2 channels of finite samples: a source's error, naming
+    // which of those given (the binding adds its file).
     let mut nan = unit_impulse(10, 1, 48000);
     nan.samples[3] = f64::NAN;
     let three = ImpulseResponse {
@@ -434,15 +438,39 @@ fn missing_or_broken_responses_are_plan_errors() {
         sample_rate: 48000,
         samples: vec![0.0; 9],
     };
-    for (bad, what) in [(nan, "not finite"), (three, "3 channels")] {
-        let reason = missing(Engine::with_impulse_responses(
-            &plan,
-            config,
-            vec![bad.clone(), bad],
-        ));
-        assert!(
-            reason.contains("impulse response 0") && reason.contains(what),
-            "{reason}"
+    let ragged = ImpulseResponse {
+        channels: 2,
+        sample_rate: 48000,
+        samples: vec![0.0; 9],
+    };
+    let cases = [
+        (nan, "sample 1 of frame 3 is not finite"),
+        (three, "3 channels (1 or 2 allowed)"),
+        (
+            ragged,
+            "9 samples is not a whole number of 2-channel frames",
+        ),
+    ];
+    for (bad, reason) in cases {
+        let irs = vec![unit_impulse(10, 1, 48000), bad.clone(), bad];
+        let err = refused(Engine::with_impulse_responses(&plan, config, irs));
+        assert_eq!(
+            err,
+            EngineError::ImpulseResponse {
+                index: 1,
+                path: None,
+                reason: reason.to_owned()
+            }
+        );
+        assert_eq!(err.to_string(), format!("impulse response 1: {reason}"));
+        let named = EngineError::ImpulseResponse {
+            index: 1,
+            path: Some("irs/hall.wav".into()),
+            reason: reason.to_owned(),
+        };
+        assert_eq!(
+            named.to_string(),
+            format!("impulse response irs/hall.wav: {reason}")
         );
     }
     let mut t = common::track("t", 1, 48000, 100, 0);

@@ -3,7 +3,7 @@
 use mixrender_engine::render::ImpulseResponse;
 use mixrender_engine::wav::{Expected, WavSink};
 use mixrender_engine::{Engine, EngineConfig, EngineError, OutputBlock, Plan, SourceBlock};
-use numpy::{PyReadonlyArray1, PyReadonlyArray2, PyReadwriteArray2, PyUntypedArrayMethods};
+use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -17,13 +17,11 @@ pub(crate) enum SourceArray<'py> {
     F64(PyReadonlyArray2<'py, f64>),
 }
 
-/// An impulse response's samples: C-contiguous `(frames,)` or `(frames, channels)`.
+/// An impulse response's samples: a C-contiguous `(frames,)` or `(frames, channels)` array.
 #[derive(FromPyObject)]
 pub(crate) enum IrArray<'py> {
-    F32Mono(PyReadonlyArray1<'py, f32>),
-    F64Mono(PyReadonlyArray1<'py, f64>),
-    F32(PyReadonlyArray2<'py, f32>),
-    F64(PyReadonlyArray2<'py, f64>),
+    F32(PyReadonlyArrayDyn<'py, f32>),
+    F64(PyReadonlyArrayDyn<'py, f64>),
 }
 
 impl IrArray<'_> {
@@ -34,11 +32,23 @@ impl IrArray<'_> {
                 "impulse responses must be C-contiguous ({e}): use np.ascontiguousarray"
             ))
         };
-        let (channels, samples) = match self {
-            Self::F32Mono(a) => (1, widen(a.as_slice().map_err(contiguous_ir)?)),
-            Self::F64Mono(a) => (1, a.as_slice().map_err(contiguous_ir)?.to_vec()),
-            Self::F32(a) => (a.shape()[1], widen(a.as_slice().map_err(contiguous_ir)?)),
-            Self::F64(a) => (a.shape()[1], a.as_slice().map_err(contiguous_ir)?.to_vec()),
+        let shape = match self {
+            Self::F32(a) => a.shape(),
+            Self::F64(a) => a.shape(),
+        };
+        let channels = match *shape {
+            [_] => 1,
+            [_, channels] => channels,
+            _ => {
+                return Err(PyValueError::new_err(format!(
+                    "an impulse response is a (frames,) or (frames, channels) array, not {}-D",
+                    shape.len()
+                )));
+            }
+        };
+        let samples = match self {
+            Self::F32(a) => widen(a.as_slice().map_err(contiguous_ir)?),
+            Self::F64(a) => a.as_slice().map_err(contiguous_ir)?.to_vec(),
         };
         Ok(ImpulseResponse {
             channels,
@@ -109,9 +119,10 @@ impl PyRenderer {
     /// C-contiguous `(frames,)` or `(frames, channels)` float32/float64 array. The samples
     /// are copied (widened to float64) here, so the arrays may be reused at once; the
     /// engine resamples a response at another rate than the plan's with the GIL released.
-    /// `stems`: whether `write_stem` will be called after each block.
+    /// `stems`: whether `write_stem` will be called after each block. `ir_paths`: the file
+    /// of each impulse response, named in the engine's errors about it.
     #[new]
-    #[pyo3(signature = (plan, max_block, threads, irs=None, stems=false))]
+    #[pyo3(signature = (plan, max_block, threads, irs=None, stems=false, ir_paths=None))]
     fn new(
         py: Python<'_>,
         plan: &[u8],
@@ -119,6 +130,7 @@ impl PyRenderer {
         threads: usize,
         irs: Option<Vec<(IrArray<'_>, u32)>>,
         stems: bool,
+        ir_paths: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let irs = irs
             .unwrap_or_default()
@@ -133,6 +145,7 @@ impl PyRenderer {
                 stems,
             };
             Engine::with_impulse_responses(&plan, config, irs)
+                .map_err(|e| named_ir(ir_paths.as_deref().unwrap_or_default(), e))
         })?;
         let wanted = vec![0; engine.tracks()];
         Ok(Self {
@@ -147,12 +160,6 @@ impl PyRenderer {
     #[getter]
     fn frames(&self) -> u64 {
         self.engine.frames()
-    }
-
-    /// Timeline frame of the next block.
-    #[getter]
-    fn position(&self) -> u64 {
-        self.engine.position()
     }
 
     /// Lets the engine read track `track`'s source file itself (a WAV of 16/24/32-bit
@@ -190,6 +197,12 @@ impl PyRenderer {
         let engine = &mut self.engine;
         let digests = run(py, || engine.source_digests())?;
         Ok(digests.into_iter().map(|d| d.map(|d| hex(&d))).collect())
+    }
+
+    /// Timeline frame of the next block.
+    #[getter]
+    fn position(&self) -> u64 {
+        self.engine.position()
     }
 
     /// Source frames each track needs for the next block of `n` frames (a new list).
@@ -335,6 +348,22 @@ fn labelled(labels: &[(String, String)], err: EngineError) -> EngineError {
                 .map(|(_, p)| p.clone());
             EngineError::SourceNotFinite { track, path, frame }
         }
+        other => other,
+    }
+}
+
+/// The error, naming the file of an impulse response (the engine has its samples only).
+fn named_ir(paths: &[String], err: EngineError) -> EngineError {
+    match err {
+        EngineError::ImpulseResponse {
+            index,
+            path: None,
+            reason,
+        } => EngineError::ImpulseResponse {
+            index,
+            path: paths.get(index).cloned(),
+            reason,
+        },
         other => other,
     }
 }
