@@ -69,19 +69,7 @@ fn slots(
 ) -> Result<Vec<Slot>> {
     let mut slots = Vec::with_capacity(inserts.len());
     for insert in inserts {
-        let mut slot = match insert {
-            Insert::Convolution(p) => {
-                let ir = irs
-                    .get(p.ir)
-                    .ok_or_else(|| EngineError::NoImpulseResponse {
-                        insert: p.name.clone(),
-                        index: p.ir,
-                        given: irs.len(),
-                    })?;
-                Slot::convolution(p, Arc::clone(ir))
-            }
-            _ => Slot::from_plan(insert),
-        };
+        let mut slot = Slot::build(insert, irs)?;
         slot.processor.prepare(f64::from(sample_rate), max_block);
         slots.push(slot);
     }

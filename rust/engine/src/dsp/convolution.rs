@@ -51,6 +51,7 @@ use std::sync::Arc;
 use crate::dsp::fft::{Complex, RealFft};
 use crate::dsp::grid::{self, GRID, GridParam};
 use crate::dsp::{AudioBlock, Processor};
+use crate::error::{EngineError, Result};
 use crate::math;
 use crate::plan::{ConvolutionParams, Lane};
 use crate::resample::Resampler;
@@ -530,6 +531,20 @@ pub struct Convolution {
 }
 
 impl Convolution {
+    /// The planned insert with the impulse response the plan indexes in `irs` (already at
+    /// the session's rate).
+    ///
+    /// # Errors
+    /// [`EngineError::NoImpulseResponse`] when `irs` holds no response at that index.
+    pub fn from_plan(p: &ConvolutionParams, irs: &[Arc<ImpulseResponse>]) -> Result<Self> {
+        let ir = irs.get(p.ir).ok_or_else(|| EngineError::NoImpulseResponse {
+            insert: p.name.clone(),
+            index: p.ir,
+            given: irs.len(),
+        })?;
+        Ok(Self::new(p, Arc::clone(ir)))
+    }
+
     /// The insert with the engine's partitioning; `ir` is at the session's rate (another
     /// rate is resampled in `prepare`).
     #[must_use]

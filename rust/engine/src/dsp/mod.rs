@@ -18,9 +18,9 @@ mod ring;
 /// `dsp/<module>.rs` holds `Processor` with `Processor::new(&ProcessorParams)`, built from the
 /// plan's `Insert::Processor(ProcessorParams)` (generated from the declaration). The types
 /// after `beside the plan:` take data that is handed beside the plan (an impulse response):
-/// the engine builds them with the constructor named after `by` (`Slot::convolution`). The
-/// macro declares each module, re-exports its processor, lists the types in [`REGISTERED`]
-/// and writes [`Slot::from_plan`]; a type declared but not registered (or registered but not
+/// `Processor::<by>(&ProcessorParams, irs)` finds it, or fails with an error. The macro
+/// declares each module, re-exports its processor, lists the types in [`REGISTERED`] and
+/// writes [`Slot::build`], which builds every type and never panics; a type declared but not registered (or registered but not
 /// declared) does not compile, and `tests/test_declaration.py` names it.
 macro_rules! inserts {
     (
@@ -34,29 +34,24 @@ macro_rules! inserts {
         pub const REGISTERED: &[&str] = &[$(stringify!($module),)+ $(stringify!($beside),)+];
 
         impl Slot {
-            /// Builds the processor for a planned insert.
+            /// Builds the processor for a planned insert; an insert that takes data beside
+            /// the plan (registered after `beside the plan:`) finds it in `irs` by the plan's
+            /// index.
             ///
-            /// # Panics
-            /// For an insert that takes data beside the plan (registered after `beside the
-            /// plan:`): the engine builds those slots with their own constructor
-            /// ([`Slot::convolution`]) and never calls this with one.
-            #[must_use]
-            pub fn from_plan(insert: &Insert) -> Self {
+            /// # Errors
+            /// [`crate::EngineError::NoImpulseResponse`] when the plan indexes a response `irs` does
+            /// not hold.
+            pub fn build(insert: &Insert, irs: &[Arc<ImpulseResponse>]) -> Result<Self> {
                 let processor: Box<dyn Processor> = match insert {
                     $(Insert::$processor(p) => Box::new($processor::new(p)),)+
-                    $(Insert::$beside_processor(p) => panic!(
-                        "{} insert \"{}\" takes data beside the plan: build it with Slot::{}",
-                        stringify!($beside),
-                        p.name,
-                        stringify!($constructor),
-                    ),)+
+                    $(Insert::$beside_processor(p) => Box::new($beside_processor::$constructor(p, irs)?),)+
                 };
-                Self {
+                Ok(Self {
                     name: insert.name().to_owned(),
                     bypass: insert.bypass(),
                     sidechain: insert.sidechain(),
                     processor,
-                }
+                })
             }
         }
     };
@@ -75,7 +70,7 @@ inserts! {
     width => Width,
     tilt => Tilt;
     beside the plan:
-    convolution => Convolution by convolution,
+    convolution => Convolution by from_plan,
 }
 
 pub use convolution::{Convolver, ImpulseResponse};
@@ -84,7 +79,8 @@ pub use width::apply as apply_width;
 
 use std::sync::Arc;
 
-use crate::plan::{ConvolutionParams, Insert};
+use crate::error::Result;
+use crate::plan::Insert;
 
 /// One block of a strip's signal, planar, processed in place.
 pub struct AudioBlock<'a> {
@@ -150,15 +146,14 @@ pub struct Slot {
 }
 
 impl Slot {
-    /// A `convolution` insert with its impulse response (at the session's rate).
+    /// Builds the processor for a planned insert that takes nothing beside the plan.
+    ///
+    /// # Panics
+    /// For an insert that needs data beside the plan (a convolution's impulse response): use
+    /// [`Slot::build`].
     #[must_use]
-    pub fn convolution(p: &ConvolutionParams, ir: Arc<ImpulseResponse>) -> Self {
-        Self {
-            name: p.name.clone(),
-            bypass: p.bypass,
-            sidechain: None,
-            processor: Box::new(Convolution::new(p, ir)),
-        }
+    pub fn from_plan(insert: &Insert) -> Self {
+        Self::build(insert, &[]).unwrap_or_else(|e| panic!("{e}: use Slot::build"))
     }
 
     /// Runs the insert, or, when bypassed, only its latency (bypass never shifts time).
