@@ -930,7 +930,9 @@ def _finish(
     # of BS.1770's meter on the chain's output: docs/translate.md), and in one render of
     # the master through every chain (a track per system), the chains' sample peaks.
     mid_key = "translate:mid"
-    mid = (master[:, 0].astype(np.float64) + master[:, 1]) * 0.5
+    mid = master[:, 0].astype(np.float64)
+    mid += master[:, 1]
+    mid *= 0.5
     probe = _measure_mix(folder / f"{m.path.stem}.measure.toml", key, frames, fs, chosen, mid_key)
     job = _render.BlockRender(
         probe,
