@@ -184,6 +184,8 @@ OCTAVES_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 1
 BANDS_PER_OCTAVE = 48
 #: Below this, a master band with rho under 0.5 is noted: the low end is not mono.
 LOW_END_HZ = 150.0
+#: The most memory the stems' blocks waiting for their spectra take (bytes).
+STEM_BUFFER_BYTES = 64 << 20
 
 
 def system_chain(system: System, sample_rate: int) -> tuple[float | None, tuple[Band, ...]]:
@@ -793,7 +795,12 @@ def _render_mix(
     master = np.zeros((job.frames, 2), dtype=np.float32)
     master_an = _Analyzer(fs, chosen)
     stem_an = [_Analyzer(fs, chosen) for _ in names]
-    stem_bufs = np.zeros((3, len(names), job.block, 2))
+    # The analyzers take their FFTs CHUNK hops at a time, so their work comes in bursts, one
+    # every `depth - 1` blocks or so: as many blocks may wait for them (the render goes on
+    # through a burst instead of stopping at it), within STEM_BUFFER_BYTES of stem buffers.
+    depth = -(-_Analyzer.CHUNK * master_an.hop // job.block) + 1
+    depth = max(2, min(depth, STEM_BUFFER_BYTES // (16 * job.block * max(1, len(names))) - 1))
+    stem_bufs = np.zeros((depth + 1, len(names), job.block, 2))
     analyzers = [master_an, *stem_an]
 
     def analyse(blocks: list[npt.NDArray[Any]]) -> None:
@@ -801,20 +808,20 @@ def _render_mix(
             an.feed(b)
 
     # The spectra are taken on a thread of their own while the engine renders the next
-    # block (numpy and the engine both release the GIL); at most two blocks wait.
+    # blocks (numpy and the engine both release the GIL); at most `depth` blocks wait.
     pending: deque[Future[None]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-translate") as pool:
         for pos, n in job.blocks():
             block = master[pos : pos + n]
             job.engine.write(block)
             # The master's block is written once (not copied); the stems' go to one of
-            # three sets of buffers, in turn: the one no waiting block holds.
-            bufs = stem_bufs[(pos // job.block) % 3]
+            # `depth + 1` sets of buffers, in turn: one that no waiting block holds.
+            bufs = stem_bufs[(pos // job.block) % (depth + 1)]
             blocks: list[npt.NDArray[Any]] = [block]
             for k in range(len(stem_an)):
                 job.engine.write_stem(k, bufs[k, :n])
                 blocks.append(bufs[k, :n])
-            while len(pending) >= 2:
+            while len(pending) >= depth:
                 pending.popleft().result()
             pending.append(pool.submit(analyse, blocks))
         while pending:
