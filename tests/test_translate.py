@@ -339,6 +339,16 @@ def test_anti_phase_content_is_flagged(write_mix: MixWriter) -> None:
     assert any("anti-phase" in f for f in phone.flags)
 
 
+def _assert_wav_sizes(data: bytes, frames: int, sample_bytes: int) -> None:
+    """The RIFF chunk holds the rest of the file, and the data chunk, last, the rest of it:
+    `frames` stereo frames (the sizes the engine fills in once the samples are written)."""
+    assert data[:4] == b"RIFF" and data[8:12] == b"WAVE"
+    assert int.from_bytes(data[4:8], "little") == len(data) - 8
+    at = data.index(b"data", 12)
+    size = int.from_bytes(data[at + 4 : at + 8], "little")
+    assert size == frames * 2 * sample_bytes == len(data) - (at + 8) > 0
+
+
 def test_two_runs_give_the_same_previews(write_mix: MixWriter, tmp_path: Path) -> None:
     t = np.arange(2 * RATE) / RATE
     mix = write_mix(
@@ -350,7 +360,9 @@ def test_two_runs_give_the_same_previews(write_mix: MixWriter, tmp_path: Path) -
     b = mixrender.translate(mix, out=tmp_path / "b", systems=["phone", "car"])
     for sa, sb in zip(a.systems, b.systems, strict=True):
         assert sa.preview_sha256 == sb.preview_sha256
-        assert Path(sa.preview).read_bytes() == Path(sb.preview).read_bytes()
+        data = Path(sa.preview).read_bytes()
+        assert data == Path(sb.preview).read_bytes()
+        _assert_wav_sizes(data, frames=sf.info(sa.preview).frames, sample_bytes=3)
     assert json.loads(a.to_json().replace(str(tmp_path / "a"), "X")) == json.loads(
         b.to_json().replace(str(tmp_path / "b"), "X")
     )

@@ -36,7 +36,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -247,8 +247,9 @@ class Comparison:
     relative_by_reference_db: F64
     #: Against the references' range: 0 where the mix lies within it, else the distance to
     #: its nearer end (signed). Equal to the per-reference figures for one reference.
-    delta_db: F64
-    relative_db: F64
+    #: Derived from the per-reference figures.
+    delta_db: F64 = field(init=False)
+    relative_db: F64 = field(init=False)
     regions: tuple[RegionResult, ...]
     #: Slope of the delta over the bands 50 Hz .. 16 kHz (dB/octave), per reference.
     tilt_delta_by_reference_db_per_octave: F64
@@ -256,6 +257,10 @@ class Comparison:
     width_delta_by_reference_db: F64
     flags: tuple[str, ...]
     notes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "delta_db", _against_range(self.delta_by_reference_db))
+        object.__setattr__(self, "relative_db", _against_range(self.relative_by_reference_db))
 
     @property
     def band_centers_hz(self) -> F64:
@@ -584,7 +589,6 @@ def compare_spectra(mix: Spectrum, references: Sequence[Spectrum]) -> Comparison
         common = ~np.isnan(delta[i])
         medians[i] = float(np.median(delta[i, common]))
         relative[i] = delta[i] - medians[i]
-    delta_range = _against_range(delta)
     relative_range = _against_range(relative)
     tilts = np.array([_slope(delta[i]) for i in range(n_refs)])
     widths = np.array([mix.width_db - r.width_db for r in references])
@@ -659,8 +663,6 @@ def compare_spectra(mix: Spectrum, references: Sequence[Spectrum]) -> Comparison
         matched_reference_levels_db=matched,
         delta_by_reference_db=delta,
         relative_by_reference_db=relative,
-        delta_db=delta_range,
-        relative_db=relative_range,
         regions=tuple(regions),
         tilt_delta_by_reference_db_per_octave=tilts,
         width_delta_by_reference_db=widths,

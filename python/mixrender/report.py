@@ -35,9 +35,10 @@ import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from .errors import MixError
+from .safepath import check_outputs
 
 if TYPE_CHECKING:
     import numpy as np
@@ -85,8 +86,9 @@ class Report:
     source: str
     kind: str  # "mix" or "file"
     output_dir: str
-    index_html: str
-    report_json: str
+    #: `output_dir`'s `index.html` and `report.json` (derived).
+    index_html: str = field(init=False)
+    report_json: str = field(init=False)
     #: The master as played on the page (a file in `output_dir`).
     audio_file: str
     sample_rate: int
@@ -117,6 +119,10 @@ class Report:
     #: (label, file name in `output_dir`) of every audio player, in page order.
     players: tuple[tuple[str, str], ...]
     notes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "index_html", str(Path(self.output_dir) / "index.html"))
+        object.__setattr__(self, "report_json", str(Path(self.output_dir) / "report.json"))
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object written to `report.json` (NaN as null)."""
@@ -293,8 +299,28 @@ def _figure(height_px: int) -> Figure:
     return Figure(figsize=(PLOT_WIDTH_PX / _DPI, height_px / _DPI), dpi=_DPI, layout="tight")
 
 
-def _save(fig: Figure, path: Path) -> None:
+def _save(
+    fig: Figure, path: Path, legend_loc: Literal["upper right", "lower right", "lower left"]
+) -> None:
+    """Draws the legend of every axes of the figure (in the first one, at `legend_loc`) and
+    writes the figure as SVG, without a date: the same figures give the same file."""
+    handles: list[Any] = []
+    labels: list[str] = []
+    for a in fig.axes:
+        h, lab = a.get_legend_handles_labels()
+        handles += h
+        labels += lab
+    fig.axes[0].legend(handles, labels, loc=legend_loc, fontsize=8)
     fig.savefig(path, format="svg", metadata={"Date": None, "Creator": "mixrender"})
+
+
+def _time_axes(ax: Any, r: Report, ylabel: str, ylim: tuple[float, float]) -> None:
+    """A chart over the mix's time: the marks (every 10 s or 8 bars), the limits, the labels."""
+    _mark(ax, r.marks_s, r.marks_every)
+    ax.set_ylim(*ylim)
+    ax.set_xlim(0, max(r.frames / r.sample_rate, 1e-3))
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel(ylabel)
 
 
 def _mark(ax: Any, marks: F64, every: str) -> None:
@@ -325,13 +351,8 @@ def _plots(r: Report, folder: Path) -> None:
                 r.waveform_times_s, r.waveform_min[:, c], r.waveform_max[:, c],
                 step="post", color=colors[c], alpha=0.6, linewidth=0, label=name,
             )  # fmt: skip
-        _mark(ax, r.marks_s, r.marks_every)
-        ax.set_ylim(-1.05, 1.05)
-        ax.set_xlim(0, max(r.frames / r.sample_rate, 1e-3))
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("sample")
-        ax.legend(loc="upper right", fontsize=8)
-        _save(fig, folder / files["waveform"])
+        _time_axes(ax, r, "sample", (-1.05, 1.05))
+        _save(fig, folder / files["waveform"], "upper right")
 
         # Loudness.
         fig = _figure(heights["loudness"])
@@ -344,15 +365,10 @@ def _plots(r: Report, folder: Path) -> None:
         if integrated is not None:
             ax.axhline(integrated, color="#c0392b", linewidth=1.2,
                        label=f"integrated {integrated:.1f} LUFS")  # fmt: skip
-        _mark(ax, r.marks_s, r.marks_every)
         finite = r.momentary_lufs[np.isfinite(r.momentary_lufs)]
         top = float(np.max(finite)) if len(finite) else 0.0
-        ax.set_ylim(max(top - 40.0, -70.0), top + 3.0)
-        ax.set_xlim(0, max(r.frames / r.sample_rate, 1e-3))
-        ax.set_xlabel("time (s)")
-        ax.set_ylabel("LUFS")
-        ax.legend(loc="lower right", fontsize=8)
-        _save(fig, folder / files["loudness"])
+        _time_axes(ax, r, "LUFS", (max(top - 40.0, -70.0), top + 3.0))
+        _save(fig, folder / files["loudness"], "lower right")
 
         # Spectrum.
         from .compare import THIRD_OCTAVE_NOMINAL
@@ -370,19 +386,14 @@ def _plots(r: Report, folder: Path) -> None:
         ax.set_xticklabels(["31.5", "63", "125", "250", "500", "1k", "2k", "4k", "8k", "16k"])
         ax.set_xlabel("third-octave band (Hz)")
         ax.set_ylabel("level (dB re FS)")
-        ax.legend(loc="lower left", fontsize=8)
-        _save(fig, folder / files["spectrum"])
+        _save(fig, folder / files["spectrum"], "lower left")
 
         # Stereo.
         fig = _figure(heights["stereo"])
         ax = fig.add_subplot()
         ax.plot(r.stereo_times_s, r.correlation, color="#1f4e8c", linewidth=1.4,
                 label="correlation")  # fmt: skip
-        ax.set_ylim(-1.05, 1.05)
-        ax.set_ylabel("correlation")
-        ax.set_xlabel("time (s)")
-        ax.set_xlim(0, max(r.frames / r.sample_rate, 1e-3))
-        _mark(ax, r.marks_s, r.marks_every)
+        _time_axes(ax, r, "correlation", (-1.05, 1.05))
         ax2 = ax.twinx()
         ax2.plot(r.stereo_times_s, r.width_db, color="#d9631e", linewidth=1.2,
                  label="width S/M (dB)")  # fmt: skip
@@ -395,10 +406,7 @@ def _plots(r: Report, folder: Path) -> None:
             )
         else:
             ax2.set_ylim(-60.0, 3.0)
-        h1, l1 = ax.get_legend_handles_labels()
-        h2, l2 = ax2.get_legend_handles_labels()
-        ax.legend(h1 + h2, l1 + l2, loc="lower left", fontsize=8)
-        _save(fig, folder / files["stereo"])
+        _save(fig, folder / files["stereo"], "lower left")
 
 
 # --- the page ---------------------------------------------------------------------------------
@@ -628,13 +636,6 @@ def _audio_sha256(path: Path) -> tuple[str, str]:
     return h.hexdigest(), "audio sha256 (the file's samples)"
 
 
-def _check_outputs(outputs: Sequence[Path], inputs: Sequence[Path]) -> None:
-    taken = {p.resolve() for p in inputs}
-    for p in outputs:
-        if p.resolve() in taken:
-            raise MixError(f"{p}: a file of the report would overwrite one of its inputs")
-
-
 def report(
     target: str | os.PathLike[str] | Mix,
     *,
@@ -669,13 +670,16 @@ def report(
         mix = load(src) if src.suffix.lower() == ".toml" else None
     folder = Path(out) if out is not None else src.with_name(f"{src.stem}.report")
     name = src.stem
-    inputs = [src, *refs]
+    inputs = [("mix" if mix is not None else "file reported", src)]
+    inputs += [(f"reference {p}", p) for p in refs]
     if mix is not None:
-        inputs += [t.source_path for t in mix.file.tracks if t.source_path]
+        inputs += [
+            (f"source of {t.label}", t.source_path) for t in mix.file.tracks if t.source_path
+        ]
     matched = [folder / f"reference{i + 1}.{p.stem}.matched.wav" for i, p in enumerate(refs)]
     audio_file = folder / (f"{name}.wav" if mix is not None else f"{name}{src.suffix.lower()}")
     fixed = [folder / "index.html", folder / "report.json", *(folder / n for _, n, _, _ in PLOTS)]
-    _check_outputs([*fixed, *matched, audio_file], inputs)
+    check_outputs(inputs, [("report's " + p.name, p) for p in [*fixed, *matched, audio_file]])
     for p in refs if mix is not None else [src, *refs]:
         _probe(p)  # before the render: an unreadable file fails at once
     folder.mkdir(parents=True, exist_ok=True)
@@ -752,8 +756,6 @@ def report(
         source=str(src),
         kind="mix" if mix is not None else "file",
         output_dir=str(folder),
-        index_html=str(folder / "index.html"),
-        report_json=str(folder / "report.json"),
         audio_file=str(audio_file),
         sample_rate=rate,
         frames=len(audio),

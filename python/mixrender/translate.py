@@ -39,6 +39,7 @@ from typing import TYPE_CHECKING, Any
 from . import render as _render
 from .errors import MixError
 from .mixfile import MixFile, parse_mixfile
+from .safepath import check_outputs
 
 if TYPE_CHECKING:
     # numpy is imported where used: `import mixrender` does not import it.
@@ -183,6 +184,8 @@ OCTAVES_HZ = (31.5, 63.0, 125.0, 250.0, 500.0, 1000.0, 2000.0, 4000.0, 8000.0, 1
 BANDS_PER_OCTAVE = 48
 #: Below this, a master band with rho under 0.5 is noted: the low end is not mono.
 LOW_END_HZ = 150.0
+#: The most memory the stems' blocks waiting for their spectra take (bytes).
+STEM_BUFFER_BYTES = 64 << 20
 
 
 def system_chain(system: System, sample_rate: int) -> tuple[float | None, tuple[Band, ...]]:
@@ -565,11 +568,14 @@ class Translation:
     target_lufs: float | None
     #: The gain that brings the mix to the previews' loudness (0 unless lowered so that
     #: no preview passes the true-peak ceiling): play the mix at this gain to compare.
-    reference_gain_db: float
+    #: Derived: the target minus the mix's loudness.
+    reference_gain_db: float = field(init=False)
     correlation: float | None
-    mono_loss_db: float | None
+    #: Derived from `correlation`: `10 log10((1 + rho) / 2)`.
+    mono_loss_db: float | None = field(init=False)
     pan_law: str | None
-    pan_law_effect: str
+    #: Derived from `pan_law`: what the law does to a hard-panned element in mono.
+    pan_law_effect: str = field(init=False)
     #: Per octave band of the master: rho and mono loss.
     octaves_hz: FloatArray = field(repr=False)
     octave_correlation: FloatArray = field(repr=False)
@@ -579,6 +585,13 @@ class Translation:
     output_dir: str
     #: Frequencies of each system's `response_db` curve (Hz).
     freqs_hz: FloatArray = field(repr=False)
+
+    def __post_init__(self) -> None:
+        target, loudness = self.target_lufs, self.loudness_lufs
+        gain = 0.0 if target is None or loudness is None else target - loudness
+        object.__setattr__(self, "reference_gain_db", gain)
+        object.__setattr__(self, "mono_loss_db", mono_loss_db(self.correlation))
+        object.__setattr__(self, "pan_law_effect", _pan_law_effect(self.pan_law))
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready: arrays as lists, every float finite or None."""
@@ -627,6 +640,21 @@ def _toml_str(s: str) -> str:
     return json.dumps(s)
 
 
+def _session_toml(fs: int, frames: int, bit_depth: int) -> list[str]:
+    """The head of a derived mix, in TOML lines: the session (`frames` long, the `0dB` pan
+    law, so that a track at pan 0 enters the master at unity) and its `[render]` table's bit
+    depth."""
+    return [
+        'format = "mixrender/1"',
+        "[session]",
+        f"sample_rate = {fs}",
+        'pan_law = "0dB"',
+        f"end = {frames / fs!r}",
+        "[render]",
+        f"bit_depth = {bit_depth}",
+    ]
+
+
 def _derived_mix(
     path: Path,
     source: str,
@@ -640,13 +668,7 @@ def _derived_mix(
 ) -> MixFile:
     """A one-track mix of `source` with the system's chain as its master inserts."""
     lines = [
-        'format = "mixrender/1"',
-        "[session]",
-        f"sample_rate = {fs}",
-        'pan_law = "0dB"',
-        f"end = {frames / fs!r}",
-        "[render]",
-        f"bit_depth = {bit_depth}",
+        *_session_toml(fs, frames, bit_depth),
         f'dither = "{"tpdf" if dither else "none"}"',
         f"seed = {seed}",
         "[[track]]",
@@ -713,28 +735,50 @@ def translate(
         src_path = Path(target)
         mix = load(src_path) if src_path.suffix.lower() == ".toml" else None
     folder = Path(out) if out is not None else src_path.with_name(f"{src_path.stem}.translate")
-    name = src_path.stem
+    previews = {s.name: folder / f"{src_path.stem}.{s.name}.wav" for s in chosen}
     if mix is not None:
-        return _translate_mix(mix, chosen, folder, name, threads)
-    return _translate_file(src_path, chosen, folder, name, threads)
+        master = _render_mix(mix, chosen, previews, threads)
+    else:
+        master = _read_file(src_path, chosen, previews)
+    return _finish(master, chosen, previews, folder, threads)
 
 
-def _check_outputs(previews: Iterable[Path], inputs: Iterable[Path]) -> None:
-    taken = {p.resolve() for p in inputs}
-    for p in previews:
-        if p.resolve() in taken:
-            raise MixError(f"{p}: a preview would overwrite an input of the translation")
+@dataclass(frozen=True)
+class _Master:
+    """What the previews and the figures are made of: the master as the mix renders it (or
+    the file as read), its meters, its spectra and its stems' (a mix), and how its previews
+    are written."""
+
+    path: Path
+    kind: str  # "mix" or "file"
+    fs: int
+    #: `(frames, 2)` float32: the master as written (clipped, before dither).
+    samples: npt.NDArray[Any]
+    #: The render's (or `analyze`'s) meters: `integrated_lufs`, `true_peak_dbtp`.
+    meters: Mapping[str, Any]
+    spectra: _Spectra
+    #: `(bit_depth, dither, seed)` of the previews.
+    render_settings: tuple[int, bool, int]
+    stem_spectra: Mapping[str, _Spectra] = field(default_factory=dict)
+    #: The sample peak no preview may pass (dBFS): the mix's true-peak ceiling.
+    ceiling: float = -1.0
+    pan_law: str | None = None
 
 
-def _translate_mix(
-    mix: Mix, chosen: list[System], folder: Path, name: str, threads: int
-) -> Translation:
+def _render_mix(
+    mix: Mix, chosen: list[System], previews: Mapping[str, Path], threads: int
+) -> _Master:
     import numpy as np
 
     f = mix.file
     fs = f.session.sample_rate
-    previews = {s.name: folder / f"{name}.{s.name}.wav" for s in chosen}
-    _check_outputs(previews.values(), [f.path, *(t.source_path for t in f.tracks if t.source_path)])
+    check_outputs(
+        [
+            ("mix", f.path),
+            *((f"source of {t.label}", t.source_path) for t in f.tracks if t.source_path),
+        ],
+        [(f"{s} preview", p) for s, p in previews.items()],
+    )
     # The mix rendered once, as `render` delivers it (the clipped, undithered master), with
     # its stems; each block of each goes through its analyzer as it is made.
     sources = dict(mix.sources)
@@ -751,7 +795,12 @@ def _translate_mix(
     master = np.zeros((job.frames, 2), dtype=np.float32)
     master_an = _Analyzer(fs, chosen)
     stem_an = [_Analyzer(fs, chosen) for _ in names]
-    stem_bufs = np.zeros((3, len(names), job.block, 2))
+    # The analyzers take their FFTs CHUNK hops at a time, so their work comes in bursts, one
+    # every `depth - 1` blocks or so: as many blocks may wait for them (the render goes on
+    # through a burst instead of stopping at it), within STEM_BUFFER_BYTES of stem buffers.
+    depth = -(-_Analyzer.CHUNK * master_an.hop // job.block) + 1
+    depth = max(2, min(depth, STEM_BUFFER_BYTES // (16 * job.block * max(1, len(names))) - 1))
+    stem_bufs = np.zeros((depth + 1, len(names), job.block, 2))
     analyzers = [master_an, *stem_an]
 
     def analyse(blocks: list[npt.NDArray[Any]]) -> None:
@@ -759,48 +808,39 @@ def _translate_mix(
             an.feed(b)
 
     # The spectra are taken on a thread of their own while the engine renders the next
-    # block (numpy and the engine both release the GIL); at most two blocks wait.
+    # blocks (numpy and the engine both release the GIL); at most `depth` blocks wait.
     pending: deque[Future[None]] = deque()
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="mixrender-translate") as pool:
         for pos, n in job.blocks():
             block = master[pos : pos + n]
             job.engine.write(block)
             # The master's block is written once (not copied); the stems' go to one of
-            # three sets of buffers, in turn: the one no waiting block holds.
-            bufs = stem_bufs[(pos // job.block) % 3]
+            # `depth + 1` sets of buffers, in turn: one that no waiting block holds.
+            bufs = stem_bufs[(pos // job.block) % (depth + 1)]
             blocks: list[npt.NDArray[Any]] = [block]
             for k in range(len(stem_an)):
                 job.engine.write_stem(k, bufs[k, :n])
                 blocks.append(bufs[k, :n])
-            while len(pending) >= 2:
+            while len(pending) >= depth:
                 pending.popleft().result()
             pending.append(pool.submit(analyse, blocks))
         while pending:
             pending.popleft().result()
-    m = job.meters()
-    return _finish(
-        source=str(f.path),
-        kind="mix",
-        fs=fs,
-        master=master,
-        loudness=m["integrated_lufs"],
-        true_peak=m["true_peak_dbtp"],
-        chosen=chosen,
-        previews=previews,
-        master_spectra=master_an.finish(),
+    return _Master(
+        f.path,
+        "mix",
+        fs,
+        master,
+        job.meters(),
+        master_an.finish(),
+        (f.render.bit_depth, f.render.dither, f.render.seed),
         stem_spectra={n: an.finish() for n, an in zip(names, stem_an, strict=True)},
-        render_settings=(f.render.bit_depth, f.render.dither, f.render.seed),
         ceiling=f.render.true_peak_ceiling_db,
         pan_law=f.session.pan_law,
-        folder=folder,
-        derive_path=f.path,
-        threads=threads,
     )
 
 
-def _translate_file(
-    path: Path, chosen: list[System], folder: Path, name: str, threads: int
-) -> Translation:
+def _read_file(path: Path, chosen: list[System], previews: Mapping[str, Path]) -> _Master:
     import numpy as np
     import soundfile as sf
 
@@ -812,8 +852,7 @@ def _translate_file(
         raise MixError(f"{path}: cannot be read as audio ({e})") from None
     if info.channels not in (1, 2):
         raise MixError(f"{path}: {info.channels} channels; translate takes mono or stereo files")
-    previews = {s.name: folder / f"{name}.{s.name}.wav" for s in chosen}
-    _check_outputs(previews.values(), [path])
+    check_outputs([("file translated", path)], [(f"{s} preview", p) for s, p in previews.items()])
     meters = analyze_file(path)
     x, fs = sf.read(os.fspath(path), dtype="float32", always_2d=True)
     if x.shape[1] == 1:
@@ -821,24 +860,16 @@ def _translate_file(
     master = np.ascontiguousarray(x)
     analyzer = _Analyzer(int(fs), chosen)
     analyzer.feed(master)
-    return _finish(
-        source=str(path),
-        kind="file",
-        fs=int(fs),
-        master=master,
-        loudness=meters["integrated_lufs"],
-        true_peak=meters["true_peak_dbtp"],
-        chosen=chosen,
-        previews=previews,
-        master_spectra=analyzer.finish(),
-        stem_spectra={},
-        # A float file gets float previews; an integer one 24-bit with TPDF dither.
-        render_settings=(32, False, 0) if info.subtype in ("FLOAT", "DOUBLE") else (24, True, 0),
-        ceiling=-1.0,
-        pan_law=None,
-        folder=folder,
-        derive_path=path,
-        threads=threads,
+    # A float file gets float previews; an integer one 24-bit with TPDF dither.
+    floats = info.subtype in ("FLOAT", "DOUBLE")
+    return _Master(
+        path,
+        "file",
+        int(fs),
+        master,
+        meters,
+        analyzer.finish(),
+        (32, False, 0) if floats else (24, True, 0),
     )
 
 
@@ -871,15 +902,7 @@ def _measure_mix(
     (`(L + R) / 2`, computed exactly in float64) as a mono source instead: half the work,
     the same samples (a mono track at pan 0 under the `0dB` law is that signal on both
     sides). The loudness through each chain comes from the spectra (`_Analyzer`)."""
-    lines = [
-        'format = "mixrender/1"',
-        "[session]",
-        f"sample_rate = {fs}",
-        'pan_law = "0dB"',
-        f"end = {frames / fs!r}",
-        "[render]",
-        "bit_depth = 32",
-    ]
+    lines = _session_toml(fs, frames, 32)
     for system in chosen:
         width, bands = system_chain(system, fs)
         folded = width == 0.0
@@ -893,41 +916,31 @@ def _measure_mix(
 
 
 def _finish(
-    *,
-    source: str,
-    kind: str,
-    fs: int,
-    master: npt.NDArray[Any],
-    loudness: float | None,
-    true_peak: float | None,
+    m: _Master,
     chosen: list[System],
     previews: Mapping[str, Path],
-    master_spectra: _Spectra,
-    stem_spectra: Mapping[str, _Spectra],
-    render_settings: tuple[int, bool, int],
-    ceiling: float,
-    pan_law: str | None,
     folder: Path,
-    derive_path: Path,
     threads: int,
 ) -> Translation:
     import numpy as np
 
     from .writer import AtomicWriter
 
+    master, fs, stem_spectra, master_spectra = m.samples, m.fs, m.stem_spectra, m.spectra
+    loudness: float | None = m.meters["integrated_lufs"]
     frames = len(master)
     key = "translate:master"
     sources: dict[str, InMemorySource] = {key: (master, fs)}
-    bit_depth, dither, seed = render_settings
+    bit_depth, dither, seed = m.render_settings
 
     # The loudness through each chain from the spectra (within a few thousandths of an LU
     # of BS.1770's meter on the chain's output: docs/translate.md), and in one render of
     # the master through every chain (a track per system), the chains' sample peaks.
     mid_key = "translate:mid"
-    mid = (master[:, 0].astype(np.float64) + master[:, 1]) * 0.5
-    probe = _measure_mix(
-        folder / f"{derive_path.stem}.measure.toml", key, frames, fs, chosen, mid_key
-    )
+    mid = master[:, 0].astype(np.float64)
+    mid += master[:, 1]
+    mid *= 0.5
+    probe = _measure_mix(folder / f"{m.path.stem}.measure.toml", key, frames, fs, chosen, mid_key)
     job = _render.BlockRender(
         probe,
         sources={**sources, mid_key: (mid, fs)},
@@ -952,7 +965,7 @@ def _finish(
     if target is not None:
         for lv, pk in measured:
             if lv is not None and pk is not None:
-                target = min(target, ceiling - (pk - lv))
+                target = min(target, m.ceiling - (pk - lv))
     gains = []
     for lv, _ in measured:
         g = 0.0 if target is None or lv is None else target - lv
@@ -962,7 +975,7 @@ def _finish(
     def write(i: int) -> str:
         system = chosen[i]
         mf = _derived_mix(
-            folder / f"{derive_path.stem}.{system.name}.toml",
+            folder / f"{m.path.stem}.{system.name}.toml",
             key,
             frames,
             fs,
@@ -1099,17 +1112,14 @@ def _finish(
             )
         )
     return Translation(
-        source=source,
-        kind=kind,
+        source=str(m.path),
+        kind=m.kind,
         sample_rate=fs,
         loudness_lufs=loudness,
-        true_peak_dbtp=true_peak,
+        true_peak_dbtp=m.meters["true_peak_dbtp"],
         target_lufs=target,
-        reference_gain_db=0.0 if target is None or loudness is None else target - loudness,
         correlation=rho,
-        mono_loss_db=mono_loss_db(rho),
-        pan_law=pan_law,
-        pan_law_effect=_pan_law_effect(pan_law),
+        pan_law=m.pan_law,
         octaves_hz=octaves,
         octave_correlation=oct_rho,
         stems=tuple(stems),

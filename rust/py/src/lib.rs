@@ -7,6 +7,7 @@
 mod errors;
 mod meter;
 mod renderer;
+mod sink;
 
 use pyo3::prelude::*;
 
