@@ -7,7 +7,6 @@
 mod errors;
 mod meter;
 mod renderer;
-mod sink;
 
 use pyo3::prelude::*;
 

@@ -1,7 +1,7 @@
 //! `Renderer`: one render's engine, driven block by block from Python.
 
 use mixrender_engine::render::ImpulseResponse;
-use mixrender_engine::wav::Expected;
+use mixrender_engine::wav::{Expected, WavSink};
 use mixrender_engine::{Engine, EngineConfig, EngineError, OutputBlock, Plan, SourceBlock};
 use numpy::{PyReadonlyArray2, PyReadonlyArrayDyn, PyReadwriteArray2, PyUntypedArrayMethods};
 use pyo3::exceptions::PyValueError;
@@ -9,7 +9,6 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
 use crate::errors::run;
-use crate::sink::BulkSink;
 
 /// A source block as soundfile reads it: C-contiguous `(frames, channels)`.
 #[derive(FromPyObject)]
@@ -107,7 +106,7 @@ pub(crate) struct PyRenderer {
     engine: Engine,
     wanted: Vec<usize>,
     /// The WAV file the engine writes each block to, when `open_output` was called.
-    sink: Option<BulkSink>,
+    sink: Option<WavSink>,
     /// `(track, file)` for the sources whose blocks the caller hands in, to name the file in
     /// the engine's errors about them.
     labels: Vec<(String, String)>,
@@ -251,7 +250,7 @@ impl PyRenderer {
     ) -> PyResult<()> {
         let max_block = self.engine.max_block();
         self.sink = Some(run(py, || {
-            BulkSink::create(&path, sample_rate, bit_depth, max_block)
+            WavSink::create(&path, sample_rate, bit_depth, max_block)
         })?);
         Ok(())
     }
