@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from mixrender import _engine, schema
+from mixrender import _engine, rustgen, schema
 from mixrender.errors import MixError, MixFileError
 from mixrender.mixfile import MixFile, parse_mixfile
 from mixrender.plan import build_plan, plan_bytes
@@ -25,26 +25,26 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_the_generated_rust_is_current() -> None:
-    for path, text in schema.rust_sources().items():
+    for path, text in rustgen.rust_sources().items():
         committed = (ROOT / path).read_text(encoding="utf-8")
-        assert committed == text, f"{path} is stale: python -m mixrender.schema --rust"
+        assert committed == text, f"{path} is stale: python -m mixrender.rustgen"
 
 
 def test_a_stale_generated_file_is_told_apart() -> None:
     """The staleness check compares the whole text: a key added to the declaration changes
     both generated files."""
-    before = schema.rust_sources()
+    before = rustgen.rust_sources()
     tilt = schema.INSERT_TYPES["tilt"]
     extra = schema.Key("spare_db", "float", "a key only this test declares", 0.0, automatable=True)
     patched = dict(schema.INSERT_TYPES, tilt=schema.Table(tilt.name, tilt.doc, (*tilt.keys, extra)))
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(schema, "INSERT_TYPES", patched)
-        after = schema.rust_sources()
+        after = rustgen.rust_sources()
     assert after.keys() == before.keys()
     for path in before:
         assert after[path] != before[path], path
-    assert "pub spare_db: Lane," in after[schema.RUST_PLAN]
-    assert '(Self::Tilt(p), "spare_db") => Some((&p.spare_db).into()),' in after[schema.RUST_PLAN]
+    assert "pub spare_db: Lane," in after[rustgen.RUST_PLAN]
+    assert '(Self::Tilt(p), "spare_db") => Some((&p.spare_db).into()),' in after[rustgen.RUST_PLAN]
 
 
 # --- the registry: each declared insert type has its processor, registered once -------------
@@ -68,7 +68,7 @@ def test_every_declared_insert_is_registered_once_and_nothing_else_is() -> None:
     undeclared = set(modules) - set(schema.INSERT_TYPES)
     assert not undeclared, f"registered in {REGISTRY} but not declared in schema.py: {undeclared}"
     for module, processor in lines:
-        assert processor == schema.rust_ident(module), (module, processor)
+        assert processor == rustgen.rust_ident(module), (module, processor)
         source = (REGISTRY.parent / f"{module}.rs").read_text(encoding="utf-8")
         assert f"pub struct {processor} {{" in source, f"{module}.rs: no struct {processor}"
         constructor = rf"pub fn new\(\w+: &{processor}Params\b"
@@ -86,7 +86,7 @@ def test_the_registry_check_sees_a_missing_and_an_extra_line() -> None:
 
 
 def test_the_engine_table_lists_every_insert_and_band_with_its_numeric_keys() -> None:
-    text = (ROOT / schema.RUST_TABLE).read_text(encoding="utf-8")
+    text = (ROOT / rustgen.RUST_TABLE).read_text(encoding="utf-8")
     for tables in (schema.INSERT_TYPES, schema.BAND_TYPES):
         for name, table in tables.items():
             assert f'name: "{name}",' in text
@@ -268,7 +268,7 @@ def test_every_insert_with_every_key_and_every_lane_is_accepted_by_all_three(
 
 
 def _table_text() -> str:
-    return (ROOT / schema.RUST_TABLE).read_text(encoding="utf-8")
+    return (ROOT / rustgen.RUST_TABLE).read_text(encoding="utf-8")
 
 
 def boundary_cases(ir: Path) -> Iterator[tuple[str, Case, tuple[object, ...], float, bool]]:

@@ -152,7 +152,7 @@ pub struct Output {
 // that fix the latency or the structure of a processor are plain values; keys that may be off
 // are `Option` (JSON null when off). `Insert::check` verifies them against `params_gen.rs`.
 
-#[rustfmt::skip] // generated: kept exactly as `python -m mixrender.schema --rust` writes it
+#[rustfmt::skip] // generated: kept exactly as `python -m mixrender.rustgen` writes it
 #[path = "plan_gen.rs"]
 mod plan_gen;
 
@@ -172,7 +172,7 @@ pub struct Band {
     pub slope_db_oct: Option<u32>,
 }
 
-#[rustfmt::skip] // generated: kept exactly as `python -m mixrender.schema --rust` writes it
+#[rustfmt::skip] // generated: kept exactly as `python -m mixrender.rustgen` writes it
 #[path = "params_gen.rs"]
 mod params_gen;
 
