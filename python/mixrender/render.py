@@ -146,6 +146,7 @@ class BlockRender:
         loudness_gain_db: float | None = None,
         levels: bool = False,
         stems: bool = False,
+        octave_bands: bool = True,
     ) -> None:
         if block_size is not None and not 1 <= block_size <= MAX_BLOCK:
             raise ValueError(f"block_size must be 1 .. {MAX_BLOCK}, not {block_size}")
@@ -186,7 +187,7 @@ class BlockRender:
             ]
         )
         if meter:
-            self.engine.enable_meter(mix.session.sample_rate, clipped)
+            self.engine.enable_meter(mix.session.sample_rate, clipped, octave_bands)
         if levels:
             self.engine.enable_levels()
         self.frames: int = self.engine.frames

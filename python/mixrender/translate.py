@@ -790,6 +790,9 @@ def _render_mix(
         loudness_gain_db=gain,
         stems=True,
         block_size=_render.STEMS_BLOCK * 4,
+        # Of the meters, the integrated loudness and the true peak are read: the octave
+        # bands' filter bank (the meter's costliest part) is left out.
+        octave_bands=False,
     )
     names = job.engine.stem_names()
     master = np.zeros((job.frames, 2), dtype=np.float32)

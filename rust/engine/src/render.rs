@@ -281,7 +281,18 @@ impl Engine {
     /// Meters the master's output from the next block on: `clipped` meters what an output
     /// file holds, otherwise the master after its inserts, gain and loudness gain.
     pub fn enable_meter(&mut self, sample_rate: u32, clipped: bool) {
+        self.enable_meter_with(sample_rate, clipped, true);
+    }
+
+    /// `enable_meter`, with `octave_bands` false leaving the meter's octave bands out
+    /// (`Meter::without_octave_bands`: every other figure the same, for less work).
+    pub fn enable_meter_with(&mut self, sample_rate: u32, clipped: bool, octave_bands: bool) {
         let meter = Meter::new(sample_rate, 2).expect("the engine's rates are meterable");
+        let meter = if octave_bands {
+            meter
+        } else {
+            meter.without_octave_bands()
+        };
         self.sched.meter = Some(OutputMeter {
             meter,
             clipped,

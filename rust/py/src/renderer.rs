@@ -291,9 +291,12 @@ impl PyRenderer {
     }
 
     /// Meters the output from the next block on: `clipped` meters what the file holds,
-    /// otherwise the master before the clip (for loudness normalisation).
-    fn enable_meter(&mut self, sample_rate: u32, clipped: bool) {
-        self.engine.enable_meter(sample_rate, clipped);
+    /// otherwise the master before the clip (for loudness normalisation). `octave_bands`
+    /// false leaves the report's octave bands out (None), for less work.
+    #[pyo3(signature = (sample_rate, clipped, octave_bands=true))]
+    fn enable_meter(&mut self, sample_rate: u32, clipped: bool, octave_bands: bool) {
+        self.engine
+            .enable_meter_with(sample_rate, clipped, octave_bands);
     }
 
     /// The output meter's report as a dict (see `Meter.report`), or None when not enabled.
