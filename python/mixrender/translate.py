@@ -366,7 +366,9 @@ class _Analyzer:
 
     CHUNK = 32  # hops per FFT batch
 
-    def __init__(self, fs: int, systems: Sequence[System]) -> None:
+    def __init__(self, fs: int, systems: Sequence[System], share: _Analyzer | None = None) -> None:
+        """`share`: an analyzer of the same rate and systems whose work buffers this one
+        uses too (analyzers fed from one thread: the buffers stay in the cache)."""
         import numpy as np
 
         self.hop = hop = max(1, round(fs / 10))
@@ -404,9 +406,19 @@ class _Analyzer:
         self.w_m = banded(np.concatenate([wm, h, octaves], axis=1))
         self.w_s = banded(np.concatenate([ws, h, octaves], axis=1))
         self.half_window = 0.5 * self.window  # M = (L + R) / 2, S = (L - R) / 2
-        self.wbuf = np.zeros((self.CHUNK + 1, n))
-        self.spec = np.zeros((self.CHUNK + 1, len(freqs)), dtype=np.complex128)
-        self.bands = np.zeros((self.CHUNK + 1, len(starts)))
+        # The windows, their spectra and band sums: work buffers, refilled by every
+        # `_windows` (shared with `share`: one set for all the signals of a mix, about 5 MB,
+        # instead of one per signal).
+        self.wbuf: FloatArray
+        self.spec: npt.NDArray[np.complex128]
+        self.bands: FloatArray
+        if share is not None:
+            assert share.wbuf.shape[1] == n and share.bands.shape[1] == len(starts)
+            self.wbuf, self.spec, self.bands = share.wbuf, share.spec, share.bands
+        else:
+            self.wbuf = np.zeros((self.CHUNK + 1, n))
+            self.spec = np.zeros((self.CHUNK + 1, len(freqs)), dtype=np.complex128)
+            self.bands = np.zeros((self.CHUNK + 1, len(starts)))
         # The mid and side sums `L + R`, `L - R` of the hop before and of up to CHUNK hops
         # (one more at the end), filled as blocks come.
         self.sig = np.zeros((2, (self.CHUNK + 2) * hop))
@@ -443,7 +455,9 @@ class _Analyzer:
             (self.sig[0, : (m + 1) * hop], self.w_m, self.sums_m),
             (self.sig[1, : (m + 1) * hop], self.w_s, self.sums_s),
         ):
-            if not sig.any():  # silence, or the side of a centred mono element: no energy
+            # Silence, or the side of a centred mono element: no energy. (`any` on floats
+            # casts every sample to bool; the maximum and minimum are SIMD reductions.)
+            if sig.max() == 0.0 and sig.min() == 0.0:
                 continue
             view = np.lib.stride_tricks.sliding_window_view(sig, n)[::hop]
             # Through buffers kept between calls (fresh arrays this size would each be
@@ -786,7 +800,8 @@ def _render_mix(
     job = _render.BlockRender(
         f,
         sources=sources,
-        threads=threads,
+        # One of the threads takes the spectra (below): the engine has the others.
+        threads=max(1, threads - 1),
         loudness_gain_db=gain,
         stems=True,
         block_size=_render.STEMS_BLOCK * 4,
@@ -797,7 +812,7 @@ def _render_mix(
     names = job.engine.stem_names()
     master = np.zeros((job.frames, 2), dtype=np.float32)
     master_an = _Analyzer(fs, chosen)
-    stem_an = [_Analyzer(fs, chosen) for _ in names]
+    stem_an = [_Analyzer(fs, chosen, master_an) for _ in names]
     # The analyzers take their FFTs CHUNK hops at a time, so their work comes in bursts, one
     # every `depth - 1` blocks or so: as many blocks may wait for them (the render goes on
     # through a burst instead of stopping at it), within STEM_BUFFER_BYTES of stem buffers.
@@ -943,16 +958,25 @@ def _finish(
     mid = master[:, 0].astype(np.float64)
     mid += master[:, 1]
     mid *= 0.5
-    probe = _measure_mix(folder / f"{m.path.stem}.measure.toml", key, frames, fs, chosen, mid_key)
-    job = _render.BlockRender(
-        probe,
-        sources={**sources, mid_key: (mid, fs)},
-        threads=threads,
-        meter=False,
-        stems=True,
-        block_size=_render.MAX_BLOCK,
-    )
-    peaks = _chain_peaks(job)
+    # A system whose chain is the fold alone (`mono`) passes the fold-down as it is (a mono
+    # track at pan 0 under the `0dB` law: the same samples on both sides), so its peak is
+    # the fold-down's, taken here; the render goes through the other chains.
+    bare = {s.name for s in chosen if system_chain(s, fs) == (0.0, ())}
+    peaks = dict.fromkeys(bare, max(float(mid.max()), -float(mid.min()))) if bare else {}
+    through = [s for s in chosen if s.name not in bare]
+    if through:
+        probe = _measure_mix(
+            folder / f"{m.path.stem}.measure.toml", key, frames, fs, through, mid_key
+        )
+        job = _render.BlockRender(
+            probe,
+            sources={**sources, mid_key: (mid, fs)},
+            threads=threads,
+            meter=False,
+            stems=True,
+            block_size=_render.MAX_BLOCK,
+        )
+        peaks.update(_chain_peaks(job))
     measured: list[tuple[float | None, float | None]] = []
     for i, system in enumerate(chosen):
         peak = peaks[system.name]
