@@ -9,8 +9,8 @@ The mix is rendered once, with its stems (every direct input of the master), who
 spectra are taken block by block as they are made (`_Analyzer`). Then:
 
 * the loudness through each chain is the master's on the spectra (`_Spectra`: BS.1770's
-  gating of K-weighted hop energies); one render of the master through every chain
-  (`_measure_mix`) gives the sample peak after each; the loudness change is that loudness
+  gating of K-weighted hop energies); a render of the master through each chain
+  (`_measure_mix`) gives the sample peak after it; the loudness change is that loudness
   minus the mix's (the render's meter);
 * the previews, loudness-matched: every system's preview is brought to one target, the
   mix's integrated loudness, lowered for all of them alike when a preview's sample peak
@@ -891,19 +891,12 @@ def _read_file(path: Path, chosen: list[System], previews: Mapping[str, Path]) -
     )
 
 
-def _chain_peaks(job: _render.BlockRender) -> dict[str, float]:
-    """Runs `job` (a render with stems) and returns each stem's sample peak (linear)."""
-    import numpy as np
-
-    names = job.engine.stem_names()
-    peaks = {name: 0.0 for name in names}
-    buf = np.zeros((job.block, 2))
-    for _, n in job.blocks():
-        b = buf[:n]
-        for k, name in enumerate(names):
-            job.engine.write_stem(k, b)
-            peaks[name] = max(peaks[name], float(b.max()), -float(b.min()))
-    return peaks
+def _chain_peak(job: _render.BlockRender) -> float:
+    """Runs `job` (a one-track mix without inserts on its master, at unity gain) and returns
+    its master's sample peak (linear): the peak of the track's chain's output."""
+    job.run()
+    (peak_l, peak_r), _ = job.engine.stats()
+    return max(peak_l, peak_r)
 
 
 def _measure_mix(
@@ -911,25 +904,25 @@ def _measure_mix(
     source: str,
     frames: int,
     fs: int,
-    chosen: Sequence[System],
+    system: System,
     mid: str,
 ) -> MixFile:
-    """One mix putting the master through every chain at once, for the chains' sample peaks:
-    per system a track of the master with the system's chain as its inserts (a stem: the
-    chain's output). A system that folds to mono (width 0) reads the fold-down `mid`
-    (`(L + R) / 2`, computed exactly in float64) as a mono source instead: half the work,
-    the same samples (a mono track at pan 0 under the `0dB` law is that signal on both
-    sides). The loudness through each chain comes from the spectra (`_Analyzer`)."""
+    """A mix putting the master through one system's chain, for the chain's sample peak: a
+    track of the master with the chain as its inserts, alone on a master at unity (the
+    master's output is the chain's). A system that folds to mono (width 0) reads the
+    fold-down `mid` (`(L + R) / 2`, computed exactly in float64) as a mono source instead:
+    half the work, the same samples (a mono track at pan 0 under the `0dB` law is that
+    signal on both sides). The loudness through each chain comes from the spectra
+    (`_Analyzer`)."""
     lines = _session_toml(fs, frames, 32)
-    for system in chosen:
-        width, bands = system_chain(system, fs)
-        folded = width == 0.0
-        lines += [
-            "[[track]]",
-            f'name = "{system.name}"',
-            f"source = {_toml_str(mid if folded else source)}",
-        ]
-        lines += _chain_toml("track", None if folded else width, bands)
+    width, bands = system_chain(system, fs)
+    folded = width == 0.0
+    lines += [
+        "[[track]]",
+        f'name = "{system.name}"',
+        f"source = {_toml_str(mid if folded else source)}",
+    ]
+    lines += _chain_toml("track", None if folded else width, bands)
     return parse_mixfile("\n".join(lines) + "\n", path)
 
 
@@ -964,19 +957,25 @@ def _finish(
     bare = {s.name for s in chosen if system_chain(s, fs) == (0.0, ())}
     peaks = dict.fromkeys(bare, max(float(mid.max()), -float(mid.min()))) if bare else {}
     through = [s for s in chosen if s.name not in bare]
-    if through:
+    workers = max(1, min(threads, len(chosen)))
+
+    def chain_peak(system: System) -> float:
         probe = _measure_mix(
-            folder / f"{m.path.stem}.measure.toml", key, frames, fs, through, mid_key
+            folder / f"{m.path.stem}.{system.name}.measure.toml", key, frames, fs, system, mid_key
         )
         job = _render.BlockRender(
             probe,
             sources={**sources, mid_key: (mid, fs)},
-            threads=threads,
+            threads=1,
             meter=False,
-            stems=True,
             block_size=_render.MAX_BLOCK,
         )
-        peaks.update(_chain_peaks(job))
+        return _chain_peak(job)
+
+    # One render per chain, as many at a time as there are threads (each alone: nothing
+    # summed or copied out but the chain's output, whose peak the engine keeps).
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        peaks.update(zip((s.name for s in through), pool.map(chain_peak, through), strict=True))
     measured: list[tuple[float | None, float | None]] = []
     for i, system in enumerate(chosen):
         peak = peaks[system.name]
@@ -1026,7 +1025,6 @@ def _finish(
             raise
         return writer.hexdigest()
 
-    workers = max(1, min(threads, len(chosen)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         hashes = list(pool.map(write, range(len(chosen))))
 
