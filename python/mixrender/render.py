@@ -147,6 +147,7 @@ class BlockRender:
         levels: bool = False,
         stems: bool = False,
         octave_bands: bool = True,
+        digests: bool = True,
     ) -> None:
         if block_size is not None and not 1 <= block_size <= MAX_BLOCK:
             raise ValueError(f"block_size must be 1 .. {MAX_BLOCK}, not {block_size}")
@@ -175,7 +176,9 @@ class BlockRender:
         self.engine_reads = [
             info.path is not None
             and info.engine_readable
-            and self.engine.open_file(i, info.path, info.frames, info.channels, info.sample_rate)
+            and self.engine.open_file(
+                i, info.path, info.frames, info.channels, info.sample_rate, digests
+            )
             for i, info in enumerate(self.infos)
         ]
         # The engine names the files it reads in its errors; these it is handed.
@@ -221,7 +224,8 @@ class BlockRender:
 
     def source_digests(self) -> list[str | None]:
         """Per track, the SHA-256 of the file the engine read (None where it did not): call
-        it after the last block."""
+        it after the last block (not for a render made with `digests=False`, whose files
+        are read without hashing)."""
         return self.engine.source_digests()
 
     def peak_and_clips(self) -> tuple[float | None, int]:

@@ -806,8 +806,10 @@ def _render_mix(
         stems=True,
         block_size=_render.STEMS_BLOCK * 4,
         # Of the meters, the integrated loudness and the true peak are read: the octave
-        # bands' filter bank (the meter's costliest part) is left out.
+        # bands' filter bank (the meter's costliest part) is left out; the sources' hashes
+        # (a lock's) are not taken.
         octave_bands=False,
+        digests=False,
     )
     names = job.engine.stem_names()
     master = np.zeros((job.frames, 2), dtype=np.float32)

@@ -371,6 +371,21 @@ impl Engine {
     /// [`EngineError::NoTrack`] for a track index out of range and
     /// [`EngineError::SourceChannels`] for a source channel count other than the plan's.
     pub fn open_file(&mut self, track: usize, path: &Path, expected: Expected) -> Result<bool> {
+        self.open_file_with(track, path, expected, true)
+    }
+
+    /// `open_file`, with `digest` false reading the file without hashing it (for a render
+    /// that never asks for [`source_digests`](Engine::source_digests), which then fails).
+    ///
+    /// # Errors
+    /// As `open_file`.
+    pub fn open_file_with(
+        &mut self,
+        track: usize,
+        path: &Path,
+        expected: Expected,
+        digest: bool,
+    ) -> Result<bool> {
         let max_block = self.sched.strip_block;
         let tracks = self.sched.n_tracks;
         let Some(strip) = self.sched.strips[..tracks].get_mut(track) else {
@@ -392,6 +407,9 @@ impl Engine {
                 reason: e.to_string(),
             })?;
         strip.file = file;
+        if !digest {
+            strip.file.as_mut().map(WavSource::without_digest);
+        }
         Ok(strip.file.is_some())
     }
 
