@@ -229,13 +229,16 @@ def main() -> None:
         )
         print(
             f"render    wall median {r:.2f} s ({', '.join(f'{x:.2f}' for x in renders)}), "
-            f"CPU {cr:.2f} s"
+            f"CPU {cr:.2f} s ({', '.join(f'{x:.2f}' for x in cpu_r)})"
         )
         print(
             f"translate wall median {tr:.2f} s ({', '.join(f'{x:.2f}' for x in translates)}), "
-            f"CPU {ct:.2f} s"
+            f"CPU {ct:.2f} s ({', '.join(f'{x:.2f}' for x in cpu_t)})"
         )
-        print(f"ratio translate / render: wall {tr / r:.2f} (target: under 3), CPU {ct / cr:.2f}")
+        print(
+            f"ratio translate / render: wall {tr / r:.2f}, CPU {ct / cr:.2f} (target: under 3; "
+            "CPU seconds are every thread's)"
+        )
 
 
 if __name__ == "__main__":
