@@ -131,8 +131,8 @@ impl MasterState {
     }
 
     fn measure(&self, off: usize, n: usize, stats: &mut Stats) {
-        /// Independent running maxima and counts: the loop vectorises (a maximum and a
-        /// count do not depend on the order they are taken in, so the figures are the same).
+        // Independent running maxima and counts: the loop vectorises (a maximum and a
+        // count do not depend on the order they are taken in, so the figures are the same).
         const LANES: usize = 8;
         for (c, x) in self.sig.iter().enumerate() {
             let x = &x[off..off + n];

@@ -407,8 +407,8 @@ impl Engine {
                 reason: e.to_string(),
             })?;
         strip.file = file;
-        if !digest {
-            strip.file.as_mut().map(WavSource::without_digest);
+        if let (false, Some(file)) = (digest, strip.file.as_mut()) {
+            file.without_digest();
         }
         Ok(strip.file.is_some())
     }

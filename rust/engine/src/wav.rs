@@ -327,8 +327,7 @@ impl WavSource {
         Ok(&self.samples[..n])
     }
 
-    /// Reads on without hashing, for a caller that never asks for the [`digest`]
-    /// (hashing is about a tenth of the cost of reading a 24-bit file).
+    /// Reads on without hashing, for a caller that never asks for the [`digest`].
     ///
     /// [`digest`]: WavSource::digest
     pub fn without_digest(&mut self) {
