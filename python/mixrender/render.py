@@ -194,6 +194,7 @@ class BlockRender:
         if levels:
             self.engine.enable_levels()
         self.frames: int = self.engine.frames
+        self.digests = digests
 
     def blocks(self, progress: Progress | None = None) -> Iterator[tuple[int, int]]:
         """Renders block after block, yielding `(position, frames)` once each is ready."""
@@ -226,6 +227,8 @@ class BlockRender:
         """Per track, the SHA-256 of the file the engine read (None where it did not): call
         it after the last block (not for a render made with `digests=False`, whose files
         are read without hashing)."""
+        if not self.digests:
+            raise ValueError("this render reads its sources without hashing them")
         return self.engine.source_digests()
 
     def peak_and_clips(self) -> tuple[float | None, int]:
