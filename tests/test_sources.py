@@ -164,6 +164,32 @@ def test_the_lock_holds_each_whole_file_hash_the_engine_took(
     assert mixrender.load(mix).verify().identical
 
 
+def test_sources_read_without_their_digests_give_the_same_samples(write_mix: MixWriter) -> None:
+    # `digests=False` (translate's render) skips the hashing, not a sample; it has no
+    # digests to give.
+    rng = np.random.default_rng(5)
+    mix = write_mix(
+        ENGINE_MIX.format(ext="wav"),
+        a__wav=(rng.uniform(-0.5, 0.5, (96000, 2)), 48000, "PCM_24"),
+        b__wav=(rng.uniform(-0.5, 0.5, 30000), 44100, "PCM_16"),
+    )
+    out = []
+    for digests in (True, False):
+        job = BlockRender(mixrender.load(mix).file, digests=digests, block_size=4096)
+        assert job.engine_reads == [True, True]
+        y = np.zeros((job.frames, 2))
+        for pos, n in job.blocks():
+            job.engine.write(y[pos : pos + n])
+        out.append(y)
+        if digests:
+            assert all(d is not None for d in job.source_digests())
+        else:
+            with pytest.raises(ValueError, match="without hashing"):
+                job.source_digests()
+    assert np.array_equal(out[0], out[1])
+    assert np.abs(out[0]).max() > 0.1
+
+
 def test_a_wav_file_cut_short_during_the_render_is_named(
     write_mix: MixWriter, tmp_path: Path
 ) -> None:

@@ -216,6 +216,11 @@ def test_each_preview_is_the_master_rendered_through_its_chain_and_matched(
         mix_path.write_text(_chain_mix(str(src), s.name, s.matching_gain_db, len(x)))
         reference = mixrender.load(mix_path).render()
         np.testing.assert_array_equal(preview, reference, err_msg=s.name)
+        # The stated peak (the chain's, the fold-down's for mono, plus the gain) is the
+        # float preview's, to its float32 rounding.
+        peak = 20 * np.log10(np.max(np.abs(preview)))
+        assert s.preview_peak_dbfs is not None
+        assert abs(peak - s.preview_peak_dbfs) < 1e-4, (s.name, peak, s.preview_peak_dbfs)
         measured = analyze_file(s.preview)["integrated_lufs"]
         assert abs(measured - result.target_lufs) < 0.1, (s.name, measured, result.target_lufs)
         assert s.loudness_change_db is not None and result.loudness_lufs is not None

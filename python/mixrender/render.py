@@ -146,6 +146,8 @@ class BlockRender:
         loudness_gain_db: float | None = None,
         levels: bool = False,
         stems: bool = False,
+        octave_bands: bool = True,
+        digests: bool = True,
     ) -> None:
         if block_size is not None and not 1 <= block_size <= MAX_BLOCK:
             raise ValueError(f"block_size must be 1 .. {MAX_BLOCK}, not {block_size}")
@@ -174,7 +176,9 @@ class BlockRender:
         self.engine_reads = [
             info.path is not None
             and info.engine_readable
-            and self.engine.open_file(i, info.path, info.frames, info.channels, info.sample_rate)
+            and self.engine.open_file(
+                i, info.path, info.frames, info.channels, info.sample_rate, digests
+            )
             for i, info in enumerate(self.infos)
         ]
         # The engine names the files it reads in its errors; these it is handed.
@@ -186,10 +190,11 @@ class BlockRender:
             ]
         )
         if meter:
-            self.engine.enable_meter(mix.session.sample_rate, clipped)
+            self.engine.enable_meter(mix.session.sample_rate, clipped, octave_bands)
         if levels:
             self.engine.enable_levels()
         self.frames: int = self.engine.frames
+        self.digests = digests
 
     def blocks(self, progress: Progress | None = None) -> Iterator[tuple[int, int]]:
         """Renders block after block, yielding `(position, frames)` once each is ready."""
@@ -220,7 +225,10 @@ class BlockRender:
 
     def source_digests(self) -> list[str | None]:
         """Per track, the SHA-256 of the file the engine read (None where it did not): call
-        it after the last block."""
+        it after the last block (not for a render made with `digests=False`, whose files
+        are read without hashing)."""
+        if not self.digests:
+            raise ValueError("this render reads its sources without hashing them")
         return self.engine.source_digests()
 
     def peak_and_clips(self) -> tuple[float | None, int]:

@@ -9,8 +9,8 @@ The mix is rendered once, with its stems (every direct input of the master), who
 spectra are taken block by block as they are made (`_Analyzer`). Then:
 
 * the loudness through each chain is the master's on the spectra (`_Spectra`: BS.1770's
-  gating of K-weighted hop energies); one render of the master through every chain
-  (`_measure_mix`) gives the sample peak after each; the loudness change is that loudness
+  gating of K-weighted hop energies); a render of the master through each chain
+  (`_measure_mix`) gives the sample peak after it; the loudness change is that loudness
   minus the mix's (the render's meter);
 * the previews, loudness-matched: every system's preview is brought to one target, the
   mix's integrated loudness, lowered for all of them alike when a preview's sample peak
@@ -366,7 +366,9 @@ class _Analyzer:
 
     CHUNK = 32  # hops per FFT batch
 
-    def __init__(self, fs: int, systems: Sequence[System]) -> None:
+    def __init__(self, fs: int, systems: Sequence[System], share: _Analyzer | None = None) -> None:
+        """`share`: an analyzer of the same rate and systems whose work buffers this one
+        uses too (analyzers fed from one thread: the buffers stay in the cache)."""
         import numpy as np
 
         self.hop = hop = max(1, round(fs / 10))
@@ -404,9 +406,19 @@ class _Analyzer:
         self.w_m = banded(np.concatenate([wm, h, octaves], axis=1))
         self.w_s = banded(np.concatenate([ws, h, octaves], axis=1))
         self.half_window = 0.5 * self.window  # M = (L + R) / 2, S = (L - R) / 2
-        self.wbuf = np.zeros((self.CHUNK + 1, n))
-        self.spec = np.zeros((self.CHUNK + 1, len(freqs)), dtype=np.complex128)
-        self.bands = np.zeros((self.CHUNK + 1, len(starts)))
+        # The windows, their spectra and band sums: work buffers, refilled by every
+        # `_windows` (shared with `share`: one set for all the signals of a mix, about 5 MB,
+        # instead of one per signal).
+        self.wbuf: FloatArray
+        self.spec: npt.NDArray[np.complex128]
+        self.bands: FloatArray
+        if share is not None:
+            assert share.wbuf.shape[1] == n and share.bands.shape[1] == len(starts)
+            self.wbuf, self.spec, self.bands = share.wbuf, share.spec, share.bands
+        else:
+            self.wbuf = np.zeros((self.CHUNK + 1, n))
+            self.spec = np.zeros((self.CHUNK + 1, len(freqs)), dtype=np.complex128)
+            self.bands = np.zeros((self.CHUNK + 1, len(starts)))
         # The mid and side sums `L + R`, `L - R` of the hop before and of up to CHUNK hops
         # (one more at the end), filled as blocks come.
         self.sig = np.zeros((2, (self.CHUNK + 2) * hop))
@@ -443,7 +455,10 @@ class _Analyzer:
             (self.sig[0, : (m + 1) * hop], self.w_m, self.sums_m),
             (self.sig[1, : (m + 1) * hop], self.w_s, self.sums_s),
         ):
-            if not sig.any():  # silence, or the side of a centred mono element: no energy
+            # Silence, or the side of a centred mono element: no energy. (A sample in every
+            # 1000 shows most signals are not silent; the maximum and minimum, SIMD
+            # reductions, tell the rest. `any` on floats casts every sample to bool.)
+            if not sig[::1000].any() and sig.max() == 0.0 and sig.min() == 0.0:
                 continue
             view = np.lib.stride_tricks.sliding_window_view(sig, n)[::hop]
             # Through buffers kept between calls (fresh arrays this size would each be
@@ -786,15 +801,21 @@ def _render_mix(
     job = _render.BlockRender(
         f,
         sources=sources,
-        threads=threads,
+        # One of the threads takes the spectra (below): the engine has the others.
+        threads=max(1, threads - 1),
         loudness_gain_db=gain,
         stems=True,
         block_size=_render.STEMS_BLOCK * 4,
+        # Of the meters, the integrated loudness and the true peak are read: the octave
+        # bands' filter bank (the meter's costliest part) is left out; the sources' hashes
+        # (a lock's) are not taken.
+        octave_bands=False,
+        digests=False,
     )
     names = job.engine.stem_names()
     master = np.zeros((job.frames, 2), dtype=np.float32)
     master_an = _Analyzer(fs, chosen)
-    stem_an = [_Analyzer(fs, chosen) for _ in names]
+    stem_an = [_Analyzer(fs, chosen, master_an) for _ in names]
     # The analyzers take their FFTs CHUNK hops at a time, so their work comes in bursts, one
     # every `depth - 1` blocks or so: as many blocks may wait for them (the render goes on
     # through a burst instead of stopping at it), within STEM_BUFFER_BYTES of stem buffers.
@@ -873,19 +894,12 @@ def _read_file(path: Path, chosen: list[System], previews: Mapping[str, Path]) -
     )
 
 
-def _chain_peaks(job: _render.BlockRender) -> dict[str, float]:
-    """Runs `job` (a render with stems) and returns each stem's sample peak (linear)."""
-    import numpy as np
-
-    names = job.engine.stem_names()
-    peaks = {name: 0.0 for name in names}
-    buf = np.zeros((job.block, 2))
-    for _, n in job.blocks():
-        b = buf[:n]
-        for k, name in enumerate(names):
-            job.engine.write_stem(k, b)
-            peaks[name] = max(peaks[name], float(b.max()), -float(b.min()))
-    return peaks
+def _chain_peak(job: _render.BlockRender) -> float:
+    """Runs `job` (a one-track mix without inserts on its master, at unity gain) and returns
+    its master's sample peak (linear): the peak of the track's chain's output."""
+    job.run()
+    (peak_l, peak_r), _ = job.engine.stats()
+    return max(peak_l, peak_r)
 
 
 def _measure_mix(
@@ -893,25 +907,25 @@ def _measure_mix(
     source: str,
     frames: int,
     fs: int,
-    chosen: Sequence[System],
+    system: System,
     mid: str,
 ) -> MixFile:
-    """One mix putting the master through every chain at once, for the chains' sample peaks:
-    per system a track of the master with the system's chain as its inserts (a stem: the
-    chain's output). A system that folds to mono (width 0) reads the fold-down `mid`
-    (`(L + R) / 2`, computed exactly in float64) as a mono source instead: half the work,
-    the same samples (a mono track at pan 0 under the `0dB` law is that signal on both
-    sides). The loudness through each chain comes from the spectra (`_Analyzer`)."""
+    """A mix putting the master through one system's chain, for the chain's sample peak: a
+    track of the master with the chain as its inserts, alone on a master at unity (the
+    master's output is the chain's). A system that folds to mono (width 0) reads the
+    fold-down `mid` (`(L + R) / 2`, computed exactly in float64) as a mono source instead:
+    half the work, the same samples (a mono track at pan 0 under the `0dB` law is that
+    signal on both sides). The loudness through each chain comes from the spectra
+    (`_Analyzer`)."""
     lines = _session_toml(fs, frames, 32)
-    for system in chosen:
-        width, bands = system_chain(system, fs)
-        folded = width == 0.0
-        lines += [
-            "[[track]]",
-            f'name = "{system.name}"',
-            f"source = {_toml_str(mid if folded else source)}",
-        ]
-        lines += _chain_toml("track", None if folded else width, bands)
+    width, bands = system_chain(system, fs)
+    folded = width == 0.0
+    lines += [
+        "[[track]]",
+        f'name = "{system.name}"',
+        f"source = {_toml_str(mid if folded else source)}",
+    ]
+    lines += _chain_toml("track", None if folded else width, bands)
     return parse_mixfile("\n".join(lines) + "\n", path)
 
 
@@ -940,16 +954,31 @@ def _finish(
     mid = master[:, 0].astype(np.float64)
     mid += master[:, 1]
     mid *= 0.5
-    probe = _measure_mix(folder / f"{m.path.stem}.measure.toml", key, frames, fs, chosen, mid_key)
-    job = _render.BlockRender(
-        probe,
-        sources={**sources, mid_key: (mid, fs)},
-        threads=threads,
-        meter=False,
-        stems=True,
-        block_size=_render.MAX_BLOCK,
-    )
-    peaks = _chain_peaks(job)
+    # A system whose chain is the fold alone (`mono`) passes the fold-down as it is (a mono
+    # track at pan 0 under the `0dB` law: the same samples on both sides), so its peak is
+    # the fold-down's, taken here; the render goes through the other chains.
+    bare = {s.name for s in chosen if system_chain(s, fs) == (0.0, ())}
+    peaks = dict.fromkeys(bare, max(float(mid.max()), -float(mid.min()))) if bare else {}
+    through = [s for s in chosen if s.name not in bare]
+    workers = max(1, min(threads, len(chosen)))
+
+    def chain_peak(system: System) -> float:
+        probe = _measure_mix(
+            folder / f"{m.path.stem}.{system.name}.measure.toml", key, frames, fs, system, mid_key
+        )
+        job = _render.BlockRender(
+            probe,
+            sources={**sources, mid_key: (mid, fs)},
+            threads=1,
+            meter=False,
+            block_size=_render.MAX_BLOCK,
+        )
+        return _chain_peak(job)
+
+    # One render per chain, as many at a time as there are threads (each alone: nothing
+    # summed or copied out but the chain's output, whose peak the engine keeps).
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        peaks.update(zip((s.name for s in through), pool.map(chain_peak, through), strict=True))
     measured: list[tuple[float | None, float | None]] = []
     for i, system in enumerate(chosen):
         peak = peaks[system.name]
@@ -999,7 +1028,6 @@ def _finish(
             raise
         return writer.hexdigest()
 
-    workers = max(1, min(threads, len(chosen)))
     with ThreadPoolExecutor(max_workers=workers) as pool:
         hashes = list(pool.map(write, range(len(chosen))))
 

@@ -281,7 +281,18 @@ impl Engine {
     /// Meters the master's output from the next block on: `clipped` meters what an output
     /// file holds, otherwise the master after its inserts, gain and loudness gain.
     pub fn enable_meter(&mut self, sample_rate: u32, clipped: bool) {
+        self.enable_meter_with(sample_rate, clipped, true);
+    }
+
+    /// `enable_meter`, with `octave_bands` false leaving the meter's octave bands out
+    /// (`Meter::without_octave_bands`: every other figure the same, for less work).
+    pub fn enable_meter_with(&mut self, sample_rate: u32, clipped: bool, octave_bands: bool) {
         let meter = Meter::new(sample_rate, 2).expect("the engine's rates are meterable");
+        let meter = if octave_bands {
+            meter
+        } else {
+            meter.without_octave_bands()
+        };
         self.sched.meter = Some(OutputMeter {
             meter,
             clipped,
@@ -360,6 +371,21 @@ impl Engine {
     /// [`EngineError::NoTrack`] for a track index out of range and
     /// [`EngineError::SourceChannels`] for a source channel count other than the plan's.
     pub fn open_file(&mut self, track: usize, path: &Path, expected: Expected) -> Result<bool> {
+        self.open_file_with(track, path, expected, true)
+    }
+
+    /// `open_file`, with `digest` false reading the file without hashing it (for a render
+    /// that never asks for [`source_digests`](Engine::source_digests), which then fails).
+    ///
+    /// # Errors
+    /// As `open_file`.
+    pub fn open_file_with(
+        &mut self,
+        track: usize,
+        path: &Path,
+        expected: Expected,
+        digest: bool,
+    ) -> Result<bool> {
         let max_block = self.sched.strip_block;
         let tracks = self.sched.n_tracks;
         let Some(strip) = self.sched.strips[..tracks].get_mut(track) else {
@@ -381,6 +407,9 @@ impl Engine {
                 reason: e.to_string(),
             })?;
         strip.file = file;
+        if let (false, Some(file)) = (digest, strip.file.as_mut()) {
+            file.without_digest();
+        }
         Ok(strip.file.is_some())
     }
 

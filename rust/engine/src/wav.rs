@@ -195,16 +195,18 @@ pub struct Expected {
     pub sample_rate: u32,
 }
 
-/// Hashes every byte read through it.
+/// Hashes every byte read through it (none once `hash` is `None`).
 struct Hashing<R> {
     inner: R,
-    hash: Sha256,
+    hash: Option<Sha256>,
 }
 
 impl<R: Read> Read for Hashing<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let n = self.inner.read(buf)?;
-        self.hash.update(&buf[..n]);
+        if let Some(hash) = &mut self.hash {
+            hash.update(&buf[..n]);
+        }
         Ok(n)
     }
 }
@@ -243,7 +245,7 @@ impl WavSource {
         let len = file.metadata()?.len();
         let hashing = Hashing {
             inner: file,
-            hash: Sha256::new(),
+            hash: Some(Sha256::new()),
         };
         let Some((info, buffered)) = read_header(hashing, len, READ_AHEAD)
             .map_err(|Damaged(reason)| io::Error::new(io::ErrorKind::InvalidData, reason))?
@@ -325,16 +327,31 @@ impl WavSource {
         Ok(&self.samples[..n])
     }
 
+    /// Reads on without hashing, for a caller that never asks for the [`digest`].
+    ///
+    /// [`digest`]: WavSource::digest
+    pub fn without_digest(&mut self) {
+        self.file.hash = None;
+    }
+
     /// The SHA-256 of the whole file: reads what the render did not need, then hashes.
     ///
     /// # Errors
-    /// Reading the rest failed.
+    /// Reading the rest failed, or the source reads [`without_digest`].
+    ///
+    /// [`without_digest`]: WavSource::without_digest
     pub fn digest(&mut self) -> io::Result<[u8; 32]> {
         if let Some(d) = self.digest {
             return Ok(d);
         }
+        if self.file.hash.is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::Unsupported,
+                "opened without its digest",
+            ));
+        }
         io::copy(&mut self.file, &mut io::sink())?;
-        let hash = std::mem::take(&mut self.file.hash);
+        let hash = self.file.hash.take().unwrap_or_default();
         let d: [u8; 32] = hash.finalize().into();
         self.digest = Some(d);
         Ok(d)
@@ -584,6 +601,15 @@ mod tests {
             let mut early = WavSource::open(&path, expected, 300).unwrap().unwrap();
             early.read(10).unwrap();
             assert_eq!(early.digest().unwrap(), whole);
+            // Without its digest: the same samples, and no digest to ask for.
+            let mut bare = WavSource::open(&path, expected, 300).unwrap().unwrap();
+            bare.without_digest();
+            let mut again = Vec::new();
+            for k in [300, 29_711] {
+                again.extend_from_slice(bare.read(k).unwrap());
+            }
+            assert_eq!(again, want, "{bits} bits without digest");
+            assert!(bare.digest().is_err());
             // A header that disagrees with the probe is left to the caller.
             let other = Expected {
                 frames: 999,

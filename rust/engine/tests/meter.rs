@@ -82,6 +82,25 @@ fn any_block_size_gives_the_same_bits() {
 }
 
 #[test]
+fn without_octave_bands_every_other_figure_is_the_same() {
+    let fs = 48_000;
+    let x = programme(fs, 34);
+    let full = run(fs, &x, 480);
+    assert!(full.octave_bands_db.iter().all(Option::is_some));
+    let mut m = Meter::new(fs, 2).unwrap().without_octave_bands();
+    for (l, r) in x[0].chunks(480).zip(x[1].chunks(480)) {
+        m.process(&[l, r]);
+    }
+    let lean = m.report();
+    assert_eq!(lean.octave_bands_db, [None; OCTAVE_BANDS.len()]);
+    let n = bits(&full).len() - OCTAVE_BANDS.len();
+    assert_eq!(bits(&lean)[..n], bits(&full)[..n]);
+    assert_eq!(lean.frames, full.frames);
+    m.reset();
+    assert_eq!(m.report().octave_bands_db, [None; OCTAVE_BANDS.len()]);
+}
+
+#[test]
 fn interleaved_input_equals_planar() {
     let fs = 44_100;
     let x = programme(fs, 32);

@@ -167,6 +167,9 @@ impl PyRenderer {
     /// each block is decoded on the worker that plays the track, and the file is hashed on
     /// the way (`source_digests`). Returns False when the engine does not read this file;
     /// the caller then passes its blocks to `process` as before (None for the others).
+    /// `digest` false: the file is not hashed (`source_digests` then fails), for less work.
+    #[pyo3(signature = (track, path, frames, channels, sample_rate, digest=true))]
+    #[allow(clippy::too_many_arguments)]
     fn open_file(
         &mut self,
         py: Python<'_>,
@@ -175,6 +178,7 @@ impl PyRenderer {
         frames: u64,
         channels: usize,
         sample_rate: u32,
+        digest: bool,
     ) -> PyResult<bool> {
         let expected = Expected {
             frames,
@@ -182,7 +186,7 @@ impl PyRenderer {
             sample_rate,
         };
         let engine = &mut self.engine;
-        run(py, || engine.open_file(track, &path, expected))
+        run(py, || engine.open_file_with(track, &path, expected, digest))
     }
 
     /// Names the file behind each `(track name, file)` whose blocks are handed to `process`,
@@ -291,9 +295,12 @@ impl PyRenderer {
     }
 
     /// Meters the output from the next block on: `clipped` meters what the file holds,
-    /// otherwise the master before the clip (for loudness normalisation).
-    fn enable_meter(&mut self, sample_rate: u32, clipped: bool) {
-        self.engine.enable_meter(sample_rate, clipped);
+    /// otherwise the master before the clip (for loudness normalisation). `octave_bands`
+    /// false leaves the report's octave bands out (None), for less work.
+    #[pyo3(signature = (sample_rate, clipped, octave_bands=true))]
+    fn enable_meter(&mut self, sample_rate: u32, clipped: bool, octave_bands: bool) {
+        self.engine
+            .enable_meter_with(sample_rate, clipped, octave_bands);
     }
 
     /// The output meter's report as a dict (see `Meter.report`), or None when not enabled.

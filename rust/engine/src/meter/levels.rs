@@ -103,6 +103,8 @@ pub(crate) struct Levels {
     bank: Bank,
     /// Which bands exist at this rate.
     active: [bool; BANDS],
+    /// Whether the octave bands are filtered at all (see `without_octave_bands`).
+    octaves: bool,
     state: Vec<BandState>,
     /// Current sub-block sums and file totals, per channel.
     part: Vec<Sums>,
@@ -124,6 +126,7 @@ impl Levels {
             measured,
             bank,
             active,
+            octaves: true,
             state: vec![BandState::default(); n],
             part: vec![Sums::default(); n],
             total: vec![Sums::default(); n],
@@ -133,6 +136,12 @@ impl Levels {
             peak_measured: 0.0,
             frames: 0,
         }
+    }
+
+    /// Leaves the octave bands out (their filter bank is most of the cost of the levels):
+    /// every band then reports `None`; the other figures are unchanged.
+    pub(crate) fn without_octave_bands(&mut self) {
+        self.octaves = false;
     }
 
     pub(crate) fn reset(&mut self) {
@@ -167,7 +176,9 @@ impl Levels {
             }
             (p.sum, p.square) = (sum, square);
             self.peak_measured = self.peak_measured.max(peak);
-            filter_bands(&self.bank, &mut self.state[c], &mut p.bands, x);
+            if self.octaves {
+                filter_bands(&self.bank, &mut self.state[c], &mut p.bands, x);
+            }
         }
         if channels.len() >= 2 {
             let (l, r) = (channels[0], channels[1]);
@@ -242,7 +253,7 @@ impl Levels {
         });
         let mut octave_bands_db = [None; BANDS];
         for (b, out) in octave_bands_db.iter_mut().enumerate() {
-            if self.active[b] && samples > 0.0 {
+            if self.octaves && self.active[b] && samples > 0.0 {
                 let e: f64 = measured().map(|c| self.sums(c).bands[b]).sum();
                 *out = power_db(e / samples);
             }

@@ -174,6 +174,14 @@ impl Meter {
         })
     }
 
+    /// The same meter without the octave bands (`octave_bands_db` all `None`): for a caller
+    /// that reads only the loudness, the true peak or the other levels, which are unchanged.
+    #[must_use]
+    pub fn without_octave_bands(mut self) -> Self {
+        self.levels.without_octave_bands();
+        self
+    }
+
     /// Back to the state of `new`, without allocating.
     pub fn reset(&mut self) {
         self.loudness.reset();
